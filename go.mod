@@ -1,0 +1,3 @@
+module github.com/prsmed/prsmed-go
+
+go 1.24

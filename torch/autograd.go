@@ -1,0 +1,92 @@
+package torch
+
+import "github.com/prsmed/prsmed-go/torch/internal/shim"
+
+// SetRequiresGrad marks a leaf tensor as a parameter whose gradient backward accumulates.
+func (t *Tensor) SetRequiresGrad(flag bool) *Tensor {
+	if err := shim.SetRequiresGrad(t.handle("requires_grad"), flag); err != nil {
+		panic(newError("requires_grad", err))
+	}
+	return t
+}
+
+// RequiresGrad reports whether autograd tracks the tensor.
+func (t *Tensor) RequiresGrad() bool { return shim.RequiresGrad(t.handle("requires_grad")) }
+
+// IsLeaf reports whether the tensor is an autograd leaf.
+func (t *Tensor) IsLeaf() bool { return shim.IsLeaf(t.handle("is_leaf")) }
+
+// Backward accumulates d(t)/d(leaf) into every leaf's gradient; t must be a scalar.
+func (t *Tensor) Backward() {
+	if err := shim.Backward(t.handle("backward"), shim.Handle{}, false); err != nil {
+		panic(newError("backward", err))
+	}
+}
+
+// BackwardWith backpropagates a gradient of t's shape; retain keeps the graph for another pass.
+func (t *Tensor) BackwardWith(grad *Tensor, retain bool) {
+	if err := shim.Backward(t.handle("backward"), opt("backward", grad), retain); err != nil {
+		panic(newError("backward", err))
+	}
+}
+
+// Grad is the accumulated gradient (sharing its storage), or nil when there is none.
+func (t *Tensor) Grad(s *Scope) *Tensor {
+	h, err := shim.Grad(t.handle("grad"))
+	if err != nil {
+		panic(newError("grad", err))
+	}
+	if h.IsNil() {
+		return nil
+	}
+	return s.adopt(h)
+}
+
+// ZeroGrad drops the accumulated gradient (sets it to None, PyTorch 2.x's default).
+func (t *Tensor) ZeroGrad() {
+	if err := shim.ZeroGrad(t.handle("zero_grad"), true); err != nil {
+		panic(newError("zero_grad", err))
+	}
+}
+
+// ClipGradNorm scales the gradients of params so that their global normType-norm (2 for the
+// Euclidean norm, math.Inf(1) for the max) is at most maxNorm, as
+// torch.nn.utils.clip_grad_norm_, and returns the norm before clipping.
+func ClipGradNorm(params []*Tensor, maxNorm, normType float64) float64 {
+	if normType == 0 {
+		normType = 2
+	}
+	v, err := shim.ClipGradNorm(handles("clip_grad_norm", params), maxNorm, normType)
+	if err != nil {
+		panic(newError("clip_grad_norm", err))
+	}
+	return v
+}
+
+// CopyFrom copies src's values into t in place (no autograd), broadcasting and casting.
+func (t *Tensor) CopyFrom(src *Tensor) {
+	if err := shim.CopyInto(t.handle("copy_"), src.handle("copy_")); err != nil {
+		panic(newError("copy_", err))
+	}
+}
+
+// Fill sets every element to v in place (no autograd).
+func (t *Tensor) Fill(v float64) {
+	if err := shim.Fill(t.handle("fill_"), v); err != nil {
+		panic(newError("fill_", err))
+	}
+}
+
+// UniformFill draws U(a, b) values in place from g (nil: the default generator).
+func (t *Tensor) UniformFill(a, b float64, g *Generator) {
+	if err := shim.RandomFill(t.handle("uniform_"), 0, a, b, g.gen()); err != nil {
+		panic(newError("uniform_", err))
+	}
+}
+
+// NormalFill draws N(mean, std²) values in place from g (nil: the default generator).
+func (t *Tensor) NormalFill(mean, std float64, g *Generator) {
+	if err := shim.RandomFill(t.handle("normal_"), 1, mean, std, g.gen()); err != nil {
+		panic(newError("normal_", err))
+	}
+}

@@ -1,0 +1,128 @@
+// common.h: C++ helpers shared by the shim's translation units (not part of the C surface).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include "shim.h"
+
+struct tt_tensor_s {
+  at::Tensor t;
+};
+struct tt_gen_s {
+  at::Generator g;
+};
+
+namespace tt {
+
+// The intra-op thread count. libtorch 1.13 keeps the OpenMP count per OS thread, so every
+// call applies the configured count on the thread it runs on the first time it sees it.
+extern std::atomic<int> g_threads;
+void apply_threads();
+
+inline const at::Tensor &T(tt_tensor h) { return h->t; }
+inline c10::optional<at::Tensor> opt(tt_tensor h) {
+  if (h == nullptr) return c10::nullopt;
+  return h->t;
+}
+inline at::Tensor or_undef(tt_tensor h) { return h == nullptr ? at::Tensor() : h->t; }
+inline c10::optional<at::Generator> gen(tt_gen g) {
+  if (g == nullptr) return c10::nullopt;
+  return g->g;
+}
+inline at::IntArrayRef ints(const int64_t *v, int64_t n) { return at::IntArrayRef(v, (size_t)n); }
+inline at::Device dev(int d) {
+  return d < 0 ? at::Device(at::kCPU) : at::Device(at::kCUDA, (c10::DeviceIndex)d);
+}
+inline at::TensorOptions opts(int dtype, int device) {
+  return at::TensorOptions().dtype((at::ScalarType)dtype).device(dev(device));
+}
+inline tt_tensor wrap(at::Tensor t) { return new tt_tensor_s{std::move(t)}; }
+
+inline char *dup(const char *s) {
+  size_t n = std::strlen(s);
+  char *m = (char *)std::malloc(n + 1);
+  if (m) std::memcpy(m, s, n + 1);
+  return m;
+}
+
+// guard runs f, turning every exception into a code and a malloc'd message.
+template <class F>
+inline int guard(char **msg, F &&f) {
+  try {
+    apply_threads();
+    f();
+    return TT_OK;
+  } catch (const c10::OutOfMemoryError &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_OOM;
+  } catch (const c10::IndexError &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_INDEX;
+  } catch (const c10::TypeError &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_TYPE;
+  } catch (const c10::ValueError &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_VALUE;
+  } catch (const c10::NotImplementedError &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_NOTIMPL;
+  } catch (const c10::Error &e) {
+    *msg = dup(e.what_without_backtrace());
+    return TT_ERR;
+  } catch (const std::bad_alloc &e) {
+    *msg = dup("out of memory (std::bad_alloc)");
+    return TT_OOM;
+  } catch (const std::exception &e) {
+    *msg = dup(e.what());
+    return TT_STD;
+  } catch (...) {
+    *msg = dup("unknown C++ exception");
+    return TT_UNKNOWN;
+  }
+}
+
+// run evaluates f (returning an at::Tensor) with the given grad mode.
+template <class F>
+inline tt_result run(int grad, F &&f) {
+  tt_result r{nullptr, TT_OK, nullptr};
+  r.code = guard(&r.msg, [&] {
+    at::AutoGradMode gm(grad != 0);
+    r.t = wrap(f());
+  });
+  return r;
+}
+
+// run2 evaluates f (returning a pair of tensors) with the given grad mode.
+template <class F>
+inline tt_result2 run2(int grad, F &&f) {
+  tt_result2 r{nullptr, nullptr, TT_OK, nullptr};
+  r.code = guard(&r.msg, [&] {
+    at::AutoGradMode gm(grad != 0);
+    auto p = f();
+    r.a = wrap(std::get<0>(p));
+    r.b = wrap(std::get<1>(p));
+  });
+  return r;
+}
+
+// status evaluates f (returning a double) with grad recording off.
+template <class F>
+inline tt_status status(F &&f) {
+  tt_status r{0, TT_OK, nullptr};
+  r.code = guard(&r.msg, [&] {
+    at::NoGradGuard ng;
+    r.v = f();
+  });
+  return r;
+}
+
+}  // namespace tt

@@ -1,0 +1,6 @@
+//go:build torchenv
+
+package shim
+
+// With the torchenv tag the include and library paths come from CGO_CXXFLAGS and
+// CGO_LDFLAGS, as printed by third_party/libtorch/torchenv.sh for an installed PyTorch 2.x.

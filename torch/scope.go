@@ -1,0 +1,129 @@
+package torch
+
+import (
+	"sync/atomic"
+
+	"github.com/prsmed/prsmed-go/torch/internal/shim"
+)
+
+var liveTensors atomic.Int64
+
+// LiveTensors is the number of tensors made by this package and not yet freed.
+func LiveTensors() int64 { return liveTensors.Load() }
+
+// Scope owns the tensors made in it and frees them all on Close. It carries the device that
+// creation functions use and the grad mode that every op runs with. A scope is used by one
+// goroutine at a time; open one per training step or request.
+type Scope struct {
+	parent  *Scope
+	device  Device
+	grad    bool
+	tensors []*Tensor
+	closed  bool
+}
+
+// NewScope opens a root scope on a device with grad mode on.
+func NewScope(dev Device) *Scope {
+	return &Scope{device: dev, grad: true}
+}
+
+// Device is where creation functions in this scope put their tensors.
+func (s *Scope) Device() Device { return s.device }
+
+// GradEnabled reports whether ops in this scope record autograd history.
+func (s *Scope) GradEnabled() bool { return s.grad }
+
+// Child opens a scope with the same device and grad mode whose tensors are freed when it
+// closes (or when s closes, whichever comes first is the child's Close).
+func (s *Scope) Child() *Scope {
+	return &Scope{parent: s, device: s.device, grad: s.grad}
+}
+
+// NoGrad opens a child scope in which ops record no autograd history.
+func (s *Scope) NoGrad() *Scope {
+	c := s.Child()
+	c.grad = false
+	return c
+}
+
+// WithGrad opens a child scope in which ops record autograd history.
+func (s *Scope) WithGrad() *Scope {
+	c := s.Child()
+	c.grad = true
+	return c
+}
+
+// On opens a child scope whose creation functions use dev.
+func (s *Scope) On(dev Device) *Scope {
+	c := s.Child()
+	c.device = dev
+	return c
+}
+
+// Len is the number of tensors the scope still owns.
+func (s *Scope) Len() int {
+	n := 0
+	for _, t := range s.tensors {
+		if t.scope == s && !t.h.IsNil() {
+			n++
+		}
+	}
+	return n
+}
+
+// Escape hands t from this scope to its parent (or to the given scope if one is passed), so
+// it outlives this scope's Close. It returns t.
+func (s *Scope) Escape(t *Tensor, to ...*Scope) *Tensor {
+	dst := s.parent
+	if len(to) > 0 {
+		dst = to[0]
+	}
+	if dst == nil {
+		fail("escape", nil, "scope has no parent to hand the tensor to")
+	}
+	if t.scope != s {
+		fail("escape", nil, "tensor does not belong to this scope")
+	}
+	t.scope = dst
+	dst.tensors = append(dst.tensors, t)
+	return t
+}
+
+// Close frees every tensor the scope still owns. It is safe to call twice.
+func (s *Scope) Close() {
+	for i, t := range s.tensors {
+		if t.scope == s {
+			t.Free()
+		}
+		s.tensors[i] = nil
+	}
+	s.tensors = nil
+	s.closed = true
+}
+
+// adopt takes ownership of a fresh handle.
+func (s *Scope) adopt(h shim.Handle) *Tensor {
+	if s.closed {
+		shim.Free(h)
+		fail("scope", nil, "scope is closed")
+	}
+	t := &Tensor{h: h, scope: s}
+	liveTensors.Add(1)
+	s.tensors = append(s.tensors, t)
+	return t
+}
+
+// result adopts h or panics with err.
+func (s *Scope) result(op string, h shim.Handle, err error) *Tensor {
+	if err != nil {
+		panic(newError(op, err))
+	}
+	return s.adopt(h)
+}
+
+func (s *Scope) result2(op string, a, b shim.Handle, err error) (*Tensor, *Tensor) {
+	if err != nil {
+		panic(newError(op, err))
+	}
+	return s.adopt(a), s.adopt(b)
+}
