@@ -79,9 +79,9 @@ func (o *AdamW) moments(p *Tensor) (*Tensor, *Tensor) {
 	if !ok {
 		dev, dt, sh := p.Device(), p.DType(), p.Shape()
 		s := o.state.On(dev)
-		m = o.state.Escape(Zeros(s, dt, sh...), o.state)
+		m = s.Escape(Zeros(s, dt, sh...), o.state)
 		o.m[p] = m
-		o.v[p] = o.state.Escape(Zeros(s, dt, sh...), o.state)
+		o.v[p] = s.Escape(Zeros(s, dt, sh...), o.state)
 		s.Close()
 	}
 	return m, o.v[p]
@@ -183,7 +183,7 @@ func (o *SGD) buffer(p *Tensor) *Tensor {
 	b, ok := o.buf[p]
 	if !ok {
 		s := o.state.On(p.Device())
-		b = o.state.Escape(Zeros(s, p.DType(), p.Shape()...), o.state)
+		b = s.Escape(Zeros(s, p.DType(), p.Shape()...), o.state)
 		s.Close()
 		o.buf[p] = b
 	}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the default build needs on Debian 12: libtorch-dev (libtorch 1.13, CPU) and
+# OpenBLAS (without it libtorch runs on the reference BLAS, ~35x slower on matmul).
+# Safe to run twice. With --python it also installs python3-torch and python3-sentencepiece,
+# which only the golden-writing scripts in third_party/golden need.
+set -euo pipefail
+
+want=(libtorch-dev libopenblas0-pthread)
+if [[ "${1:-}" == "--python" ]]; then
+  want+=(python3-torch python3-sentencepiece python3-numpy)
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install.sh: this script needs Debian's apt (Debian 12 'bookworm')." >&2
+  echo "On other systems install libtorch yourself and build with -tags torchenv;" >&2
+  echo "see third_party/libtorch/torchenv.sh and the README." >&2
+  exit 1
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install.sh: ${want[*]} already installed"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  sudo="sudo"
+fi
+echo "install.sh: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install.sh: done"
