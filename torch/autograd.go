@@ -70,6 +70,15 @@ func (t *Tensor) CopyFrom(src *Tensor) {
 	}
 }
 
+// SetData makes t use src's storage, shape, dtype and device, keeping t's identity and
+// autograd flag, as PyTorch's `param.data = src`; it is how a parameter moves device or
+// dtype while layers keep pointing at it.
+func (t *Tensor) SetData(src *Tensor) {
+	if err := shim.SetData(t.handle("set_data"), src.handle("set_data")); err != nil {
+		panic(newError("set_data", err))
+	}
+}
+
 // Fill sets every element to v in place (no autograd).
 func (t *Tensor) Fill(v float64) {
 	if err := shim.Fill(t.handle("fill_"), v); err != nil {

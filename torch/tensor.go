@@ -165,7 +165,7 @@ func FromSlice[T Element](s *Scope, data []T, shape ...int64) *Tensor {
 	if len(data) > 0 {
 		p = unsafe.Pointer(&data[0])
 	}
-	h, err := shim.FromData(p, n*int64(dt.Size()), shape, contiguousStrides(shape), 0, int(dt), s.device.code())
+	h, err := shim.FromData(p, n*int64(dt.Size()), shape, contiguousStrides(shape), 0, int(dt), int(dt), s.device.code())
 	return s.result("from_slice", h, err)
 }
 
@@ -177,7 +177,12 @@ func FromBytes(s *Scope, dt DType, data []byte, shape ...int64) *Tensor {
 // FromStrided copies a strided view of raw storage bytes (strides and offset in elements)
 // into a new contiguous tensor. It is how weight files become tensors.
 func FromStrided(s *Scope, dt DType, storage []byte, shape, strides []int64, offset int64) *Tensor {
-	if !dt.Valid() {
+	return fromStrided(s, dt, dt, storage, shape, strides, offset)
+}
+
+// fromStrided is FromStrided that also converts the source dtype src to dt during the copy.
+func fromStrided(s *Scope, src, dt DType, storage []byte, shape, strides []int64, offset int64) *Tensor {
+	if !dt.Valid() || !src.Valid() {
 		fail("from_bytes", ErrDType, "unsupported dtype %d", int(dt))
 	}
 	if len(shape) != len(strides) {
@@ -187,7 +192,7 @@ func FromStrided(s *Scope, dt DType, storage []byte, shape, strides []int64, off
 	if len(storage) > 0 {
 		p = unsafe.Pointer(&storage[0])
 	}
-	h, err := shim.FromData(p, int64(len(storage)), shape, strides, offset, int(dt), s.device.code())
+	h, err := shim.FromData(p, int64(len(storage)), shape, strides, offset, int(src), int(dt), s.device.code())
 	return s.result("from_bytes", h, err)
 }
 

@@ -17,9 +17,11 @@
 //
 // data.pkl is run by a restricted unpickler that imports and calls nothing. It accepts only
 // the globals a state dict needs: collections.OrderedDict, torch._utils._rebuild_tensor_v2,
-// torch._utils._rebuild_parameter, torch._utils._rebuild_parameter_with_state and the
-// storage classes torch.{Double,Float,Half,BFloat16,Long,Int,Short,Char,Byte,Bool}Storage
-// and torch.UntypedStorage. Any other global fails the whole file with an error that
+// torch._utils._rebuild_parameter, torch._utils._rebuild_parameter_with_state,
+// torch._tensor._rebuild_from_type_v2 (only to rebuild a torch.Tensor or
+// torch.nn.parameter.Parameter, whose Python attributes are dropped), and the storage
+// classes torch.{Double,Float,Half,BFloat16,Long,Int,Short,Char,Byte,Bool}Storage and
+// torch.UntypedStorage. Any other global fails the whole file with an error that
 // wraps ErrForbiddenGlobal (for example "refusing to load global os.system"), or
 // ErrUnsupported for tensor kinds that the reader cannot represent (complex, quantized,
 // sparse, …).

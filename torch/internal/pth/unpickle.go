@@ -579,6 +579,9 @@ func (u *unpickler) step(op byte) (done bool, err error) {
 		if !ok || g.kind != globalOrderedDict {
 			return false, fmt.Errorf("%w: NEWOBJ of a %s", errPickle, typeName(cls))
 		}
+		if a, ok := args.(pyTuple); !ok || len(a) != 0 {
+			return false, fmt.Errorf("%w: NEWOBJ OrderedDict with arguments", errPickle)
+		}
 		err = u.push(newDict())
 	case 'b': // BUILD: attribute state is not needed by a state dict
 		var state, obj any
@@ -644,6 +647,8 @@ const (
 	globalRebuildParameter
 	globalRebuildParameterWithState
 	globalStorage
+	globalRebuildFromTypeV2
+	globalTensorClass
 )
 
 // lookupGlobal is the allowlist: the only globals a state dict needs. Anything else is
@@ -661,6 +666,10 @@ func lookupGlobal(module, name string) (*pyGlobal, error) {
 		g.kind = globalRebuildParameter
 	case "torch._utils._rebuild_parameter_with_state":
 		g.kind = globalRebuildParameterWithState
+	case "torch._tensor._rebuild_from_type_v2":
+		g.kind = globalRebuildFromTypeV2
+	case "torch.Tensor", "torch.nn.parameter.Parameter":
+		g.kind = globalTensorClass // only as _rebuild_from_type_v2's new_type
 	default:
 		if dt := storageDType(module, name); dt != "" {
 			g.kind = globalStorage
@@ -752,6 +761,31 @@ func call(g *pyGlobal, args pyTuple) (any, error) {
 		t, ok := args[0].(*tensorRef)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s of a %s", errPickle, g.name, typeName(args[0]))
+		}
+		return t, nil
+	case globalRebuildFromTypeV2:
+		// (func, new_type, args, state): torch 2.x uses it for a tensor carrying Python
+		// attributes; the attributes (state) are dropped.
+		if len(args) != 4 {
+			return nil, fmt.Errorf("%w: %s with %d arguments", errPickle, g.name, len(args))
+		}
+		fn, ok := args[0].(*pyGlobal)
+		if !ok || fn.kind == globalRebuildFromTypeV2 || fn.kind == globalOrderedDict {
+			return nil, fmt.Errorf("%w: %s of a %s", errPickle, g.name, typeName(args[0]))
+		}
+		if cls, ok := args[1].(*pyGlobal); !ok || cls.kind != globalTensorClass {
+			return nil, fmt.Errorf("%w: %s to type %s", errPickle, g.name, typeName(args[1]))
+		}
+		inner, ok := args[2].(pyTuple)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s arguments are a %s", errPickle, g.name, typeName(args[2]))
+		}
+		t, err := call(fn, inner)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := t.(*tensorRef); !ok {
+			return nil, fmt.Errorf("%w: %s did not rebuild a tensor", errPickle, g.name)
 		}
 		return t, nil
 	}

@@ -181,12 +181,14 @@ func (t Tensor) IsContiguous() bool {
 	if len(t.Strides) != len(t.Shape) {
 		return false
 	}
-	expected := int64(1)
-	for i := len(t.Shape) - 1; i >= 0; i-- {
-		d := t.Shape[i]
+	for _, d := range t.Shape {
 		if d == 0 {
 			return true
 		}
+	}
+	expected := int64(1)
+	for i := len(t.Shape) - 1; i >= 0; i-- {
+		d := t.Shape[i]
 		if d == 1 {
 			continue
 		}

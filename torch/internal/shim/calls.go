@@ -225,9 +225,10 @@ func Randint(g Gen, low, high int64, shape []int64, dtype, dev int) (Handle, err
 	return res(C.tt_randint(g.p, C.int64_t(low), C.int64_t(high), ip(shape), C.int64_t(len(shape)), C.int(dtype), C.int(dev)))
 }
 
-// FromData copies a strided view of data (offset and strides in elements) into a new tensor.
-func FromData(data unsafe.Pointer, nbytes int64, shape, strides []int64, offset int64, dtype, dev int) (Handle, error) {
-	return res(C.tt_from_data(data, C.int64_t(nbytes), ip(shape), ip(strides), C.int64_t(len(shape)), C.int64_t(offset), C.int(dtype), C.int(dev)))
+// FromData copies a strided view of srcDType data (offset and strides in elements) into a
+// new contiguous tensor of dtype on dev.
+func FromData(data unsafe.Pointer, nbytes int64, shape, strides []int64, offset int64, srcDType, dtype, dev int) (Handle, error) {
+	return res(C.tt_from_data(data, C.int64_t(nbytes), ip(shape), ip(strides), C.int64_t(len(shape)), C.int64_t(offset), C.int(srcDType), C.int(dtype), C.int(dev)))
 }
 
 // ---- elementwise ----
@@ -604,6 +605,9 @@ func ClipGradNorm(ts []Handle, maxNorm, normType float64) (float64, error) {
 
 // CopyInto copies src into dst without autograd.
 func CopyInto(dst, src Handle) error { _, err := st(C.tt_copy_(dst.p, src.p)); return err }
+
+// SetData makes dst use src's storage, shape and dtype (param.data = src).
+func SetData(dst, src Handle) error { _, err := st(C.tt_set_data(dst.p, src.p)); return err }
 
 // Fill sets every element to v.
 func Fill(h Handle, v float64) error { _, err := st(C.tt_fill_(h.p, C.double(v))); return err }

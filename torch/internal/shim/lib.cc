@@ -221,9 +221,9 @@ tt_result tt_randint(tt_gen g, int64_t low, int64_t high, const int64_t *shape, 
 }
 
 tt_result tt_from_data(const void *data, int64_t nbytes, const int64_t *shape, const int64_t *strides, int64_t n,
-                       int64_t offset, int dtype, int device) {
+                       int64_t offset, int src_dtype, int dtype, int device) {
   return run(0, [&] {
-    auto st = (at::ScalarType)dtype;
+    auto st = (at::ScalarType)src_dtype;
     int64_t esize = (int64_t)c10::elementSize(st);
     TORCH_CHECK(nbytes % esize == 0, "from_data: ", nbytes, " bytes is not a whole number of ", esize,
                 "-byte elements");
@@ -312,6 +312,13 @@ tt_status tt_clip_grad_norm(const tt_tensor *ts, int64_t n, double max_norm, dou
 tt_status tt_copy_(tt_tensor dst, tt_tensor src) {
   return status([&]() -> double {
     dst->t.copy_(src->t);
+    return 0;
+  });
+}
+
+tt_status tt_set_data(tt_tensor dst, tt_tensor src) {
+  return status([&]() -> double {
+    dst->t.set_data(src->t);
     return 0;
   });
 }

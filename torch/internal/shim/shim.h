@@ -82,9 +82,10 @@ tt_result tt_linspace(double start, double end, int64_t steps, int dtype, int de
 /* kind: 0 rand (uniform [0,1)), 1 randn */
 tt_result tt_random(int kind, tt_gen g, const int64_t *shape, int64_t n, int dtype, int device);
 tt_result tt_randint(tt_gen g, int64_t low, int64_t high, const int64_t *shape, int64_t n, int dtype, int device);
-/* Copies nbytes from data (a storage laid out with strides/offset, in elements) into a new tensor. */
+/* Copies a strided view (strides/offset in elements) of nbytes of src_dtype data into a new
+ * contiguous tensor of dtype on device, converting on the way (one copy). */
 tt_result tt_from_data(const void *data, int64_t nbytes, const int64_t *shape, const int64_t *strides,
-                       int64_t n, int64_t offset, int dtype, int device);
+                       int64_t n, int64_t offset, int src_dtype, int dtype, int device);
 
 /* ---- elementwise ---- */
 enum {
@@ -190,6 +191,8 @@ tt_status tt_clip_grad_norm(const tt_tensor *ts, int64_t n, double max_norm, dou
 /* ---- in place (always without autograd recording) ---- */
 tt_status tt_copy_(tt_tensor dst, tt_tensor src);
 tt_status tt_fill_(tt_tensor t, double v);
+/* Makes dst use src's storage, shape and dtype (PyTorch's `param.data = src`). */
+tt_status tt_set_data(tt_tensor dst, tt_tensor src);
 /* kind: 0 uniform(a, b), 1 normal(mean a, std b) */
 tt_status tt_random_(tt_tensor t, int kind, double a, double b, tt_gen g);
 

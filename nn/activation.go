@@ -1,0 +1,88 @@
+package nn
+
+import "github.com/prsmed/prsmed-go/torch"
+
+// Activation is a parameter-free elementwise layer.
+type Activation int
+
+// Activations.
+const (
+	ReLU      Activation = iota
+	GELU                 // exact (erf) GELU
+	GELUTanh             // tanh approximation
+	QuickGELU            // x·sigmoid(1.702x), as in CLIP
+	SiLU
+	Tanh
+	Sigmoid
+	Identity
+)
+
+// Forward applies the activation.
+func (a Activation) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	switch a {
+	case ReLU:
+		return x.Relu(s)
+	case GELU:
+		return x.Gelu(s)
+	case GELUTanh:
+		return x.GeluTanh(s)
+	case QuickGELU:
+		return x.Mul(s, x.MulScalar(s, 1.702).Sigmoid(s))
+	case SiLU:
+		return x.Silu(s)
+	case Tanh:
+		return x.Tanh(s)
+	case Sigmoid:
+		return x.Sigmoid(s)
+	}
+	return x
+}
+
+// Dropout is torch.nn.Dropout: active only while the store is in training mode.
+type Dropout struct {
+	P     float64
+	store *Store
+}
+
+// NewDropout makes a dropout layer tied to the store's train/eval mode.
+func NewDropout(st *Store, p float64) *Dropout { return &Dropout{P: p, store: st} }
+
+// Forward drops elements in training mode (drawing from the store's generator).
+func (d *Dropout) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	if !d.store.Training() || d.P == 0 {
+		return x
+	}
+	return torch.Dropout(s, x, d.P, true, d.store.gen)
+}
+
+// MLP is a stack of Linear layers with an activation between them (not after the last),
+// registered as <p>.layers.0, <p>.layers.1, … unless Names says otherwise.
+type MLP struct {
+	Layers []*Linear
+	Act    Activation
+}
+
+// NewMLP builds Linear(dims[0]→dims[1]) … Linear(dims[n-2]→dims[n-1]) under
+// <p>.<names[i]> (default "layers.i").
+func NewMLP(p Path, act Activation, dims []int64, names ...string) *MLP {
+	m := &MLP{Act: act}
+	for i := 0; i+1 < len(dims); i++ {
+		sub := p.Sub("layers").Index(i)
+		if i < len(names) {
+			sub = p.Sub(names[i])
+		}
+		m.Layers = append(m.Layers, NewLinear(sub, dims[i], dims[i+1], LinearConfig{Bias: true}))
+	}
+	return m
+}
+
+// Forward runs the stack.
+func (m *MLP) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	for i, l := range m.Layers {
+		x = l.Forward(s, x)
+		if i+1 < len(m.Layers) {
+			x = m.Act.Forward(s, x)
+		}
+	}
+	return x
+}

@@ -1,0 +1,28 @@
+// Package nn holds named parameters and the layers PRS-Med is built from, with PyTorch's
+// semantics, default initialisation and state-dict names, so that released checkpoints
+// load without renaming.
+//
+// A [Store] owns every parameter and buffer; a [Path] names them with PyTorch's dotted
+// names. Layer constructors take a Path:
+//
+//	store := nn.NewStore(torch.CPU)
+//	defer store.Close()
+//	root := store.Root()
+//	fc := nn.NewLinear(root.Sub("fc"), 4, 3, nn.LinearConfig{Bias: true}) // fc.weight, fc.bias
+//
+// Layers are plain structs with a Forward(s, x) method; [Layer] is the one shared
+// interface, so a LoRA layer can stand where a Linear stood.
+package nn
+
+import "github.com/prsmed/prsmed-go/torch"
+
+// Layer is anything that maps one tensor to another in a scope.
+type Layer interface {
+	Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor
+}
+
+// Func adapts a function to a Layer.
+type Func func(s *torch.Scope, x *torch.Tensor) *torch.Tensor
+
+// Forward calls f.
+func (f Func) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor { return f(s, x) }

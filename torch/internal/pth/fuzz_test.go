@@ -1,0 +1,106 @@
+package pth
+
+import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fuzzSeeds are the golden files, hostile ones included.
+var fuzzSeeds = []string{
+	"dtypes.pt", "legacy.pt", "module.pt", "checkpoint.pt", "parameters.pt",
+	"hostile_system.pt", "hostile_stackglobal.pt", "hostile_nested.pt", "hostile_legacy.pt",
+}
+
+// FuzzOpen writes each input to a file and opens it: no input may panic, and whatever
+// opens must hand out only valid, in-bounds tensors.
+func FuzzOpen(f *testing.F) {
+	for _, name := range fuzzSeeds {
+		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "in.pt")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := Open(p)
+		if err != nil {
+			return
+		}
+		defer pf.Close()
+		checkOpened(t, pf)
+	})
+}
+
+func checkOpened(t *testing.T, pf *File) {
+	for _, n := range pf.Names() {
+		tn, ok := pf.Tensor(n)
+		if !ok {
+			t.Fatalf("listed tensor %q missing", n)
+		}
+		if err := tn.Validate(); err != nil {
+			t.Fatalf("accepted an invalid tensor: %v", err)
+		}
+		if c, err := tn.Contiguous(); err != nil || int64(len(c.Data)) != c.NumElements()*int64(c.DType.Size()) {
+			t.Fatalf("%q: Contiguous: %v", n, err)
+		}
+	}
+}
+
+// FuzzUnpickle runs the restricted unpickler on raw data.pkl programs and flattens the
+// result, with every named storage backed by zeros (when small enough).
+func FuzzUnpickle(f *testing.F) {
+	for _, name := range fuzzSeeds {
+		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			f.Add(b) // legacy stream: its first pickle
+			continue
+		}
+		for _, e := range zr.File {
+			if filepath.Base(e.Name) == "data.pkl" {
+				rc, _ := e.Open()
+				var buf bytes.Buffer
+				buf.ReadFrom(rc)
+				rc.Close()
+				f.Add(buf.Bytes())
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, pkl []byte) {
+		st := newStorageTable()
+		u := newUnpickler(pkl, 0, func(pid any) (any, error) { return st.load(pid, false) })
+		root, err := u.load()
+		if err != nil {
+			return
+		}
+		total := int64(0)
+		for _, key := range st.order {
+			rs := st.roots[key]
+			n := rs.numel * int64(rs.dtype.Size())
+			if total += n; total > 1<<20 {
+				return
+			}
+			rs.data, rs.located = make([]byte, n), true
+		}
+		tensors, err := flatten(root, st)
+		if err != nil {
+			return
+		}
+		for name, tn := range tensors {
+			if err := tn.Validate(); err != nil {
+				t.Fatalf("%q: %v", name, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,53 @@
+package safetensors
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzOpen writes each input to a file and opens it: no input may panic, and whatever
+// opens must hand out only valid, in-bounds tensors.
+func FuzzOpen(f *testing.F) {
+	for _, name := range []string{
+		"dtypes.safetensors",
+		"sharded/model-00001-of-00002.safetensors",
+		"sharded/model-00002-of-00002.safetensors",
+	} {
+		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(file(`{}`, nil))
+	f.Add(file(`{"__metadata__":{"a":"b"},"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "in.safetensors")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sf, err := Open(p)
+		if err != nil {
+			return
+		}
+		defer sf.Close()
+		for _, n := range sf.Names() {
+			tn, ok := sf.Tensor(n)
+			if !ok {
+				t.Fatalf("listed tensor %q missing", n)
+			}
+			if err := tn.Validate(); err != nil {
+				t.Fatalf("opened file hands out invalid tensor: %v", err)
+			}
+			b, ok := tn.Bytes()
+			if !ok || len(b) != len(tn.Data) {
+				t.Fatalf("%q: Bytes() = %d bytes, %v", n, len(b), ok)
+			}
+			if len(b) > 0 {
+				_ = b[0] + b[len(b)-1] // touch the mapping at both ends
+			}
+		}
+	})
+}
