@@ -284,4 +284,3 @@ func SaveSafetensors(path string, tensors map[string]*Tensor, metadata map[strin
 		return err
 	})
 }
-

@@ -17,17 +17,17 @@ import (
 
 // Config describes a TinyViT; VitT gives TinySAM's vit_t.
 type Config struct {
-	ImageSize    int64     `json:"image_size"`     // S, a multiple of 16
-	InChans      int64     `json:"in_chans"`       // 3
-	EmbedDims    []int64   `json:"embed_dims"`     // per stage
-	Depths       []int64   `json:"depths"`         // blocks per stage
-	NumHeads     []int64   `json:"num_heads"`      // per stage (stage 0 is convolutional)
-	WindowSizes  []int64   `json:"window_sizes"`   // per stage
-	MLPRatio     float64   `json:"mlp_ratio"`      // 4
-	MBConvExpand float64   `json:"mbconv_expand"`  // 4
-	LocalConv    int64     `json:"local_conv"`     // 3
-	NeckDim      int64     `json:"neck_dim"`       // 256
-	NumClasses   int64     `json:"num_classes"`    // the unused classifier head (1000 in the checkpoint; 0 for none)
+	ImageSize    int64   `json:"image_size"`    // S, a multiple of 16
+	InChans      int64   `json:"in_chans"`      // 3
+	EmbedDims    []int64 `json:"embed_dims"`    // per stage
+	Depths       []int64 `json:"depths"`        // blocks per stage
+	NumHeads     []int64 `json:"num_heads"`     // per stage (stage 0 is convolutional)
+	WindowSizes  []int64 `json:"window_sizes"`  // per stage
+	MLPRatio     float64 `json:"mlp_ratio"`     // 4
+	MBConvExpand float64 `json:"mbconv_expand"` // 4
+	LocalConv    int64   `json:"local_conv"`    // 3
+	NeckDim      int64   `json:"neck_dim"`      // 256
+	NumClasses   int64   `json:"num_classes"`   // the unused classifier head (1000 in the checkpoint; 0 for none)
 }
 
 // VitT is TinySAM's vit_t at 1024 px: dims 64/128/160/320, depths 2/2/6/2, heads
