@@ -51,6 +51,9 @@ func abs(v int64) int64 {
 
 // Forward attends within each window: x is (B·windows, ws², C).
 func (a *Attention) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	outer := s
+	s = s.Child()
+	defer s.Close()
 	b, n, c := x.Size(0), x.Size(1), x.Size(2)
 	x = a.Norm.Forward(s, x)
 	qkv := a.QKV.Forward(s, x).View(s, b, n, a.Heads, 3*a.headDim)
@@ -62,7 +65,7 @@ func (a *Attention) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	bias := a.Biases.IndexSelect(s, 1, idx).View(s, a.Heads, n, n)
 	attn := q.Matmul(s, k.T(s)).MulScalar(s, 1/math.Sqrt(float64(a.headDim))).Add(s, bias).Softmax(s, -1)
 	out := attn.Matmul(s, v).Transpose(s, 1, 2).Reshape(s, b, n, c)
-	return a.Proj.Forward(s, out)
+	return s.Escape(a.Proj.Forward(s, out), outer)
 }
 
 // MLP is TinyViT's Mlp: LayerNorm, Linear (d→ratio·d), GELU, Linear back.
@@ -81,7 +84,9 @@ func newMLP(p nn.Path, dim, hidden int64) *MLP {
 
 // Forward keeps the shape.
 func (m *MLP) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	return m.FC2.Forward(s, m.FC1.Forward(s, m.Norm.Forward(s, x)).Gelu(s))
+	c := s.Child()
+	defer c.Close()
+	return c.Escape(m.FC2.Forward(c, m.FC1.Forward(c, m.Norm.Forward(c, x)).Gelu(c)))
 }
 
 // Block is a TinyViTBlock: x += windowed attention (the grid padded with zeros at the
@@ -106,6 +111,9 @@ func newBlock(p nn.Path, c Config, stage int) *Block {
 
 // Forward maps tokens (B, H·W, C) on an h×w grid to the same shape.
 func (bl *Block) Forward(s *torch.Scope, x *torch.Tensor, h, w int64) *torch.Tensor {
+	outer := s
+	s = s.Child()
+	defer s.Close()
 	b, l, c := x.Size(0), x.Size(1), x.Size(2)
 	ws := bl.Win
 	var a *torch.Tensor
@@ -131,5 +139,5 @@ func (bl *Block) Forward(s *torch.Scope, x *torch.Tensor, h, w int64) *torch.Ten
 	m := x.Transpose(s, 1, 2).Reshape(s, b, c, h, w)
 	m = bl.LocalConv.Forward(s, m)
 	x = m.View(s, b, c, l).Transpose(s, 1, 2)
-	return x.Add(s, bl.MLP.Forward(s, x))
+	return s.Escape(x.Add(s, bl.MLP.Forward(s, x)), outer)
 }

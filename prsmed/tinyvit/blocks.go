@@ -40,7 +40,9 @@ func newPatchEmbed(p nn.Path, in, dim int64) *PatchEmbed {
 
 // Forward maps (B, C, S, S) to (B, dim, S/4, S/4).
 func (l *PatchEmbed) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	return l.Conv2.Forward(s, l.Conv1.Forward(s, x).Gelu(s))
+	c := s.Child()
+	defer c.Close()
+	return c.Escape(l.Conv2.Forward(c, l.Conv1.Forward(c, x).Gelu(c)))
 }
 
 // MBConv is the inverted-residual block of stage 0: 1×1 expand, 3×3 depthwise, 1×1
@@ -60,10 +62,12 @@ func newMBConv(p nn.Path, dim int64, expand float64) *MBConv {
 
 // Forward keeps the shape (B, dim, H, W).
 func (l *MBConv) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	h := l.Conv1.Forward(s, x).Gelu(s)
-	h = l.Conv2.Forward(s, h).Gelu(s)
-	h = l.Conv3.Forward(s, h)
-	return h.Add(s, x).Gelu(s)
+	c := s.Child() // intermediates are freed on return; autograd keeps what it saved
+	defer c.Close()
+	h := l.Conv1.Forward(c, x).Gelu(c)
+	h = l.Conv2.Forward(c, h).Gelu(c)
+	h = l.Conv3.Forward(c, h)
+	return c.Escape(h.Add(c, x).Gelu(c))
 }
 
 // PatchMerging changes the width (1×1), downsamples with a depthwise 3×3 of the given
@@ -82,9 +86,11 @@ func newPatchMerging(p nn.Path, dim, out, stride int64) *PatchMerging {
 
 // Forward takes a map (B, C, H, W) and returns tokens (B, H'·W', out).
 func (l *PatchMerging) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	h := l.Conv1.Forward(s, x).Gelu(s)
-	h = l.Conv2.Forward(s, h).Gelu(s)
-	h = l.Conv3.Forward(s, h)
-	b, c := h.Size(0), h.Size(1)
-	return h.Reshape(s, b, c, -1).Transpose(s, 1, 2)
+	c := s.Child()
+	defer c.Close()
+	h := l.Conv1.Forward(c, x).Gelu(c)
+	h = l.Conv2.Forward(c, h).Gelu(c)
+	h = l.Conv3.Forward(c, h)
+	b, ch := h.Size(0), h.Size(1)
+	return c.Escape(h.Reshape(c, b, ch, -1).Transpose(c, 1, 2))
 }

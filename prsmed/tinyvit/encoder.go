@@ -78,15 +78,22 @@ func (e *Encoder) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	}
 	b := sh[0]
 	h, w := sh[2]/4, sh[3]/4
+	outer := s
+	s = s.Child()
+	defer s.Close()
 	m := e.PatchEmbed.Forward(s, x)
 	for _, blk := range e.Stage0 {
+		prev := m
 		m = blk.Forward(s, m)
+		prev.Free()
 	}
 	tok := e.Merges[0].Forward(s, m)
 	h, w = h/2, w/2
 	for i, blocks := range e.Stages {
 		for _, blk := range blocks {
+			prev := tok
 			tok = blk.Forward(s, tok, h, w)
+			prev.Free()
 		}
 		if i+1 < len(e.Merges) {
 			c := tok.Size(2)
@@ -100,7 +107,7 @@ func (e *Encoder) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	c := tok.Size(2)
 	m = tok.View(s, b, h, w, c).Permute(s, 0, 3, 1, 2)
 	m = e.Neck2.Forward(s, e.Neck1.Forward(s, m))
-	return e.Neck4.Forward(s, e.Neck3.Forward(s, m))
+	return s.Escape(e.Neck4.Forward(s, e.Neck3.Forward(s, m)), outer)
 }
 
 // LoadPrefixes lists where an image encoder sits in the checkpoints this package reads:
