@@ -78,6 +78,8 @@ var (
 	ErrInvalid = errors.New("invalid PyTorch file")
 )
 
+var _ safetensors.Reader = (*File)(nil)
+
 // File is an open PyTorch weight file.
 //
 // Its methods may be called concurrently, except Close. After Close, the Data of every

@@ -28,6 +28,22 @@ const MaxHeaderSize = 100_000_000
 // ErrInvalid is wrapped by every error about a malformed file or index.
 var ErrInvalid = errors.New("invalid safetensors data")
 
+// Reader is what File, Index and the PyTorch reader's File have in common: named tensors
+// backed by open, memory-mapped files.
+type Reader interface {
+	// Names lists the tensor names, sorted.
+	Names() []string
+	// Tensor returns the named tensor; ok is false when there is none.
+	Tensor(name string) (t Tensor, ok bool)
+	// Close releases the mapping; tensors obtained earlier become invalid.
+	Close() error
+}
+
+var (
+	_ Reader = (*File)(nil)
+	_ Reader = (*Index)(nil)
+)
+
 // File is an open, memory-mapped safetensors file.
 //
 // Its methods may be called from several goroutines at once, except Close. After Close,
