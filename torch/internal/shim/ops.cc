@@ -1,6 +1,7 @@
 // ops.cc: elementwise math, reductions, views, indexing and linear algebra.
 #include "common.h"
 
+#include <cmath>
 #include <vector>
 
 using namespace tt;
@@ -79,7 +80,10 @@ tt_result tt_binary(int op, tt_tensor ha, tt_tensor hb, int grad) {
 tt_result tt_binary_scalar(int op, tt_tensor ha, double s, int grad) {
   return run(grad, [&]() -> at::Tensor {
     const at::Tensor &a = T(ha);
-    at::Scalar v(s);
+    // An integral value with an integer tensor stays an integer scalar, as `t - 1` in
+    // Python keeps an int64 tensor int64 (a double scalar would promote it to float).
+    bool integral = !a.is_floating_point() && !a.is_complex() && std::floor(s) == s && std::fabs(s) < 9e18;
+    at::Scalar v = integral ? at::Scalar((int64_t)s) : at::Scalar(s);
     switch (op) {
       case TT_ADD: return at::add(a, v);
       case TT_SUB: return at::sub(a, v);

@@ -1,0 +1,80 @@
+// Package mistral is the language half of LLaVA-Med v1.5: the Mistral decoder (embedding,
+// RMSNorm in fp32, rotate-half RoPE, grouped-query attention, SwiGLU MLP, final norm,
+// lm_head) with Hugging Face's state-dict names, a KV cache and generation.
+package mistral
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Config is the part of a Hugging Face MistralConfig the decoder needs. Read it from
+// config.json with LoadConfig; keys absent there take transformers' defaults.
+type Config struct {
+	VocabSize         int64    `json:"vocab_size"`
+	HiddenSize        int64    `json:"hidden_size"`
+	IntermediateSize  int64    `json:"intermediate_size"`
+	NumHiddenLayers   int64    `json:"num_hidden_layers"`
+	NumAttentionHeads int64    `json:"num_attention_heads"`
+	NumKeyValueHeads  int64    `json:"num_key_value_heads"`
+	RMSNormEps        float64  `json:"rms_norm_eps"`
+	RopeTheta         float64  `json:"rope_theta"`
+	SlidingWindow     *int64   `json:"sliding_window"`
+	MaxPositions      int64    `json:"max_position_embeddings"`
+	BOSTokenID        int64    `json:"bos_token_id"`
+	EOSTokenID        int64    `json:"eos_token_id"`
+	TieWordEmbeddings bool     `json:"tie_word_embeddings"`
+	HiddenAct         string   `json:"hidden_act"`
+	Architectures     []string `json:"architectures,omitempty"`
+}
+
+// DefaultConfig is transformers' MistralConfig() defaults (Mistral-7B sizes, θ = 10000,
+// eps 1e-6, sliding window 4096). LLaVA-Med v1.5's config.json overrides θ and eps.
+func DefaultConfig() Config {
+	w := int64(4096)
+	return Config{
+		VocabSize: 32000, HiddenSize: 4096, IntermediateSize: 14336, NumHiddenLayers: 32,
+		NumAttentionHeads: 32, NumKeyValueHeads: 8, RMSNormEps: 1e-6, RopeTheta: 10000,
+		SlidingWindow: &w, MaxPositions: 4096 * 32, BOSTokenID: 1, EOSTokenID: 2, HiddenAct: "silu",
+	}
+}
+
+// HeadDim is hidden / heads.
+func (c Config) HeadDim() int64 { return c.HiddenSize / c.NumAttentionHeads }
+
+// Validate reports the first inconsistency.
+func (c Config) Validate() error {
+	switch {
+	case c.VocabSize <= 0 || c.HiddenSize <= 0 || c.IntermediateSize <= 0 || c.NumHiddenLayers <= 0:
+		return fmt.Errorf("mistral: vocab, hidden, intermediate sizes and layer count must be positive")
+	case c.NumAttentionHeads <= 0 || c.HiddenSize%c.NumAttentionHeads != 0:
+		return fmt.Errorf("mistral: hidden size %d is not divisible by %d heads", c.HiddenSize, c.NumAttentionHeads)
+	case c.NumKeyValueHeads <= 0 || c.NumAttentionHeads%c.NumKeyValueHeads != 0:
+		return fmt.Errorf("mistral: %d heads are not a multiple of %d key/value heads", c.NumAttentionHeads, c.NumKeyValueHeads)
+	case c.HeadDim()%2 != 0:
+		return fmt.Errorf("mistral: head dim %d must be even for RoPE", c.HeadDim())
+	case c.RMSNormEps <= 0 || c.RopeTheta <= 0:
+		return fmt.Errorf("mistral: rms_norm_eps and rope_theta must be positive")
+	case c.HiddenAct != "" && c.HiddenAct != "silu":
+		return fmt.Errorf("mistral: hidden_act %q is not supported (silu only)", c.HiddenAct)
+	}
+	return nil
+}
+
+// LoadConfig reads a Hugging Face config.json (a LLaVA or Mistral one); absent keys keep
+// DefaultConfig's values.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c := DefaultConfig()
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return Config{}, fmt.Errorf("mistral: %s: %v", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
