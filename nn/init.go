@@ -55,9 +55,11 @@ func Fans(shape []int64) (fanIn, fanOut int64) {
 // gain √(2/(1+a²)). With a = √5 it is the default init of Linear and Conv weights.
 func KaimingUniform(a float64) Init {
 	return InitFunc(func(t *torch.Tensor, g *torch.Generator) {
+		// PyTorch's arithmetic, step by step, so that the bound is the same double.
 		fanIn, _ := Fans(t.Shape())
 		gain := math.Sqrt(2 / (1 + a*a))
-		bound := gain * math.Sqrt(3/float64(fanIn))
+		std := gain / math.Sqrt(float64(fanIn))
+		bound := math.Sqrt(3) * std
 		t.UniformFill(-bound, bound, g)
 	})
 }
@@ -66,7 +68,8 @@ func KaimingUniform(a float64) Init {
 func XavierUniform(gain float64) Init {
 	return InitFunc(func(t *torch.Tensor, g *torch.Generator) {
 		fi, fo := Fans(t.Shape())
-		bound := gain * math.Sqrt(6/float64(fi+fo))
+		std := gain * math.Sqrt(2/float64(fi+fo))
+		bound := math.Sqrt(3) * std // as PyTorch computes it
 		t.UniformFill(-bound, bound, g)
 	})
 }

@@ -61,18 +61,42 @@ func (e *LoadError) Unwrap() error { return ErrLoad }
 // Load copies tensors from a weight file (safetensors, a sharded index, or a torch.save
 // state dict) into the store's tensors by name, converting dtypes to each entry's. The
 // file is memory-mapped and each tensor is copied once into its entry (through one
-// temporary at a time), so a large file is never held twice.
+// temporary at a time), so a large file is never held twice: the pages of the mapping that
+// a copy touched count toward the process's RSS until the file is unmapped, so Load
+// re-opens (re-maps) the file after every remapBytes of data it read.
 func (st *Store) Load(path string, o LoadOptions) (rep LoadReport, err error) {
 	w, err := torch.OpenWeights(path)
 	if err != nil {
 		return rep, err
 	}
-	defer w.Close()
-	return st.LoadFrom(w, o)
+	cur := w
+	defer func() { cur.Close() }()
+	return st.loadFrom(w, o, func() (*torch.WeightFile, error) {
+		if err := cur.Close(); err != nil {
+			return nil, err
+		}
+		nw, err := torch.OpenWeights(path)
+		if err != nil {
+			return nil, err
+		}
+		cur = nw
+		return nw, nil
+	})
 }
 
-// LoadFrom is Load from an already open weight file.
+// remapBytes is how much file data Load reads through one mapping before it re-maps the
+// file, bounding the RSS that the mapping adds to the store's own memory.
+var remapBytes int64 = 64 << 20
+
+// LoadFrom is Load from an already open weight file (which it does not re-map: the pages it
+// reads stay resident until the caller closes w).
 func (st *Store) LoadFrom(w *torch.WeightFile, o LoadOptions) (rep LoadReport, err error) {
+	return st.loadFrom(w, o, nil)
+}
+
+// loadFrom is LoadFrom; remap, when not nil, closes the file and opens it again (dropping
+// the mapping's resident pages) after every remapBytes of data read.
+func (st *Store) loadFrom(w *torch.WeightFile, o LoadOptions, remap func() (*torch.WeightFile, error)) (rep LoadReport, err error) {
 	defer torch.Recover(&err)
 	fileNames := map[string]string{} // store name -> file name
 	for _, n := range w.Names() {
@@ -125,14 +149,29 @@ func (st *Store) LoadFrom(w *torch.WeightFile, o LoadOptions) (rep LoadReport, e
 	for _, m := range rep.Mismatched {
 		bad[m[:strings.Index(m, ": file ")]] = true
 	}
+	var sinceMap int64 // bytes read through the current mapping
 	for _, name := range st.order {
 		fn, ok := fileNames[name]
 		if !ok || bad[fn] || !want(name) {
 			continue
 		}
 		e := st.entries[name]
-		s := st.scope.Child()
-		t, err := w.Load(s.On(e.Tensor.Device()), fn, e.Tensor.DType())
+		info, _ := w.Info(fn)
+		if remap != nil && sinceMap > 0 && sinceMap+infoBytes(info) > remapBytes {
+			nw, err := remap()
+			if err != nil {
+				return rep, fmt.Errorf("nn: re-opening %s: %w", w.Path(), err)
+			}
+			w, sinceMap = nw, 0
+			if info, ok = w.Info(fn); !ok || !sameShape(info.Shape, e.Tensor.Shape()) {
+				return rep, fmt.Errorf("nn: %s changed while it was being loaded (tensor %s)", w.Path(), fn)
+			}
+		}
+		sinceMap += infoBytes(info)
+		// One scope per tensor, on the entry's device, closed right after the copy: the
+		// temporary is freed before the next tensor is read.
+		s := st.scope.On(e.Tensor.Device())
+		t, err := w.Load(s, fn, e.Tensor.DType())
 		if err != nil {
 			s.Close()
 			return rep, fmt.Errorf("nn: loading %s from %s: %w", fn, w.Path(), err)
@@ -159,6 +198,15 @@ func (st *Store) Save(path string, keep func(e *Entry) bool, metadata map[string
 
 // OnlyTrainable is a Save filter that keeps the trainable parameters.
 func OnlyTrainable(e *Entry) bool { return e.Kind == Parameter && e.Trainable }
+
+// infoBytes is the size of a tensor's data in the file.
+func infoBytes(i torch.TensorInfo) int64 {
+	n := int64(i.DType.Size())
+	for _, d := range i.Shape {
+		n *= d
+	}
+	return n
+}
 
 func sameShape(a, b []int64) bool {
 	if len(a) != len(b) {

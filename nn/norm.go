@@ -12,12 +12,15 @@ type BatchNorm2d struct {
 }
 
 // NewBatchNorm2d registers weight, bias, running_mean, running_var and num_batches_tracked.
+// The running statistics take the store's dtype, as the parameters do (PyTorch makes them
+// with the module's factory dtype); num_batches_tracked is int64.
 func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
+	dt := p.store.dtype
 	return &BatchNorm2d{
 		Weight:            p.Param("weight", Ones, c),
 		Bias:              p.Param("bias", Zeros, c),
-		RunningMean:       p.Buffer("running_mean", 0, torch.Float32, c),
-		RunningVar:        p.Buffer("running_var", 1, torch.Float32, c),
+		RunningMean:       p.Buffer("running_mean", 0, dt, c),
+		RunningVar:        p.Buffer("running_var", 1, dt, c),
 		NumBatchesTracked: p.Buffer("num_batches_tracked", 0, torch.Int64),
 		Momentum:          0.1,
 		Eps:               1e-5,

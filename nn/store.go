@@ -231,7 +231,8 @@ func (st *Store) ParamGroups(lr, weightDecay float64, noDecay func(name string, 
 }
 
 // To moves (and casts floating-point tensors to dt, unless dt is torch.KeepDType) every
-// tensor of the store, keeping each *torch.Tensor valid, as Module.to does.
+// tensor of the store and every gradient they hold, keeping each *torch.Tensor valid, as
+// Module.to does.
 func (st *Store) To(dev torch.Device, dt torch.DType) (err error) {
 	defer torch.Recover(&err)
 	s := st.scope.Child()
@@ -242,8 +243,12 @@ func (st *Store) To(dev torch.Device, dt torch.DType) (err error) {
 		if dt != torch.KeepDType && target.IsFloat() {
 			target = dt
 		}
-		moved := t.To(s, dev, target)
-		t.SetData(moved)
+		t.SetData(t.To(s, dev, target))
+		// As Module.to does, an existing gradient moves and converts too; otherwise the
+		// next backward would accumulate into a gradient of the old dtype or device.
+		if g := t.Grad(s); g != nil {
+			g.SetData(g.To(s, dev, target))
+		}
 	}
 	st.device = dev
 	if dt != torch.KeepDType {

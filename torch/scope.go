@@ -18,8 +18,9 @@ type Scope struct {
 	parent  *Scope
 	device  Device
 	grad    bool
-	tensors []*Tensor
-	closed  bool
+	tensors  []*Tensor
+	children []*Scope
+	closed   bool
 }
 
 // NewScope opens a root scope on a device with grad mode on.
@@ -33,10 +34,25 @@ func (s *Scope) Device() Device { return s.device }
 // GradEnabled reports whether ops in this scope record autograd history.
 func (s *Scope) GradEnabled() bool { return s.grad }
 
-// Child opens a scope with the same device and grad mode whose tensors are freed when it
-// closes (or when s closes, whichever comes first is the child's Close).
+// Child opens a scope with the same device and grad mode. Its tensors are freed when it
+// closes, or when s closes, whichever comes first.
 func (s *Scope) Child() *Scope {
-	return &Scope{parent: s, device: s.device, grad: s.grad}
+	c := &Scope{parent: s, device: s.device, grad: s.grad}
+	if len(s.children) >= 32 {
+		// Drop closed children so a long-lived parent does not accumulate them.
+		live := s.children[:0]
+		for _, ch := range s.children {
+			if !ch.closed {
+				live = append(live, ch)
+			}
+		}
+		for i := len(live); i < len(s.children); i++ {
+			s.children[i] = nil
+		}
+		s.children = live
+	}
+	s.children = append(s.children, c)
+	return c
 }
 
 // NoGrad opens a child scope in which ops record no autograd history.
@@ -89,8 +105,15 @@ func (s *Scope) Escape(t *Tensor, to ...*Scope) *Tensor {
 	return t
 }
 
-// Close frees every tensor the scope still owns. It is safe to call twice.
+// Close frees every tensor the scope still owns, and closes its children that are still
+// open. It is safe to call twice.
 func (s *Scope) Close() {
+	for _, c := range s.children {
+		if !c.closed {
+			c.Close()
+		}
+	}
+	s.children = nil
 	for i, t := range s.tensors {
 		if t.scope == s {
 			t.Free()

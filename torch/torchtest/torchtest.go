@@ -1,7 +1,7 @@
-// Package torchtest holds test helpers for package torch: a small reader for the
-// safetensors goldens that third_party/golden/torch_ops.py writes, and AllClose, which
-// compares a tensor with an expected value and reports the maximum absolute and relative
-// errors with sample values.
+// Package torchtest holds test helpers for package torch and the packages built on it: a
+// small reader for safetensors goldens (such as those third_party/golden/torch_ops.py
+// writes), and AllClose, which compares a tensor with an expected value and reports the
+// maximum absolute and relative errors with sample values.
 //
 // Expected values are decoded from the golden file's bytes in pure Go and the tensor under
 // test is read back with Tensor.Bytes (a plain copy in its own dtype), so no comparison
@@ -202,8 +202,8 @@ func (st Stats) String() string {
 
 // Compare compares got with want under tol.
 func Compare(got *torch.Tensor, want Raw, tol Tol) Stats {
-	if got == nil {
-		return Stats{Mismatch: "got a nil tensor"}
+	if got == nil || got.Freed() {
+		return Stats{Mismatch: "got a nil or freed tensor"}
 	}
 	if got.DType() != want.DType {
 		return Stats{Mismatch: fmt.Sprintf("dtype %s, want %s", got.DType(), want.DType)}
@@ -282,23 +282,69 @@ func CompareValues(got, want []float64, tol Tol) Stats {
 	return st
 }
 
-// AllClose compares got with want under tol, logs the statistics under name and reports
-// an error (with sample values) when they differ. It returns the statistics.
-func AllClose(t testing.TB, name string, got *torch.Tensor, want Raw, tol Tol) Stats {
+// Golden loads every tensor of a safetensors file into s, keyed by name; it stops the test
+// when the file cannot be read.
+func Golden(t testing.TB, s *torch.Scope, path string) map[string]*torch.Tensor {
 	t.Helper()
-	st := Compare(got, want, tol)
-	report(t, name, st, got, want)
-	return st
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("golden: %v", err)
+	}
+	out := make(map[string]*torch.Tensor, len(f.Tensors))
+	for name := range f.Tensors {
+		out[name] = f.Tensor(s, name)
+	}
+	return out
 }
 
-// AllCloseTensors is AllClose for two tensors.
-func AllCloseTensors(t testing.TB, name string, got, want *torch.Tensor, tol Tol) Stats {
+// Want returns g[name], stopping the test when the golden has no such tensor.
+func Want(t testing.TB, g map[string]*torch.Tensor, name string) *torch.Tensor {
+	t.Helper()
+	w, ok := g[name]
+	if !ok || w == nil {
+		t.Fatalf("golden has no tensor %q", name)
+	}
+	return w
+}
+
+// AllClose compares got with want (same dtype and shape) with relative tolerance rtol and
+// an absolute floor of rtol/10·max|want|; integer and bool tensors must be equal. It logs
+// the maximum absolute and relative errors under name and reports an error with sample
+// values when they differ.
+func AllClose(t testing.TB, name string, got, want *torch.Tensor, rtol float64) Stats {
+	t.Helper()
+	tol := Tol{RTol: rtol, ATol: rtol / 10}
+	if want != nil && !want.DType().IsFloat() {
+		tol = Tol{Exact: true}
+	}
+	return AllCloseTol(t, name, got, want, tol)
+}
+
+// AllCloseTol is AllClose with an explicit tolerance.
+func AllCloseTol(t testing.TB, name string, got, want *torch.Tensor, tol Tol) Stats {
 	t.Helper()
 	if want == nil {
 		t.Errorf("%s: want is a nil tensor", name)
 		return Stats{Mismatch: "want is nil"}
 	}
-	return AllClose(t, name, got, Raw{DType: want.DType(), Shape: want.Shape(), Data: want.Bytes()}, tol)
+	if want.Freed() {
+		t.Errorf("%s: want was freed", name)
+		return Stats{Mismatch: "want was freed"}
+	}
+	return AllCloseRaw(t, name, got, Raw{DType: want.DType(), Shape: want.Shape(), Data: want.Bytes()}, tol)
+}
+
+// AllCloseRaw compares got with a raw golden entry under tol, logs the statistics under
+// name and reports an error (with sample values) when they differ.
+func AllCloseRaw(t testing.TB, name string, got *torch.Tensor, want Raw, tol Tol) Stats {
+	t.Helper()
+	if got == nil || got.Freed() {
+		t.Errorf("%s: got a nil or freed tensor", name)
+		return Stats{Mismatch: "got is nil or freed"}
+	}
+	st := Compare(got, want, tol)
+	report(t, name, st, got, want)
+	return st
 }
 
 func report(t testing.TB, name string, st Stats, got *torch.Tensor, want Raw) {

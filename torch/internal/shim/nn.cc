@@ -102,7 +102,7 @@ tt_result tt_sdpa(tt_tensor hq, tt_tensor hk, tt_tensor hv, tt_tensor mask, doub
                   double scale, tt_gen g, int grad) {
   return run(grad, [&]() -> at::Tensor {
     const at::Tensor &q = T(hq), &k = T(hk), &v = T(hv);
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 1
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
     if (g == nullptr) {
       c10::optional<double> sc;
       if (scale > 0) sc = scale;

@@ -1,0 +1,87 @@
+package torch_test
+
+// Benchmarks of the binding's per-op overhead and of matmul, to compare with the same loops
+// in C++ (third_party/bench/bench_ops.cc) and Python (third_party/bench/bench_ops.py).
+//
+//	go test ./torch/ -run '^$' -bench . -benchtime 2s
+//
+// Threads: torch.SetNumThreads(1) for AddTiny, AddTinyScope and Matmul64; Matmul512 uses
+// TORCH_BENCH_THREADS (default 2, the cores of the reference machine). Every result is
+// freed in the iteration that made it: AddTiny and Matmul* call Free on the result (their
+// scope is recycled every 4096 iterations so that its list of freed tensors stays short);
+// AddTinyScope opens and closes a child scope per iteration instead.
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+func benchThreads() int {
+	if v, err := strconv.Atoi(os.Getenv("TORCH_BENCH_THREADS")); err == nil && v > 0 {
+		return v
+	}
+	return 2
+}
+
+// benchFreeLoop runs op b.N times, freeing each result, in a scope recycled every 4096
+// iterations (Free leaves a dead entry in the scope's list until the scope closes).
+func benchFreeLoop(b *testing.B, root *torch.Scope, op func(s *torch.Scope) *torch.Tensor) {
+	s := root.Child()
+	op(s).Free() // warm-up
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		op(s).Free()
+		if i&4095 == 4095 {
+			s.Close()
+			s = root.Child()
+		}
+	}
+	b.StopTimer()
+	s.Close()
+}
+
+func BenchmarkAddTiny(b *testing.B) {
+	torch.SetNumThreads(1)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
+	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
+}
+
+func BenchmarkAddTinyScope(b *testing.B) {
+	torch.SetNumThreads(1)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
+	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := root.Child()
+		x.Add(s, y)
+		s.Close()
+	}
+}
+
+func benchMatmul(b *testing.B, n int64, threads int) {
+	torch.SetNumThreads(threads)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	g, err := torch.NewGenerator(0, torch.CPU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	x := torch.Randn(root, g, torch.Float32, n, n)
+	y := torch.Randn(root, g, torch.Float32, n, n)
+	b.SetBytes(2 * n * n * n) // "bytes" here are flops: MB/s reads as Mflop/s
+	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Matmul(s, y) })
+}
+
+func BenchmarkMatmul64(b *testing.B)  { benchMatmul(b, 64, 1) }
+func BenchmarkMatmul512(b *testing.B) { benchMatmul(b, 512, benchThreads()) }
