@@ -15,9 +15,9 @@ func LiveTensors() int64 { return liveTensors.Load() }
 // creation functions use and the grad mode that every op runs with. A scope is used by one
 // goroutine at a time; open one per training step or request.
 type Scope struct {
-	parent  *Scope
-	device  Device
-	grad    bool
+	parent   *Scope
+	device   Device
+	grad     bool
 	tensors  []*Tensor
 	children []*Scope
 	closed   bool
