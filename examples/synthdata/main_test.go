@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runTool runs the command with args and returns its exit code, stdout and
+// stderr.
+func runTool(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestHelp(t *testing.T) {
+	code, out, errs := runTool("-h")
+	if code != 0 || !strings.Contains(out, "Usage: synthdata -out DIR") || !strings.Contains(out, "-size") || errs != "" {
+		t.Errorf("-h: code %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},
+		{"-bogus"},
+		{"-out", dir, "extra"},
+		{"-out", dir, "-n", "0"},
+		{"-out", dir, "-size", "8"},
+		{"-out", dir, "-seed", "-1"},
+	} {
+		code, out, errs := runTool(args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errs, "synthdata: ") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%q: code %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "posmed")
+	code, out, errs := runTool("-out", dir, "-n", "5", "-size", "32", "-seed", "3", "-modalities", "lung_CT, skin_rgbimage")
+	if code != 0 || errs != "" {
+		t.Fatalf("code %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"lung_CT", "5/5", "wrote 10 samples", "skin_rgbimage"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"lung_CT.csv", "skin_rgbimage.csv", "lung_CT/train_masks/1.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil && !strings.Contains(f, "train_masks") {
+			t.Error(err)
+		}
+	}
+	// A second run into the same folder needs -force.
+	code, _, errs = runTool("-out", dir, "-n", "5", "-size", "32")
+	if code != 1 || !strings.Contains(errs, "not empty") {
+		t.Errorf("non-empty folder: code %d, stderr %q", code, errs)
+	}
+	code, _, errs = runTool("-out", dir, "-n", "5", "-size", "32", "-seed", "3", "-modalities", "lung_CT", "-force", "-quiet")
+	if code != 0 {
+		t.Errorf("-force: code %d, stderr %q", code, errs)
+	}
+	code, _, errs = runTool("-out", t.TempDir(), "-modalities", "dental_xray")
+	if code != 1 || !strings.Contains(errs, "unknown modality") {
+		t.Errorf("bad modality: code %d, stderr %q", code, errs)
+	}
+}

@@ -1,0 +1,73 @@
+package loraadapter_test
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/prsmed/prsmed-go/loraadapter"
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// decoderLayer is a model part that exposes its projections to adapters.
+type decoderLayer struct{ QProj, VProj nn.Layer }
+
+func (d *decoderLayer) LinearSlots() []nn.LinearSlot {
+	return []nn.LinearSlot{
+		{Name: "model.layers.0.self_attn.q_proj", Layer: &d.QProj},
+		{Name: "model.layers.0.self_attn.v_proj", Layer: &d.VProj},
+	}
+}
+
+func Example() {
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	p := st.Root().Sub("model.layers.0.self_attn")
+	layer := &decoderLayer{
+		QProj: nn.NewLinear(p.Sub("q_proj"), 32, 32, nn.LinearConfig{}),
+		VProj: nn.NewLinear(p.Sub("v_proj"), 32, 8, nn.LinearConfig{}),
+	}
+
+	// Rank 4, alpha 8 (scale 2) on q_proj and v_proj of the decoder layers.
+	cfg := loraadapter.Config{R: 4, Alpha: 8, Dropout: 0.05,
+		Targets: []string{"q_proj", "v_proj"}, Prefixes: []string{"model.layers."}}
+	ads, err := loraadapter.Inject(st, layer.LinearSlots(), cfg)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("trainable:", st.TrainableNames())
+	fmt.Println("trainable elements:", st.NumParams(true))
+	_, isLoRA := layer.QProj.(*loraadapter.Linear)
+	fmt.Println("q_proj is a LoRA layer:", isLoRA)
+
+	// ... train st.Trainable() ..., then write a PEFT adapter directory.
+	dir, _ := os.MkdirTemp("", "adapter")
+	defer os.RemoveAll(dir)
+	if err := loraadapter.Save(dir, ads, cfg, "microsoft/llava-med-v1.5-mistral-7b"); err != nil {
+		panic(err)
+	}
+
+	// Another copy of the model reads it back; Merge folds it into the weights.
+	st2 := nn.NewStore(torch.CPU)
+	defer st2.Close()
+	p2 := st2.Root().Sub("model.layers.0.self_attn")
+	layer2 := &decoderLayer{
+		QProj: nn.NewLinear(p2.Sub("q_proj"), 32, 32, nn.LinearConfig{}),
+		VProj: nn.NewLinear(p2.Sub("v_proj"), 32, 8, nn.LinearConfig{}),
+	}
+	cfg2, ads2, err := loraadapter.Load(dir, st2, layer2.LinearSlots())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("loaded r=%d alpha=%v targets=%v: %d adapters\n", cfg2.R, cfg2.Alpha, cfg2.Targets, len(ads2))
+	if err := ads2.MergeAll(); err != nil {
+		panic(err)
+	}
+	fmt.Println("merged:", ads2[0].Merged())
+	// Output:
+	// trainable: [model.layers.0.self_attn.q_proj.lora_A.weight model.layers.0.self_attn.q_proj.lora_B.weight model.layers.0.self_attn.v_proj.lora_A.weight model.layers.0.self_attn.v_proj.lora_B.weight]
+	// trainable elements: 416
+	// q_proj is a LoRA layer: true
+	// loaded r=4 alpha=8 targets=[q_proj v_proj]: 2 adapters
+	// merged: true
+}

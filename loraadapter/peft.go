@@ -1,0 +1,475 @@
+package loraadapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// The files and names of a PEFT adapter directory.
+const (
+	ConfigFile     = "adapter_config.json"       // the LoraConfig, as JSON
+	WeightsFile    = "adapter_model.safetensors" // the LoRA tensors
+	WeightsBinFile = "adapter_model.bin"         // the same as a torch.save state dict (older PEFT)
+	// KeyPrefix starts every tensor name in a PEFT weight file: PeftModel's
+	// base_model (the LoraModel) and its model (the wrapped transformer). A name is
+	// KeyPrefix + module + ".lora_A.weight" or ".lora_B.weight", without the adapter name.
+	KeyPrefix = "base_model.model."
+	// MetaPrefixes is the safetensors metadata key under which Save records
+	// Config.Prefixes (a JSON list); PEFT ignores it.
+	MetaPrefixes = "prsmed.lora.prefixes"
+	// TaskType is the task_type Save writes.
+	TaskType = "CAUSAL_LM"
+)
+
+// ErrFormat is wrapped by the errors of an adapter directory that is not a usable PEFT
+// LoRA adapter: unreadable JSON, a missing required field, or a PEFT feature this package
+// does not implement (DoRA, bias training, per-module rank patterns, ...).
+var ErrFormat = errors.New("loraadapter: not a usable PEFT LoRA adapter")
+
+// Save writes adapters as a PEFT adapter directory, creating dir if needed:
+// adapter_model.safetensors holds KeyPrefix+<module>+".lora_A.weight" / ".lora_B.weight"
+// in the adapters' dtype (metadata {"format": "pt"} as PEFT writes, plus MetaPrefixes when
+// cfg has Prefixes), and adapter_config.json holds every field PEFT 0.10's LoraConfig
+// writes (sorted keys, two-space indent), with inference_mode true as save_pretrained sets
+// it. cfg must describe the adapters: each one's module matches it and has rank cfg.R and
+// scale cfg.Scale(). Each file is replaced atomically, the weights first.
+func Save(dir string, adapters Adapters, cfg Config, baseModelName string) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if len(adapters) == 0 {
+		return fmt.Errorf("loraadapter: save %s: no adapters", dir)
+	}
+	tensors := map[string]*torch.Tensor{}
+	for _, l := range adapters {
+		switch {
+		case l == nil || l.A == nil || l.B == nil || l.A.Freed() || l.B.Freed():
+			return fmt.Errorf("loraadapter: save %s: an adapter has no tensors", dir)
+		case !cfg.Matches(l.Name):
+			return fmt.Errorf("loraadapter: save %s: module %q is not a target of the config %v (prefixes %v)", dir, l.Name, cfg.Targets, cfg.Prefixes)
+		case l.Rank() != cfg.R:
+			return fmt.Errorf("loraadapter: save %s: %s has rank %d, the config %d", dir, l.Name, l.Rank(), cfg.R)
+		case math.Abs(l.Scale-cfg.Scale()) > 1e-12*math.Abs(cfg.Scale()):
+			return fmt.Errorf("loraadapter: save %s: %s has scale %v, the config %v", dir, l.Name, l.Scale, cfg.Scale())
+		}
+		a, b := KeyPrefix+l.Name+".lora_A.weight", KeyPrefix+l.Name+".lora_B.weight"
+		if _, dup := tensors[a]; dup {
+			return fmt.Errorf("loraadapter: save %s: two adapters for %s", dir, l.Name)
+		}
+		tensors[a], tensors[b] = l.A, l.B
+	}
+	meta := map[string]string{"format": "pt"}
+	if len(cfg.Prefixes) > 0 {
+		b, _ := json.Marshal(cfg.Prefixes)
+		meta[MetaPrefixes] = string(b)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	if err := torch.SaveSafetensors(filepath.Join(dir, WeightsFile), tensors, meta); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	js, err := json.MarshalIndent(peftConfig(cfg, baseModelName), "", "  ")
+	if err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	return writeAtomic(filepath.Join(dir, ConfigFile), js)
+}
+
+// peftConfig is the adapter_config.json of cfg: PEFT 0.10's LoraConfig fields (PeftConfig's
+// and LoraConfig's), each at PEFT's default unless cfg sets it.
+func peftConfig(cfg Config, base string) map[string]any {
+	targets := append([]string{}, cfg.Targets...)
+	return map[string]any{
+		"alpha_pattern":           map[string]any{},
+		"auto_mapping":            nil,
+		"base_model_name_or_path": base,
+		"bias":                    "none",
+		"fan_in_fan_out":          false,
+		"inference_mode":          true,
+		"init_lora_weights":       true,
+		"layer_replication":       nil,
+		"layers_pattern":          nil,
+		"layers_to_transform":     nil,
+		"loftq_config":            map[string]any{},
+		"lora_alpha":              cfg.Alpha,
+		"lora_dropout":            cfg.Dropout,
+		"megatron_config":         nil,
+		"megatron_core":           "megatron.core",
+		"modules_to_save":         nil,
+		"peft_type":               "LORA",
+		"r":                       cfg.R,
+		"rank_pattern":            map[string]any{},
+		"revision":                nil,
+		"target_modules":          targets,
+		"task_type":               TaskType,
+		"use_dora":                false,
+		"use_rslora":              cfg.RSLoRA,
+	}
+}
+
+// writeAtomic writes b to path through a temporary file in the same folder and a rename.
+func writeAtomic(path string, b []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("loraadapter: %w", err)
+	}
+	return nil
+}
+
+// fileConfig holds the adapter_config.json fields that Load reads or refuses.
+type fileConfig struct {
+	PeftType    *string  `json:"peft_type"`
+	R           *int64   `json:"r"`
+	LoraAlpha   *float64 `json:"lora_alpha"`
+	LoraDropout *float64 `json:"lora_dropout"`
+	Bias        *string  `json:"bias"`
+	UseRSLoRA   *bool    `json:"use_rslora"`
+	FanInFanOut *bool    `json:"fan_in_fan_out"`
+	UseDoRA     *bool    `json:"use_dora"`
+	LoraBias    *bool    `json:"lora_bias"`
+
+	TargetModules json.RawMessage `json:"target_modules"`
+	// Features that change which tensors exist or what they mean; Load refuses a
+	// non-empty value.
+	ModulesToSave         json.RawMessage `json:"modules_to_save"`
+	LayersToTransform     json.RawMessage `json:"layers_to_transform"`
+	RankPattern           json.RawMessage `json:"rank_pattern"`
+	AlphaPattern          json.RawMessage `json:"alpha_pattern"`
+	LayerReplication      json.RawMessage `json:"layer_replication"`
+	ExcludeModules        json.RawMessage `json:"exclude_modules"`
+	TargetParameters      json.RawMessage `json:"target_parameters"`
+	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices"`
+}
+
+// empty reports an absent, null, {} or [] JSON value.
+func empty(m json.RawMessage) bool {
+	var v any
+	if len(bytes.TrimSpace(m)) == 0 || json.Unmarshal(m, &v) != nil {
+		return len(bytes.TrimSpace(m)) == 0
+	}
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// ReadConfig reads dir/adapter_config.json into a Config (without Prefixes, which live in
+// the weight file). It refuses adapters that are not LoRA, and PEFT features that this
+// package does not implement: a target_modules regex string, fan_in_fan_out, DoRA, bias
+// training ("bias" other than "none", lora_bias), modules_to_save, layers_to_transform,
+// rank or alpha patterns, exclude_modules, layer_replication, target_parameters and
+// trainable_token_indices.
+func ReadConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("loraadapter: %w", err)
+	}
+	var fc fileConfig
+	if err := json.Unmarshal(b, &fc); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+	}
+	var bad []string
+	if fc.PeftType == nil || *fc.PeftType != "LORA" {
+		got := "none"
+		if fc.PeftType != nil {
+			got = fmt.Sprintf("%q", *fc.PeftType)
+		}
+		bad = append(bad, fmt.Sprintf("peft_type is %s, not \"LORA\"", got))
+	}
+	if fc.R == nil {
+		bad = append(bad, "no r")
+	}
+	if fc.LoraAlpha == nil {
+		bad = append(bad, "no lora_alpha")
+	}
+	var targets []string
+	if empty(fc.TargetModules) {
+		bad = append(bad, "no target_modules")
+	} else if err := json.Unmarshal(fc.TargetModules, &targets); err != nil {
+		var regex string
+		if json.Unmarshal(fc.TargetModules, &regex) == nil {
+			bad = append(bad, fmt.Sprintf("target_modules is a regular expression (%q); only a list is supported", regex))
+		} else {
+			bad = append(bad, fmt.Sprintf("target_modules is not a list of names: %v", err))
+		}
+	}
+	if fc.Bias != nil && *fc.Bias != "none" {
+		bad = append(bad, fmt.Sprintf("bias %q (only \"none\" is supported)", *fc.Bias))
+	}
+	for _, f := range []struct {
+		name string
+		on   *bool
+	}{{"fan_in_fan_out", fc.FanInFanOut}, {"use_dora", fc.UseDoRA}, {"lora_bias", fc.LoraBias}} {
+		if f.on != nil && *f.on {
+			bad = append(bad, f.name+" is not supported")
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    json.RawMessage
+	}{
+		{"modules_to_save", fc.ModulesToSave}, {"layers_to_transform", fc.LayersToTransform},
+		{"rank_pattern", fc.RankPattern}, {"alpha_pattern", fc.AlphaPattern},
+		{"layer_replication", fc.LayerReplication}, {"exclude_modules", fc.ExcludeModules},
+		{"target_parameters", fc.TargetParameters}, {"trainable_token_indices", fc.TrainableTokenIndices},
+	} {
+		if !empty(f.v) {
+			bad = append(bad, fmt.Sprintf("%s %s is not supported", f.name, bytes.TrimSpace(f.v)))
+		}
+	}
+	if len(bad) > 0 {
+		return Config{}, fmt.Errorf("%w: %s: %s", ErrFormat, path, strings.Join(bad, "; "))
+	}
+	cfg := Config{R: *fc.R, Alpha: *fc.LoraAlpha, Targets: targets}
+	if fc.LoraDropout != nil {
+		cfg.Dropout = *fc.LoraDropout
+	}
+	if fc.UseRSLoRA != nil {
+		cfg.RSLoRA = *fc.UseRSLoRA
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+	}
+	return cfg, nil
+}
+
+// Report says what LoadWithReport did.
+type Report struct {
+	// Config is the adapter's config (Prefixes from the weight file's metadata, if any).
+	Config Config
+	// Adapters are the injected and loaded layers, in slot order.
+	Adapters Adapters
+	// Skipped lists, sorted, the modules that the weight file has tensors for but the
+	// model has no slot called that: a CLIP vision tower's q_proj/k_proj/v_proj, which
+	// PEFT's suffix matching put adapters on, when only the decoder's slots are given.
+	Skipped []string
+	// File is the weight file read.
+	File string
+}
+
+// Load is LoadWithReport without the report: it reads the PEFT adapter in dir into the
+// model whose projections slots lists and returns the adapter's config and the injected
+// layers.
+func Load(dir string, st *nn.Store, slots []nn.LinearSlot) (Config, Adapters, error) {
+	r, err := LoadWithReport(dir, st, slots)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return r.Config, r.Adapters, nil
+}
+
+// LoadWithReport reads a PEFT adapter directory (adapter_config.json, and
+// adapter_model.safetensors or else adapter_model.bin) and injects and loads it into the
+// model whose projections slots lists, in st.
+//
+// The adapter goes on the slots that its config matches (its target_modules, as PEFT
+// matches them, and the Prefixes Save recorded, if any); a target that matches no slot is
+// not an error here. The weight file must hold exactly lora_A.weight of shape (r, in) and
+// lora_B.weight of shape (out, r) for each of those slots: a missing tensor, a tensor with
+// the wrong shape, or a tensor under KeyPrefix that is not a LoRA weight of a matched slot is
+// an error that lists them all (an *nn.LoadError, errors.Is(err, nn.ErrLoad)). Tensors for
+// modules the model has no slot for are skipped and listed in Report.Skipped. Nothing is
+// injected unless all of this checks out.
+//
+// Pass the slots of the part the adapter was trained on: a PEFT adapter records no
+// prefixes, so a slot that matches its targets but has no tensors in the file (a vision
+// tower's, say) is reported missing.
+func LoadWithReport(dir string, st *nn.Store, slots []nn.LinearSlot) (*Report, error) {
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, WeightsFile)
+	if _, err := os.Stat(path); err != nil {
+		bin := filepath.Join(dir, WeightsBinFile)
+		if _, err2 := os.Stat(bin); err2 != nil {
+			return nil, fmt.Errorf("loraadapter: %s has neither %s nor %s: %w", dir, WeightsFile, WeightsBinFile, fs.ErrNotExist)
+		}
+		path = bin
+	}
+	w, err := torch.OpenWeights(path)
+	if err != nil {
+		return nil, fmt.Errorf("loraadapter: %w", err)
+	}
+	defer w.Close()
+	if p, ok := w.Metadata()[MetaPrefixes]; ok {
+		if err := json.Unmarshal([]byte(p), &cfg.Prefixes); err != nil {
+			return nil, fmt.Errorf("%w: %s: metadata %s: %v", ErrFormat, path, MetaPrefixes, err)
+		}
+	}
+
+	picked, err := pick(slots, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Config: cfg, File: path}
+	var lr nn.LoadReport
+	// Which file tensors belong to which module.
+	type pair struct{ a, b string }
+	inFile := map[string]*pair{}
+	for _, n := range w.Names() {
+		mod, which, ok := loraKey(n)
+		if !ok {
+			lr.Unexpected = append(lr.Unexpected, n)
+			continue
+		}
+		p := inFile[mod]
+		if p == nil {
+			p = &pair{}
+			inFile[mod] = p
+		}
+		if which == 'A' {
+			p.a = n
+		} else {
+			p.b = n
+		}
+	}
+	isSlot := map[string]bool{}
+	for _, sl := range slots {
+		isSlot[sl.Name] = true
+	}
+	isPicked := map[string]bool{}
+	for _, sl := range picked {
+		isPicked[sl.Name] = true
+		base := (*sl.Layer).(*nn.Linear)
+		out, in := base.Weight.Size(0), base.Weight.Size(1)
+		want := map[byte][]int64{'A': {cfg.R, in}, 'B': {out, cfg.R}}
+		p := inFile[sl.Name]
+		if p == nil {
+			p = &pair{}
+		}
+		for _, k := range []struct {
+			which byte
+			name  string
+		}{{'A', p.a}, {'B', p.b}} {
+			full := KeyPrefix + sl.Name + ".lora_" + string(k.which) + ".weight"
+			if k.name == "" {
+				lr.Missing = append(lr.Missing, full)
+				continue
+			}
+			info, _ := w.Info(k.name)
+			if !sameShape(info.Shape, want[k.which]) {
+				lr.Mismatched = append(lr.Mismatched, fmt.Sprintf("%s: file %v, model %v", full, info.Shape, want[k.which]))
+			}
+		}
+	}
+	for mod, p := range inFile {
+		switch {
+		case isPicked[mod]:
+		case isSlot[mod]:
+			for _, n := range []string{p.a, p.b} {
+				if n != "" {
+					lr.Unexpected = append(lr.Unexpected, n)
+				}
+			}
+		default:
+			rep.Skipped = append(rep.Skipped, mod)
+		}
+	}
+	sort.Strings(rep.Skipped)
+	sort.Strings(lr.Unexpected)
+	sort.Strings(lr.Mismatched)
+	if len(lr.Missing)+len(lr.Unexpected)+len(lr.Mismatched) > 0 {
+		return nil, &nn.LoadError{File: path, LoadReport: lr}
+	}
+	if len(picked) == 0 {
+		return nil, fmt.Errorf("loraadapter: %s: the adapter (targets %v, prefixes %v) matches none of the model's %d slots",
+			path, cfg.Targets, cfg.Prefixes, len(slots))
+	}
+
+	ads, err := injectSlots(st, picked, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ads {
+		p := inFile[l.Name]
+		for _, k := range []struct {
+			name string
+			dst  *torch.Tensor
+		}{{p.a, l.A}, {p.b, l.B}} {
+			if err := copyIn(w, k.name, k.dst); err != nil {
+				return nil, fmt.Errorf("loraadapter: loading %s from %s: %w", k.name, path, err)
+			}
+		}
+	}
+	rep.Adapters = ads
+	return rep, nil
+}
+
+// copyIn loads one tensor of w into dst, converting to dst's dtype.
+func copyIn(w *torch.WeightFile, name string, dst *torch.Tensor) (err error) {
+	defer torch.Recover(&err)
+	s := torch.NewScope(dst.Device()).NoGrad()
+	defer s.Close()
+	t, err := w.Load(s, name, dst.DType())
+	if err != nil {
+		return err
+	}
+	dst.CopyFrom(t)
+	return nil
+}
+
+// loraKey splits KeyPrefix + module + ".lora_A.weight" (or B).
+func loraKey(name string) (module string, which byte, ok bool) {
+	rest, ok := strings.CutPrefix(name, KeyPrefix)
+	if !ok {
+		return "", 0, false
+	}
+	for _, w := range []byte{'A', 'B'} {
+		if m, ok := strings.CutSuffix(rest, ".lora_"+string(w)+".weight"); ok && m != "" {
+			return m, w, true
+		}
+	}
+	return "", 0, false
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,140 @@
+package prsmed
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/prsmed/prsmed-go/loraadapter"
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// checkpointPatterns name the tensors a PRS-Med checkpoint holds: everything some stage
+// trains, and the encoder's BatchNorm buffers (under image_encoder.).
+func (m *Model) checkpointPatterns() []string {
+	p := []string{"image_encoder.*", "fusion.*", "decoder.*", "*.lora_A.weight", "*.lora_B.weight"}
+	if m.Config.TrainBackbone {
+		p = append(p, "model.*", "lm_head.*")
+	}
+	return p
+}
+
+// SaveCheckpoint writes the model's trained tensors to dir/model.safetensors, its config
+// to dir/config.json and its LoRA adapter in PEFT's format to dir/adapter/ (each file
+// atomically).
+func (m *Model) SaveCheckpoint(dir string) error {
+	pats := m.checkpointPatterns()
+	keep := func(e *nn.Entry) bool {
+		for _, p := range pats {
+			if nn.Match(p, e.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	if err := m.Store.Save(filepath.Join(dir, "model.safetensors"), keep, map[string]string{"format": "pt", "model": "prsmed", "preset": m.Config.Name}); err != nil {
+		return err
+	}
+	if err := SaveConfig(filepath.Join(dir, "config.json"), m.Config); err != nil {
+		return err
+	}
+	if len(m.LoRA) > 0 {
+		if err := loraadapter.Save(filepath.Join(dir, "adapter"), m.LoRA, m.Config.LoRA, "llava-med-v1.5-mistral-7b"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadCheckpoint reads dir/model.safetensors written by SaveCheckpoint (strictly: every
+// tensor it should hold must be there with the right shape).
+func (m *Model) LoadCheckpoint(dir string) error {
+	_, err := m.Store.Load(filepath.Join(dir, "model.safetensors"), nn.LoadOptions{Only: m.checkpointPatterns()})
+	return err
+}
+
+// LoadTinySAM reads the image encoder from TinySAM's tinysam_42.3.pth (or any file with
+// `image_encoder.*` keys, such as a PRS-Med checkpoint of the official code).
+func (m *Model) LoadTinySAM(path string) error {
+	_, err := m.Store.Load(path, nn.LoadOptions{Only: []string{"image_encoder.*"}})
+	return err
+}
+
+// LoadLLaVAMed reads the CLIP tower, projector and Mistral weights of LLaVA-Med v1.5 from
+// its folder (model.safetensors.index.json, or pytorch_model.bin.index.json, or a single
+// model.safetensors). Tensors the model does not use are ignored; a missing or wrong-shape
+// tensor is an error that names it.
+func (m *Model) LoadLLaVAMed(dir string) error {
+	var path string
+	for _, name := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin"} {
+		p := filepath.Join(dir, name)
+		if fileExists(p) {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		return fmt.Errorf("prsmed: %s holds no LLaVA-Med weights (model.safetensors.index.json, pytorch_model.bin.index.json, …)", dir)
+	}
+	rep, err := m.Store.Load(path, nn.LoadOptions{NonStrict: true, Only: []string{"model.*", "lm_head.*"}})
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, n := range rep.Missing {
+		if !strings.Contains(n, ".lora_") {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing)+len(rep.Mismatched) > 0 {
+		return &nn.LoadError{File: path, LoadReport: nn.LoadReport{Missing: missing, Mismatched: rep.Mismatched}}
+	}
+	return nil
+}
+
+// Load opens a PRS-Med checkpoint folder written by SaveCheckpoint (config.json and
+// model.safetensors) with its tokenizer. With the paper preset, the frozen weights come
+// from TinySAM and LLaVA-Med first (tinySAM and llavaDir; empty to skip).
+func Load(dir string, tok *tokenizer.Tokenizer, tinySAM, llavaDir string, dev torch.Device) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, tok, dev)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Model, error) {
+		m.Close()
+		return nil, err
+	}
+	if tinySAM != "" {
+		if err := m.LoadTinySAM(tinySAM); err != nil {
+			return fail(err)
+		}
+	}
+	if llavaDir != "" {
+		if err := m.LoadLLaVAMed(llavaDir); err != nil {
+			return fail(err)
+		}
+	} else if !cfg.TrainBackbone {
+		return fail(errors.New("prsmed: this checkpoint keeps LLaVA-Med frozen; give the LLaVA-Med folder"))
+	}
+	if err := m.LoadCheckpoint(dir); err != nil {
+		return fail(err)
+	}
+	m.Store.Train(false)
+	return m, nil
+}
+
+func fileExists(p string) bool {
+	w, err := torch.OpenWeights(p)
+	if err != nil {
+		return false
+	}
+	w.Close()
+	return true
+}

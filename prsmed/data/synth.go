@@ -1,0 +1,342 @@
+package data
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prsmed/prsmed-go/zones"
+)
+
+// Defaults of [SynthConfig], sized for a quick CPU run.
+const (
+	DefaultSynthN    = 80  // samples per modality
+	DefaultSynthSize = 128 // image side in pixels
+	MinSynthSize     = 32  // smallest image side Generate accepts
+)
+
+// SynthConfig configures [Generate]. Zero fields take the defaults.
+type SynthConfig struct {
+	// N is the number of samples (one image, one mask, one CSV row) per
+	// modality; default DefaultSynthN.
+	N int
+	// Size is the side of the square images in pixels; default
+	// DefaultSynthSize, at least MinSynthSize.
+	Size int
+	// Seed selects the data. The same configuration always writes the same
+	// bytes (with the same Go version).
+	Seed uint64
+	// Fractions are the relative shares of train, val and test; all zero
+	// means 70/15/15. Val and test get round(N·share) samples each and
+	// train the rest.
+	Fractions [3]float64
+	// Modalities lists the modalities to write; empty means all six of
+	// [SynthModalities].
+	Modalities []string
+	// Workers is the number of samples drawn in parallel; default
+	// GOMAXPROCS. It does not change the output.
+	Workers int
+	// Progress, when set, is called after each sample is written with the
+	// modality and the number of its samples written so far. Calls are
+	// serialised, and done grows by one each call up to total.
+	Progress func(modality string, done, total int)
+}
+
+// SynthModalities returns the names of the six synthetic modalities, the
+// same as the real PosMed modality folders. The slice is new on every call.
+func SynthModalities() []string {
+	ls := looks()
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.name
+	}
+	return names
+}
+
+// withDefaults fills zero fields and checks the rest.
+func (c SynthConfig) withDefaults() (SynthConfig, error) {
+	if c.N == 0 {
+		c.N = DefaultSynthN
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSynthSize
+	}
+	if c.Fractions == [3]float64{} {
+		c.Fractions = [3]float64{0.70, 0.15, 0.15}
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if len(c.Modalities) == 0 {
+		c.Modalities = SynthModalities()
+	}
+	switch {
+	case c.N < 1:
+		return c, fmt.Errorf("synthetic data: sample count %d, need at least 1", c.N)
+	case c.Size < MinSynthSize:
+		return c, fmt.Errorf("synthetic data: image size %d, need at least %d", c.Size, MinSynthSize)
+	case c.Size > 4096:
+		return c, fmt.Errorf("synthetic data: image size %d, at most 4096", c.Size)
+	}
+	sum := 0.0
+	for _, f := range c.Fractions {
+		if f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return c, fmt.Errorf("synthetic data: split fractions %v must be finite and ≥ 0", c.Fractions)
+		}
+		sum += f
+	}
+	for i := range c.Fractions {
+		c.Fractions[i] /= sum
+	}
+	known := SynthModalities()
+	for i, m := range c.Modalities {
+		if !slices.Contains(known, m) {
+			return c, fmt.Errorf("synthetic data: unknown modality %q (known: %s)", m, strings.Join(known, ", "))
+		}
+		if slices.Contains(c.Modalities[:i], m) {
+			return c, fmt.Errorf("synthetic data: modality %q listed twice", m)
+		}
+	}
+	return c, nil
+}
+
+// Generate writes a synthetic PosMed data root at root (created if needed;
+// files of the same names are overwritten, other files are left alone):
+//
+//	root/<modality>.csv
+//	root/<modality>/{train,val,test}_images/<id>.png
+//	root/<modality>/{train,val,test}_masks/<id>.png
+//
+// for each modality of cfg, with ids 1 … N. skin_rgbimage follows the ISIC
+// naming of the real data: images ISIC_<7-digit id>.jpg, masks
+// ISIC_<id>_Segmentation.png, image_name without extension. Images are 8-bit
+// grey PNGs (brain, breast, lung_CT, lung_Xray), RGB PNGs (polyp) or RGB
+// JPEGs (skin); masks are 8-bit grey PNGs with 0 and 255. The CSV has the
+// official header and one row per image, ordered by split (train, val, test)
+// and id; its position column comes from [PositionSentence], question and
+// answer from zones.Question and zones.Answer with the modality's
+// [LesionWord].
+//
+// Every mask holds one lesion. Zones are balanced: within each split of each
+// modality the samples cycle through the five zones in shuffled blocks of
+// five, so the counts differ by at most one. A quadrant lesion lies wholly
+// inside its quadrant, a few pixels from the centre row and column; a
+// central lesion covers the centre pixel. The zone and the near-centre flag
+// written to the CSV are those zones.Locate finds in the written mask.
+func Generate(root string, cfg SynthConfig) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("synthetic data: %w", err)
+	}
+	for _, lk := range looks() {
+		if !slices.Contains(cfg.Modalities, lk.name) {
+			continue
+		}
+		if err := generateModality(root, cfg, lk); err != nil {
+			return fmt.Errorf("synthetic data: %s: %w", lk.name, err)
+		}
+	}
+	return nil
+}
+
+// plan is what one synthetic sample must be.
+type plan struct {
+	id    int
+	split string
+	zone  zones.Zone
+}
+
+// modalitySeed mixes the seed with the modality name.
+func modalitySeed(seed uint64, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return seed ^ h.Sum64()
+}
+
+// planModality assigns each of the n samples a split and a zone.
+func planModality(cfg SynthConfig, name string) []plan {
+	r := rand.New(rand.NewPCG(modalitySeed(cfg.Seed, name), math.MaxUint64))
+	n := cfg.N
+	nVal := int(math.Round(float64(n) * cfg.Fractions[1]))
+	nTest := int(math.Round(float64(n) * cfg.Fractions[2]))
+	if nVal+nTest > n {
+		nTest = n - nVal
+	}
+	splits := make([]string, 0, n)
+	for i := range n {
+		switch {
+		case i < n-nVal-nTest:
+			splits = append(splits, SplitTrain)
+		case i < n-nTest:
+			splits = append(splits, SplitVal)
+		default:
+			splits = append(splits, SplitTest)
+		}
+	}
+	r.Shuffle(n, func(i, j int) { splits[i], splits[j] = splits[j], splits[i] })
+	plans := make([]plan, n)
+	block := map[string][]zones.Zone{}
+	count := map[string]int{}
+	for i := range n {
+		sp := splits[i]
+		k := count[sp]
+		if k%5 == 0 {
+			zs := zones.All()
+			r.Shuffle(len(zs), func(a, b int) { zs[a], zs[b] = zs[b], zs[a] })
+			block[sp] = zs
+		}
+		count[sp]++
+		plans[i] = plan{id: i + 1, split: sp, zone: block[sp][k%5]}
+	}
+	return plans
+}
+
+// synthRow is one generated sample's CSV row.
+type synthRow struct {
+	split                                          string
+	id                                             int
+	maskRel, imageName, question, answer, position string
+}
+
+// generateModality writes one modality's files and CSV.
+func generateModality(root string, cfg SynthConfig, lk look) error {
+	plans := planModality(cfg, lk.name)
+	for _, sp := range Splits() {
+		for _, kind := range [...]string{"images", "masks"} {
+			if err := os.MkdirAll(filepath.Join(root, lk.name, sp+"_"+kind), 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	rows := make([]synthRow, len(plans))
+	errs := make([]error, len(plans))
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	next := make(chan int)
+	for range min(cfg.Workers, len(plans)) {
+		wg.Go(func() {
+			for i := range next {
+				rows[i], errs[i] = writeSample(root, cfg, lk, plans[i])
+				if cfg.Progress != nil && errs[i] == nil {
+					mu.Lock()
+					done++
+					cfg.Progress(lk.name, done, len(plans))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range plans {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	order := map[string]int{SplitTrain: 0, SplitVal: 1, SplitTest: 2}
+	slices.SortFunc(rows, func(a, b synthRow) int {
+		if d := order[a.split] - order[b.split]; d != 0 {
+			return d
+		}
+		return a.id - b.id
+	})
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(Columns())
+	for _, r := range rows {
+		w.Write([]string{r.maskRel, r.imageName, r.question, r.answer, r.position, r.split})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, lk.name+".csv"), buf.Bytes(), 0o644)
+}
+
+// sampleNames returns the mask path relative to the root (slash form), the
+// image path relative to the root and the image_name column of sample id.
+func sampleNames(lk look, split string, id int) (maskRel, imageRel, imageName string) {
+	dir := lk.name + "/" + split
+	if lk.jpeg {
+		stem := fmt.Sprintf("ISIC_%07d", id)
+		return path.Join(dir+"_masks", stem+"_Segmentation.png"), path.Join(dir+"_images", stem+".jpg"), stem
+	}
+	name := fmt.Sprintf("%d.png", id)
+	return path.Join(dir+"_masks", name), path.Join(dir+"_images", name), name
+}
+
+// writeSample draws one sample, writes its image and mask, and returns its
+// CSV row.
+func writeSample(root string, cfg SynthConfig, lk look, p plan) (synthRow, error) {
+	r := rand.New(rand.NewPCG(modalitySeed(cfg.Seed, lk.name), uint64(p.id)))
+	pl := placement{s: cfg.Size, minR: lk.minR, maxR: lk.maxR, newShape: lk.shape}
+	wantNear := p.zone != zones.Center && r.Float64() < 0.4
+	les, loc, err := pl.place(r, p.zone, wantNear)
+	if err != nil {
+		return synthRow{}, fmt.Errorf("sample %d: %w", p.id, err)
+	}
+	ch := 1
+	if lk.color {
+		ch = 3
+	}
+	c := newCanvas(cfg.Size, ch)
+	lk.draw(r, c, les)
+
+	maskRel, imageRel, imageName := sampleNames(lk, p.split, p.id)
+	var img, mask bytes.Buffer
+	if lk.jpeg {
+		err = jpeg.Encode(&img, c.image(), &jpeg.Options{Quality: 95})
+	} else {
+		err = encodePNG(&img, c.image())
+	}
+	if err == nil {
+		err = encodePNG(&mask, les.maskImage())
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(root, filepath.FromSlash(imageRel)), img.Bytes(), 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(root, filepath.FromSlash(maskRel)), mask.Bytes(), 0o644)
+	}
+	if err != nil {
+		return synthRow{}, fmt.Errorf("sample %d: %w", p.id, err)
+	}
+	word := LesionWord(lk.name)
+	return synthRow{
+		split:     p.split,
+		id:        p.id,
+		maskRel:   maskRel,
+		imageName: imageName,
+		question:  zones.Question(r, word),
+		answer:    zones.Answer(r, loc.Zone, loc.Near, word),
+		position:  PositionSentence(r, loc.Zone, loc.Near),
+	}, nil
+}
+
+// encodePNG writes m as a PNG, favouring speed over size.
+func encodePNG(b *bytes.Buffer, m image.Image) error {
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	return enc.Encode(b, m)
+}
