@@ -65,14 +65,14 @@ func Tiny(vocab int64) Config {
 	lora := loraadapter.DefaultConfig()
 	lora.R, lora.Alpha = 8, 8
 	pre := clip.DefaultPreprocess()
-	pre.Size = 32
+	pre.Size = 48
 	return Config{
 		Name: "tiny", ImageSize: 64, MaskSize: 64,
 		TinyViT: tinyvit.Config{ImageSize: 64, InChans: 3, EmbedDims: []int64{16, 24, 32, 48}, Depths: []int64{1, 1, 1, 1},
 			NumHeads: []int64{1, 2, 2, 3}, WindowSizes: []int64{4, 4, 4, 4}, MLPRatio: 2, MBConvExpand: 2, LocalConv: 3,
 			NeckDim: 32},
 		CLIP: clip.VisionConfig{HiddenSize: 48, IntermediateSize: 96, NumHiddenLayers: 3, NumAttentionHeads: 4,
-			NumChannels: 3, ImageSize: 32, PatchSize: 8, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
+			NumChannels: 3, ImageSize: 48, PatchSize: 16, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
 			SelectLayer: -2, SelectFeature: clip.FeaturePatch},
 		CLIPSelect:     -2,
 		CLIPPreprocess: pre,

@@ -90,6 +90,9 @@ type Trainer struct {
 	state    trainState
 	opt      *torch.AdamW
 	optStage Stage
+	// OnStep, when set, is called after every optimisation step (tests and tools use it to
+	// stop or observe a run).
+	OnStep func()
 }
 
 // NewTrainer prepares a trainer; it preprocesses samples lazily and caches them.
@@ -251,6 +254,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 			p.Seconds += time.Since(start).Seconds()
 			t.state.Step++
 			t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)
+			if t.OnStep != nil {
+				t.OnStep()
+			}
 		}
 		es := EpochStats{Epoch: epoch + 1, Stage: stage, LR: opt.Groups()[0].LR}
 		p := t.state.Partial

@@ -131,8 +131,9 @@ func (c SynthConfig) withDefaults() (SynthConfig, error) {
 // [LesionWord].
 //
 // Every mask holds one lesion. Zones are balanced: within each split of each
-// modality the samples cycle through the five zones in shuffled blocks of
-// five, so the counts differ by at most one. A quadrant lesion lies wholly
+// modality, and over the whole modality, the five zone counts differ by at
+// most one (so a split of at least five samples holds every zone), in a
+// shuffled order. A quadrant lesion lies wholly
 // inside its quadrant, a few pixels from the centre row and column; a
 // central lesion covers the centre pixel. The zone and the near-centre flag
 // written to the CSV are those zones.Locate finds in the written mask.
@@ -190,19 +191,36 @@ func planModality(cfg SynthConfig, name string) []plan {
 		}
 	}
 	r.Shuffle(n, func(i, j int) { splits[i], splits[j] = splits[j], splits[i] })
-	plans := make([]plan, n)
-	block := map[string][]zones.Zone{}
-	count := map[string]int{}
-	for i := range n {
-		sp := splits[i]
-		k := count[sp]
-		if k%5 == 0 {
-			zs := zones.All()
-			r.Shuffle(len(zs), func(a, b int) { zs[a], zs[b] = zs[b], zs[a] })
-			block[sp] = zs
+
+	// Each split gets every zone ⌊m/5⌋ times plus m mod 5 distinct zones,
+	// chosen among those used least so far in the modality.
+	total := map[zones.Zone]int{}
+	bySplit := map[string][]zones.Zone{}
+	for _, sp := range Splits() {
+		m := 0
+		for _, s := range splits {
+			if s == sp {
+				m++
+			}
 		}
-		count[sp]++
-		plans[i] = plan{id: i + 1, split: sp, zone: block[sp][k%5]}
+		var zs []zones.Zone
+		for range m / 5 {
+			zs = append(zs, zones.All()...)
+		}
+		extra := zones.All()
+		r.Shuffle(len(extra), func(a, b int) { extra[a], extra[b] = extra[b], extra[a] })
+		slices.SortStableFunc(extra, func(a, b zones.Zone) int { return total[a] - total[b] })
+		for _, z := range extra[:m%5] {
+			zs = append(zs, z)
+			total[z]++
+		}
+		r.Shuffle(len(zs), func(a, b int) { zs[a], zs[b] = zs[b], zs[a] })
+		bySplit[sp] = zs
+	}
+	plans := make([]plan, n)
+	for i, sp := range splits {
+		plans[i] = plan{id: i + 1, split: sp, zone: bySplit[sp][0]}
+		bySplit[sp] = bySplit[sp][1:]
 	}
 	return plans
 }

@@ -215,8 +215,10 @@ func place(st stamp, s, cx, cy int, radius float64) *lesion {
 			l.mask[y*s+x] = true
 		}
 	}
-	for y := 0; y < s; y++ {
-		for x := 0; x < s; x++ {
+	// Only pixels within one of the lesion can have a positive alpha.
+	area := st.box.Add(image.Pt(cx, cy)).Inset(-1).Intersect(image.Rect(0, 0, s, s))
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		for x := area.Min.X; x < area.Max.X; x++ {
 			n, on := 0, 0
 			for yy := max(y-1, 0); yy <= min(y+1, s-1); yy++ {
 				for xx := max(x-1, 0); xx <= min(x+1, s-1); xx++ {

@@ -23,15 +23,24 @@ func (p placement) margin() int { return max(2, p.s/32) }
 // place draws lesions until one lies in zone z and returns it with its
 // location by the PosMed rule. For a quadrant the whole lesion lies inside
 // the quadrant, at least margin pixels from the centre row and column; with
-// wantNear the placement favours positions near the image centre (the
-// location's Near flag, computed from the mask, is what counts). For
+// wantNear the lesion is drawn smaller (radius 0.04–0.10 of the side, within
+// the modality's range where possible) and placed toward the image centre
+// (the location's Near flag, computed from the mask, is what counts). For
 // [zones.Center] the lesion covers the centre pixel itself, not only with
 // its bounding box. Every lesion keeps one pixel from the image border.
 func (p placement) place(r *rand.Rand, z zones.Zone, wantNear bool) (*lesion, zones.Location, error) {
 	s, c := p.s, p.s/2
+	lo, hi := p.minR, p.maxR
+	if wantNear && z != zones.Center {
+		// A quadrant lesion can be near only if it is small: its box centre
+		// lies at least (half-width + margin) from both centre lines, so
+		// √2·(half-width + margin) must stay below 0.2·s.
+		lo, hi = max(0.7*p.minR, 0.04), min(p.maxR, 0.10)
+		lo = min(lo, hi)
+	}
 	scale := 1.0
 	for attempt := 0; attempt < 60; attempt++ {
-		R := max(float64(s)*(p.minR+(p.maxR-p.minR)*r.Float64())*scale, 1.5)
+		R := max(float64(s)*(lo+(hi-lo)*r.Float64())*scale, 1.5)
 		st := rasterise(p.newShape(r, R))
 		px, py, ok := p.position(r, st, z, wantNear)
 		if !ok {
