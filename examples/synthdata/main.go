@@ -12,7 +12,7 @@
 //
 // Usage:
 //
-//	go run ./examples/synthdata -out DIR [-n 80] [-size 128] [-seed 1]
+//	go run ./examples/synthdata -out DIR [-n 60] [-size 128] [-seed 1]
 //
 // The same flags always write the same bytes. See package prsmed/data
 // (Generate, SynthConfig) for the details of each modality.
@@ -131,7 +131,7 @@ func generate(o options, stdout io.Writer) error {
 	}
 	if !o.quiet {
 		cfg.Progress = func(m string, done, total int) {
-			if done == total || done%max(total/4, 1) == 0 {
+			if done == total {
 				fmt.Fprintf(stdout, "%-22s %4d/%d\n", m, done, total)
 			}
 		}

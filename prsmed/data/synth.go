@@ -23,7 +23,7 @@ import (
 
 // Defaults of [SynthConfig], sized for a quick CPU run.
 const (
-	DefaultSynthN    = 80  // samples per modality
+	DefaultSynthN    = 60  // samples per modality
 	DefaultSynthSize = 128 // image side in pixels
 	MinSynthSize     = 32  // smallest image side Generate accepts
 )

@@ -74,7 +74,7 @@ func hashTree(t *testing.T, root string) map[string]string {
 func TestGenerateDeterministic(t *testing.T) {
 	// Two runs with the same seed write the same bytes, whatever the
 	// number of workers; another seed changes every file.
-	cfg := SynthConfig{N: 10, Size: 48, Seed: 7}
+	cfg := SynthConfig{N: 8, Size: 40, Seed: 7}
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	if err := Generate(a, cfg); err != nil {
 		t.Fatal(err)
@@ -89,8 +89,8 @@ func TestGenerateDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ha, hb, hc := hashTree(t, a), hashTree(t, b), hashTree(t, c)
-	if len(ha) != 6*(1+2*10) || len(hb) != len(ha) {
-		t.Errorf("runs wrote %d and %d files, want %d", len(ha), len(hb), 6*21)
+	if len(ha) != 6*(1+2*8) || len(hb) != len(ha) {
+		t.Errorf("runs wrote %d and %d files, want %d", len(ha), len(hb), 6*17)
 	}
 	for k, v := range ha {
 		if hb[k] != v {
@@ -125,8 +125,8 @@ func TestGenerateDefaultRun(t *testing.T) {
 	}
 	for _, m := range want {
 		c := d.Counts()[m]
-		if c[SplitTrain] != 56 || c[SplitVal] != 12 || c[SplitTest] != 12 {
-			t.Errorf("%s: split counts %v, want 56/12/12", m, c)
+		if c[SplitTrain] != 42 || c[SplitVal] != 9 || c[SplitTest] != 9 {
+			t.Errorf("%s: split counts %v, want 42/9/9", m, c)
 		}
 		for _, sp := range Splits() {
 			zc := zoneCount[key{m, sp}]
