@@ -52,6 +52,13 @@ func (c Config) Scale() float64 {
 
 // Validate reports a config that cannot place adapters.
 func (c Config) Validate() error {
+	if bad := c.problems(); len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func (c Config) problems() []string {
 	var bad []string
 	if c.R <= 0 {
 		bad = append(bad, fmt.Sprintf("rank %d is not positive", c.R))
@@ -70,10 +77,7 @@ func (c Config) Validate() error {
 			bad = append(bad, fmt.Sprintf("target %q is not a module name", t))
 		}
 	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(bad, "; "))
-	}
-	return nil
+	return bad
 }
 
 // ErrConfig is wrapped by the errors of an unusable Config.

@@ -17,6 +17,10 @@
 //	ads, err := loraadapter.Inject(store, model.LinearSlots(), loraadapter.DefaultConfig())
 //	opt := torch.NewAdamW(store.ParamGroups(1e-4, 1e-5, nn.NoDecay), torch.DefaultAdamW())
 //
+// Inject freezes the weights of the layers it wraps and nothing else; freeze the rest of
+// the model with Store.Freeze, or call [OnlyLoRATrainable] for PEFT's get_peft_model
+// behaviour (everything but the LoRA tensors frozen).
+//
 // [Save] writes a PEFT adapter directory (adapter_config.json and
 // adapter_model.safetensors with keys "base_model.model.<module>.lora_A.weight"), and
 // [Load] reads one (safetensors or torch.save's adapter_model.bin) into a model.

@@ -11,6 +11,7 @@ import (
 // Linear is a LoRA layer: a frozen *nn.Linear plus the trainable low-rank update
 // B·A·Scale. It is an nn.Layer, so it stands where the linear layer stood.
 //
+// Make one with Wrap or Inject (a Linear built by hand has no store, so never drops out).
 // Forward, Merge and Unmerge must not run at the same time; concurrent forwards are fine.
 type Linear struct {
 	// Name is the module's dotted name ("model.layers.0.self_attn.q_proj"); A and B are
@@ -85,6 +86,14 @@ func wrap(p nn.Path, base *nn.Linear, cfg Config, names map[*torch.Tensor]string
 	b := p.Sub("lora_B").Param("weight", kaiming, out, cfg.R)
 	kaiming.Fill(a, st.Generator())
 	b.Fill(0)
+	// The store makes parameters where it was created; after Store.To they must follow the
+	// base layer (PEFT likewise draws on the CPU and moves the adapter to the base's device).
+	if dev := base.Weight.Device(); a.Device() != dev {
+		s := torch.NewScope(dev).NoGrad()
+		defer s.Close()
+		a.SetData(a.To(s, dev, a.DType()))
+		b.SetData(b.To(s, dev, b.DType()))
+	}
 	return &Linear{
 		Name:    p.String(),
 		Base:    base,

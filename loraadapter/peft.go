@@ -253,7 +253,11 @@ func ReadConfig(dir string) (Config, error) {
 		{"target_parameters", fc.TargetParameters}, {"trainable_token_indices", fc.TrainableTokenIndices},
 	} {
 		if !empty(f.v) {
-			bad = append(bad, fmt.Sprintf("%s %s is not supported", f.name, bytes.TrimSpace(f.v)))
+			var c bytes.Buffer
+			if json.Compact(&c, f.v) != nil {
+				c.Write(f.v)
+			}
+			bad = append(bad, fmt.Sprintf("%s %s is not supported", f.name, c.String()))
 		}
 	}
 	if len(bad) > 0 {
@@ -266,8 +270,8 @@ func ReadConfig(dir string) (Config, error) {
 	if fc.UseRSLoRA != nil {
 		cfg.RSLoRA = *fc.UseRSLoRA
 	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+	if bad := cfg.problems(); len(bad) > 0 {
+		return Config{}, fmt.Errorf("%w: %s: %s", ErrFormat, path, strings.Join(bad, "; "))
 	}
 	return cfg, nil
 }

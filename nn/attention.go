@@ -94,9 +94,9 @@ type MultiheadAttention struct {
 // in_proj_weight; both biases zero).
 func NewMultiheadAttention(p Path, embed, heads int64, batchFirst bool) *MultiheadAttention {
 	st := p.store
-	ipw := torch.Empty(st.scope, st.dtype, 3*embed, embed)
+	ipw := torch.Empty(st.allocScope(), st.dtype, 3*embed, embed)
 	ipw = st.add(p.Name("in_proj_weight"), ipw, Parameter, false)
-	ipb := st.add(p.Name("in_proj_bias"), torch.Empty(st.scope, st.dtype, 3*embed), Parameter, false)
+	ipb := st.add(p.Name("in_proj_bias"), torch.Empty(st.allocScope(), st.dtype, 3*embed), Parameter, false)
 	out := NewLinear(p.Sub("out_proj"), embed, embed, LinearConfig{Bias: true})
 	XavierUniform(1).Fill(ipw, st.gen)
 	ipb.Fill(0)

@@ -30,6 +30,7 @@ type Entry struct {
 // read-only after loading as far as concurrent forwards go; training runs on one goroutine.
 type Store struct {
 	scope    *torch.Scope
+	alloc    *torch.Scope // child of scope on device: where new tensors go
 	device   torch.Device
 	dtype    torch.DType
 	gen      *torch.Generator
@@ -302,10 +303,19 @@ func (p Path) Sub(name string) Path { return Path{store: p.store, prefix: p.Name
 // Index is the path of element i of a module list.
 func (p Path) Index(i int) Path { return p.Sub(strconv.Itoa(i)) }
 
+// allocScope is the scope new parameters and buffers are made in: on the store's current
+// device (which To changes).
+func (st *Store) allocScope() *torch.Scope {
+	if st.alloc == nil || st.alloc.Device() != st.device {
+		st.alloc = st.scope.On(st.device)
+	}
+	return st.alloc
+}
+
 // Param creates a trainable parameter of the store's dtype, filled by init.
 func (p Path) Param(name string, init Init, shape ...int64) *torch.Tensor {
 	st := p.store
-	t := torch.Empty(st.scope, st.dtype, shape...)
+	t := torch.Empty(st.allocScope(), st.dtype, shape...)
 	init.Fill(t, st.gen)
 	return st.add(p.Name(name), t, Parameter, true)
 }
@@ -314,12 +324,12 @@ func (p Path) Param(name string, init Init, shape ...int64) *torch.Tensor {
 // copying it into the store.
 func (p Path) BufferOf(name string, t *torch.Tensor) *torch.Tensor {
 	st := p.store
-	c := t.To(st.scope, st.device, t.DType())
+	c := t.To(st.allocScope(), st.device, t.DType())
 	return st.add(p.Name(name), c, Buffer, false)
 }
 
 // Buffer creates a buffer of dtype dt filled with v.
 func (p Path) Buffer(name string, v float64, dt torch.DType, shape ...int64) *torch.Tensor {
 	st := p.store
-	return st.add(p.Name(name), torch.Full(st.scope, v, dt, shape...), Buffer, false)
+	return st.add(p.Name(name), torch.Full(st.allocScope(), v, dt, shape...), Buffer, false)
 }
