@@ -38,6 +38,7 @@ type options struct {
 	threads          int
 	overlays         int
 	resume           bool
+	loss             string
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
 	flag.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
 	flag.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
+	flag.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: quickstart [flags]\n\nTrains the tiny PRS-Med on synthetic data and evaluates it.\n\n")
 		flag.PrintDefaults()
@@ -96,6 +98,9 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	cfg := prsmed.Tiny(int64(tok.VocabSize()))
+	if _, err := fmt.Sscanf(o.loss, "%g,%g,%g", &cfg.Loss.BCE, &cfg.Loss.Dice, &cfg.Loss.CE); err != nil {
+		return fmt.Errorf("-loss %q: want three comma-separated weights", o.loss)
+	}
 	m, err := prsmed.New(cfg, tok, torch.CPU)
 	if err != nil {
 		return err
