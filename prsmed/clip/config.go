@@ -44,7 +44,8 @@ const (
 )
 
 // VisionConfig is a CLIP vision transformer (Hugging Face CLIPVisionConfig, whose JSON keys
-// it reads) plus LLaVA's choice of output features.
+// it reads) plus LLaVA's choice of output features (select_layer and select_feature, keys
+// that Hugging Face configs do not have; LoadVisionConfig defaults them to -2 and "patch").
 type VisionConfig struct {
 	HiddenSize        int64   `json:"hidden_size"`
 	IntermediateSize  int64   `json:"intermediate_size"`
@@ -60,9 +61,9 @@ type VisionConfig struct {
 	// SelectLayer is the index into hidden_states (0: the embeddings after pre_layrnorm,
 	// k: the output of layer k-1; negative counts from the end, -1 being the last layer's
 	// output), LLaVA's mm_vision_select_layer. Layers after it are not run.
-	SelectLayer int `json:"-"`
+	SelectLayer int `json:"select_layer"`
 	// SelectFeature is FeaturePatch (LLaVA's default) or FeatureCLSPatch.
-	SelectFeature string `json:"-"`
+	SelectFeature string `json:"select_feature"`
 }
 
 // ViTL14336 is openai/clip-vit-large-patch14-336 as LLaVA-Med v1.5 uses it: width 1024, 24

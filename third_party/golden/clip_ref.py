@@ -175,6 +175,9 @@ VITL336 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, n
                num_channels=3, image_size=336, patch_size=14, layer_norm_eps=1e-5, hidden_act="quick_gelu")
 
 
+RESIZES = [(5, 4), (17, 9), (13, 29), (60, 47), (61, 46), (61, 90), (122, 94), (33, 100), (150, 113), (200, 41)]
+
+
 def fill_seeded(sd, seed):
     """Fills every tensor of a state dict from torch.manual_seed(seed*100000 + i), i its index
     in the sorted names: 1-d *.weight N(1, 0.1); other 1-d N(0, 0.1); n-d N(0, 1/fan_in)
@@ -341,6 +344,15 @@ def main():
             im.save(os.path.join(OUT, f"pil_{tag}.png"), optimize=True)
             out[f"pre.{tag}.rows0_3"] = px[:, :4].contiguous()
             out[f"pre.{tag}.chsum"] = px.double().sum(dim=(1, 2))
+
+    # PIL bicubic resizes of a small noisy RGB image to sizes up and down (down to 1/12,
+    # where the antialiasing support spans 51 taps), one axis at a time and both.
+    src = np.random.default_rng(9).integers(0, 256, size=(47, 61, 3), dtype=np.uint8)
+    src[20:30, 10:40] = 255
+    src[30:35, 10:40] = 0
+    out["resize.src"] = torch.from_numpy(src)
+    for w, h in RESIZES:
+        out[f"resize.{w}x{h}"] = torch.from_numpy(np.array(Image.fromarray(src).resize((w, h), resample=Image.BICUBIC)))
 
     for k, v in out.items():
         assert v is not None, k
