@@ -6,7 +6,12 @@ package torch_test
 //	go test ./torch/ -run '^$' -bench . -benchtime 2s
 //
 // Threads: torch.SetNumThreads(1) for AddTiny, AddTinyScope and Matmul64; Matmul512 uses
-// TORCH_BENCH_THREADS (default 2, the cores of the reference machine). Every result is
+// TORCH_BENCH_THREADS (default 2, the cores of the reference machine). SetNumThreads sets
+// ATen's OpenMP count only: with Debian's libtorch a float matmul runs in OpenBLAS
+// (openblas-pthread), whose pool takes OPENBLAS_NUM_THREADS (default: all cores) and ignores
+// it. Pin both for a fair comparison with the C++ and Python loops:
+//
+//	OPENBLAS_NUM_THREADS=1 TORCH_BENCH_THREADS=1 go test ./torch/ -run '^$' -bench . Every result is
 // freed in the iteration that made it: AddTiny and Matmul* call Free on the result (their
 // scope is recycled every 4096 iterations so that its list of freed tensors stays short);
 // AddTinyScope opens and closes a child scope per iteration instead.

@@ -7,6 +7,7 @@ import "github.com/prsmed/prsmed-go/torch/internal/shim"
 type Generator struct {
 	g      shim.Gen
 	device Device
+	closed bool
 }
 
 // NewGenerator makes a generator on a device, seeded like torch.Generator().manual_seed(seed).
@@ -24,12 +25,16 @@ func (g *Generator) Close() {
 	if g != nil && !g.g.IsNil() {
 		shim.FreeGen(g.g)
 		g.g = shim.Gen{}
+		g.closed = true
 	}
 }
 
 func (g *Generator) gen() shim.Gen {
 	if g == nil {
 		return shim.Gen{}
+	}
+	if g.closed {
+		fail("generator", ErrFreed, "the generator was closed")
 	}
 	return g.g
 }

@@ -39,7 +39,7 @@ func classify(code int, msg string) error {
 	switch {
 	case code == shim.CodeOOM, strings.Contains(m, "not enough memory"), strings.Contains(m, "out of memory"):
 		return ErrOutOfMemory
-	case code == shim.CodeIndex, strings.Contains(m, "out of range"), strings.Contains(m, "out of bounds"):
+	case code == shim.CodeIndex, strings.Contains(m, "out of range"), strings.Contains(m, "bounds"):
 		return ErrIndex
 	case code == shim.CodeType, strings.Contains(m, "expected scalar type"), strings.Contains(m, "dtype"),
 		strings.Contains(m, "not implemented for"):

@@ -59,8 +59,7 @@ func TestGoldenErrors(t *testing.T) {
 		{"Size out of range", func() { a.Size(3) }, torch.ErrIndex, "size", ""},
 		{"index_select out of range", func() {
 			a.IndexSelect(s, 1, torch.FromSlice(s, []int64{0, 9}))
-		}, torch.ErrIndex, "index_select", "classify (errors.go) does not map libtorch's " +
-			"\"INDICES element is out of DATA bounds\" to ErrIndex"},
+		}, torch.ErrIndex, "index_select", ""},
 		{"gather out of range", func() {
 			a.Gather(s, 1, torch.FromSlice(s, []int64{0, 9}, 1, 2))
 		}, torch.ErrIndex, "gather", ""},
@@ -266,8 +265,7 @@ func TestGoldenAPIEdges(t *testing.T) {
 	}()
 
 	t.Run("named_element_type", func(t *testing.T) {
-		r, done := reporter(t, "DTypeOf switches on exact types, so a named type that the Element "+
-			"constraint admits (~float32) panics with a plain string")
+		r, done := reporter(t, "")
 		defer done()
 		var got []goldFloat
 		var perr any
@@ -286,8 +284,7 @@ func TestGoldenAPIEdges(t *testing.T) {
 	})
 
 	t.Run("closed_generator", func(t *testing.T) {
-		r, done := reporter(t, "a closed Generator silently becomes the default generator "+
-			"(Generator.gen returns the zero shim.Gen after Close)")
+		r, done := reporter(t, "")
 		defer done()
 		g, err := torch.NewGenerator(5, torch.CPU)
 		if err != nil {

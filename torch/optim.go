@@ -53,6 +53,7 @@ type AdamW struct {
 	groups []*ParamGroup
 	state  *Scope
 	m, v   map[*Tensor]*Tensor
+	steps  map[*Tensor]int64 // per parameter, counting only steps in which it had a gradient
 	step   int64
 }
 
@@ -65,7 +66,7 @@ func NewAdamW(groups []*ParamGroup, cfg AdamWConfig) *AdamW {
 		}
 		g.baseLR = g.LR
 	}
-	return &AdamW{cfg: cfg, groups: groups, state: NewScope(CPU).NoGrad(), m: map[*Tensor]*Tensor{}, v: map[*Tensor]*Tensor{}}
+	return &AdamW{cfg: cfg, groups: groups, state: NewScope(CPU).NoGrad(), m: map[*Tensor]*Tensor{}, v: map[*Tensor]*Tensor{}, steps: map[*Tensor]int64{}}
 }
 
 // Groups returns the parameter groups.
@@ -93,8 +94,12 @@ func (o *AdamW) Step() {
 	for _, g := range o.groups {
 		for _, p := range g.Params {
 			m, v := o.moments(p)
-			if err := shim.AdamWStep(p.handle("adamw"), m.h, v.h, o.step, g.LR, o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps, g.WeightDecay); err != nil {
+			updated, err := shim.AdamWStep(p.handle("adamw"), m.h, v.h, o.steps[p]+1, g.LR, o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps, g.WeightDecay)
+			if err != nil {
 				panic(newError("adamw", err))
+			}
+			if updated {
+				o.steps[p]++
 			}
 		}
 	}
@@ -103,17 +108,21 @@ func (o *AdamW) Step() {
 // ZeroGrad drops every parameter's gradient.
 func (o *AdamW) ZeroGrad() { zeroGrads(o.groups) }
 
-// State returns exp_avg / exp_avg_sq tensors named "<group>.<index>.exp_avg" and the step.
+// State returns exp_avg / exp_avg_sq tensors named "<group>.<index>.exp_avg", the
+// optimizer's step count ("step") and each parameter's ("<group>.<index>.step", the steps
+// in which it had a gradient, which its bias correction uses).
 func (o *AdamW) State() (map[string]*Tensor, map[string]string) {
 	ts := map[string]*Tensor{}
+	meta := map[string]string{"step": strconv.FormatInt(o.step, 10), "optimizer": "adamw"}
 	for gi, g := range o.groups {
 		for pi, p := range g.Params {
 			m, v := o.moments(p)
 			ts[fmt.Sprintf("%d.%d.exp_avg", gi, pi)] = m
 			ts[fmt.Sprintf("%d.%d.exp_avg_sq", gi, pi)] = v
+			meta[fmt.Sprintf("%d.%d.step", gi, pi)] = strconv.FormatInt(o.steps[p], 10)
 		}
 	}
-	return ts, map[string]string{"step": strconv.FormatInt(o.step, 10), "optimizer": "adamw"}
+	return ts, meta
 }
 
 // LoadState restores state saved by State.
@@ -137,6 +146,13 @@ func (o *AdamW) LoadState(tensors map[string]*Tensor, meta map[string]string) (e
 				}
 				dst.CopyFrom(src)
 			}
+			ps := step // files written before per-parameter steps: every parameter at the global step
+			if v, ok := meta[fmt.Sprintf("%d.%d.step", gi, pi)]; ok {
+				if ps, err = strconv.ParseInt(v, 10, 64); err != nil {
+					return fmt.Errorf("adamw state: bad step %q for %d.%d", v, gi, pi)
+				}
+			}
+			o.steps[p] = ps
 		}
 	}
 	o.step = step
@@ -288,8 +304,9 @@ type Schedule interface {
 	LR(base float64, step int64) float64
 }
 
-// CosineAnnealing is torch.optim.lr_scheduler.CosineAnnealingLR's closed form: the rate
-// falls from base to Min over TMax steps along half a cosine, and stays at Min after.
+// CosineAnnealing is the closed form of torch.optim.lr_scheduler.CosineAnnealingLR within
+// its first TMax steps: the rate falls from base to Min along half a cosine. Past TMax it
+// stays at Min (PyTorch's scheduler would climb back up along the cosine).
 type CosineAnnealing struct {
 	TMax int64
 	Min  float64

@@ -20,6 +20,7 @@ type Scope struct {
 	grad     bool
 	tensors  []*Tensor
 	children []*Scope
+	freed    int // tensors of this scope freed early (compacted away now and then)
 	closed   bool
 }
 
@@ -128,7 +129,20 @@ func (s *Scope) Close() {
 func (s *Scope) adopt(h shim.Handle) *Tensor {
 	if s.closed {
 		shim.Free(h)
-		fail("scope", nil, "scope is closed")
+		fail("scope", ErrFreed, "scope is closed")
+	}
+	if s.freed > 64 && 2*s.freed > len(s.tensors) {
+		// Forget tensors freed early, so a long-lived scope that frees as it goes stays small.
+		live := s.tensors[:0]
+		for _, x := range s.tensors {
+			if x.scope == s && !x.h.IsNil() {
+				live = append(live, x)
+			}
+		}
+		for i := len(live); i < len(s.tensors); i++ {
+			s.tensors[i] = nil
+		}
+		s.tensors, s.freed = live, 0
 	}
 	t := &Tensor{h: h, scope: s}
 	liveTensors.Add(1)

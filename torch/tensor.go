@@ -2,6 +2,7 @@ package torch
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"unsafe"
 
@@ -33,6 +34,9 @@ func (t *Tensor) Free() {
 	shim.Free(t.h)
 	t.h = shim.Handle{}
 	liveTensors.Add(-1)
+	if t.scope != nil {
+		t.scope.freed++
+	}
 }
 
 // Freed reports whether the tensor has been released.
@@ -122,6 +126,30 @@ type Element interface {
 // DTypeOf is the dtype that holds elements of type T.
 func DTypeOf[T Element]() DType {
 	var z T
+	switch any(z).(type) {
+	case Half:
+		return Float16
+	case BF16:
+		return BFloat16
+	}
+	switch reflect.TypeOf(z).Kind() {
+	case reflect.Float32:
+		return Float32
+	case reflect.Float64:
+		return Float64
+	case reflect.Int64:
+		return Int64
+	case reflect.Int32:
+		return Int32
+	case reflect.Int16:
+		return Int16
+	case reflect.Int8:
+		return Int8
+	case reflect.Uint8:
+		return Uint8
+	case reflect.Bool:
+		return Bool
+	}
 	switch any(z).(type) {
 	case float32:
 		return Float32

@@ -620,10 +620,11 @@ func RandomFill(h Handle, kind int, a, b float64, g Gen) error {
 
 // ---- optimizers ----
 
-// AdamWStep updates one parameter with AdamW.
-func AdamWStep(p, m, v Handle, step int64, lr, b1, b2, eps, wd float64) error {
-	_, err := st(C.tt_adamw_step(p.p, m.p, v.p, C.int64_t(step), C.double(lr), C.double(b1), C.double(b2), C.double(eps), C.double(wd)))
-	return err
+// AdamWStep updates one parameter with AdamW; it reports whether the parameter had a
+// gradient (and so was updated).
+func AdamWStep(p, m, v Handle, step int64, lr, b1, b2, eps, wd float64) (bool, error) {
+	r, err := st(C.tt_adamw_step(p.p, m.p, v.p, C.int64_t(step), C.double(lr), C.double(b1), C.double(b2), C.double(eps), C.double(wd)))
+	return r != 0, err
 }
 
 // SGDStep updates one parameter with SGD; buf may be the zero Handle without momentum.

@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 
+#include <dlfcn.h>
+
 #include <cmath>
 #include <vector>
 
@@ -45,6 +47,10 @@ int tt_cuda_compiled(void) {
 void tt_set_num_threads(int n) {
   if (n <= 0) return;
   g_threads.store(n);
+  // Debian's libtorch runs float matmuls in OpenBLAS, whose pthread pool ignores
+  // at::set_num_threads; set it too when OpenBLAS is loaded.
+  using setter = void (*)(int);
+  if (auto f = (setter)dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) f(n);
   try {
     apply_threads();
   } catch (...) {
@@ -346,7 +352,7 @@ tt_status tt_adamw_step(tt_tensor p, tt_tensor exp_avg, tt_tensor exp_avg_sq, in
   return status([&]() -> double {
     at::Tensor &param = p->t;
     const at::Tensor &grad = param.grad();
-    if (!grad.defined()) return 0;
+    if (!grad.defined()) return 0;  // not updated
     TORCH_CHECK(step >= 1, "adamw: step must be at least 1");
     param.mul_(1 - lr * weight_decay);
     exp_avg->t.mul_(beta1).add_(grad, 1 - beta1);
@@ -356,7 +362,7 @@ tt_status tt_adamw_step(tt_tensor p, tt_tensor exp_avg, tt_tensor exp_avg_sq, in
     double step_size = lr / bc1;
     at::Tensor denom = (exp_avg_sq->t.sqrt() / std::sqrt(bc2)).add_(eps);
     param.addcdiv_(exp_avg->t, denom, -step_size);
-    return 0;
+    return 1;
   });
 }
 

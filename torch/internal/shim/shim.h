@@ -196,7 +196,8 @@ tt_status tt_set_data(tt_tensor dst, tt_tensor src);
 /* kind: 0 uniform(a, b), 1 normal(mean a, std b) */
 tt_status tt_random_(tt_tensor t, int kind, double a, double b, tt_gen g);
 
-/* ---- optimizers (PyTorch 1.13 single-tensor numerics) ---- */
+/* ---- optimizers (PyTorch 1.13 single-tensor numerics); v is 1 when the parameter had a
+ * gradient and was updated, 0 otherwise ---- */
 tt_status tt_adamw_step(tt_tensor p, tt_tensor exp_avg, tt_tensor exp_avg_sq, int64_t step, double lr,
                         double beta1, double beta2, double eps, double weight_decay);
 tt_status tt_sgd_step(tt_tensor p, tt_tensor buf, int first, double lr, double momentum, double dampening,
