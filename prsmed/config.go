@@ -31,9 +31,9 @@ type Config struct {
 	Loss           losses.Weights        `json:"loss"`
 	Template       llava.Template        `json:"template"`
 
-	// TrainBackbone makes stage 2 also train the CLIP tower, the projector and the
-	// decoder's base weights (the tiny preset learns them from scratch); the paper model
-	// keeps them frozen.
+	// TrainBackbone says the CLIP tower, projector and language model start untrained and
+	// learn in a stage-0 pretraining on the answers (the tiny preset); the paper model
+	// loads them from LLaVA-Med and keeps them frozen.
 	TrainBackbone bool `json:"train_backbone"`
 	// MaxAnswerTokens caps generation.
 	MaxAnswerTokens int `json:"max_answer_tokens"`

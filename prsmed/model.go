@@ -83,10 +83,14 @@ func (m *Model) Close() { m.Store.Close() }
 // Stage chooses what trains.
 type Stage int
 
-// Training stages (MODEL.md): stage 1 trains fusion and decoder with everything else
-// frozen; stage 2 also trains LoRA and TinyViT (and, with TrainBackbone, the CLIP tower,
-// projector and decoder base weights).
+// Training stages. Stage 1 and stage 2 are MODEL.md's: stage 1 trains fusion and decoder
+// with everything else frozen; stage 2 trains LoRA, TinyViT, fusion and decoder with CLIP,
+// the projector and the decoder's base weights frozen. Stage 0 exists only for presets
+// whose vision-language backbone starts untrained (TrainBackbone, the tiny preset): it
+// trains CLIP, the projector and the language model on the answers alone (cross-entropy),
+// standing in for the LLaVA-Med pretraining that the paper model starts from.
 const (
+	Stage0 Stage = 0
 	Stage1 Stage = 1
 	Stage2 Stage = 2
 )
@@ -95,12 +99,14 @@ const (
 func (m *Model) SetStage(stage Stage) {
 	st := m.Store
 	st.Freeze("*")
-	st.Unfreeze("fusion.*", "decoder.*")
-	if stage == Stage2 {
-		st.Unfreeze("image_encoder.*", "*.lora_A.weight", "*.lora_B.weight")
-		if m.Config.TrainBackbone {
-			st.Unfreeze("model.*", "lm_head.*")
-		}
+	switch stage {
+	case Stage0:
+		st.Unfreeze("model.*", "lm_head.*")
+		st.Freeze("*.lora_A.weight", "*.lora_B.weight")
+	case Stage1:
+		st.Unfreeze("fusion.*", "decoder.*")
+	case Stage2:
+		st.Unfreeze("fusion.*", "decoder.*", "image_encoder.*", "*.lora_A.weight", "*.lora_B.weight")
 	}
 	// The unused classifier head of the encoder never trains.
 	st.Freeze("image_encoder.head.*", "image_encoder.norm_head.*")

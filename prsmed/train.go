@@ -21,11 +21,15 @@ import (
 
 // TrainConfig holds the training settings (MODEL.md's defaults from DefaultTrainConfig).
 type TrainConfig struct {
+	// Stage0Epochs pretrain the vision-language backbone on the answers (presets with
+	// TrainBackbone only; see Stage0).
+	Stage0Epochs int     `json:"stage0_epochs"`
 	Stage1Epochs int     `json:"stage1_epochs"`
 	Stage2Epochs int     `json:"stage2_epochs"`
 	BatchSize    int     `json:"batch_size"`
 	LR           float64 `json:"lr"`
-	MinLR        float64 `json:"min_lr"` // cosine floor
+	Stage0LR     float64 `json:"stage0_lr"` // stage 0's peak rate (0: LR)
+	MinLR        float64 `json:"min_lr"`    // cosine floor
 	WeightDecay  float64 `json:"weight_decay"`
 	Eps          float64 `json:"eps"`
 	ClipNorm     float64 `json:"clip_norm"` // global gradient-norm clip (0: none)
@@ -36,6 +40,9 @@ type TrainConfig struct {
 	Progress io.Writer `json:"-"`
 	// ValSamples caps the validation samples per epoch (0: all).
 	ValSamples int `json:"val_samples"`
+	// ValEvery validates every ValEvery epochs and at the end of each stage (0 or 1: every
+	// epoch).
+	ValEvery int `json:"val_every"`
 }
 
 // DefaultTrainConfig is MODEL.md's: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to
@@ -118,13 +125,25 @@ func (t *Trainer) Close() {
 // History lists the finished epochs.
 func (t *Trainer) History() []EpochStats { return t.state.History }
 
-func (t *Trainer) totalEpochs() int { return t.Cfg.Stage1Epochs + t.Cfg.Stage2Epochs }
-
-func (t *Trainer) stageOf(epoch int) Stage {
-	if epoch < t.Cfg.Stage1Epochs {
-		return Stage1
+func (t *Trainer) stage0() int {
+	if !t.M.Config.TrainBackbone {
+		return 0
 	}
-	return Stage2
+	return t.Cfg.Stage0Epochs
+}
+
+func (t *Trainer) totalEpochs() int { return t.stage0() + t.Cfg.Stage1Epochs + t.Cfg.Stage2Epochs }
+
+// stageOf gives the stage of an epoch, the stage's first epoch and its number of epochs.
+func (t *Trainer) stageOf(epoch int) (stage Stage, first, n int) {
+	s0, s1 := t.stage0(), t.Cfg.Stage1Epochs
+	switch {
+	case epoch < s0:
+		return Stage0, 0, s0
+	case epoch < s0+s1:
+		return Stage1, s0, s1
+	}
+	return Stage2, s0 + s1, t.Cfg.Stage2Epochs
 }
 
 func (t *Trainer) prepare(set []data.Sample, cache map[int]*prepared, i int) (*prepared, error) {
@@ -198,8 +217,12 @@ func (t *Trainer) optimizer(stage Stage) *torch.AdamW {
 		t.opt.Close()
 	}
 	t.M.SetStage(stage)
-	groups := t.M.Store.ParamGroups(t.Cfg.LR, t.Cfg.WeightDecay, nil)
-	t.opt = torch.NewAdamW(groups, torch.AdamWConfig{LR: t.Cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: t.Cfg.Eps, WeightDecay: t.Cfg.WeightDecay})
+	lr := t.Cfg.LR
+	if stage == Stage0 && t.Cfg.Stage0LR > 0 {
+		lr = t.Cfg.Stage0LR
+	}
+	groups := t.M.Store.ParamGroups(lr, t.Cfg.WeightDecay, nil)
+	t.opt = torch.NewAdamW(groups, torch.AdamWConfig{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: t.Cfg.Eps, WeightDecay: t.Cfg.WeightDecay})
 	t.optStage = stage
 	return t.opt
 }
@@ -216,16 +239,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 	smp := t.sampler()
 	for t.state.Epoch < t.totalEpochs() {
 		epoch := t.state.Epoch
-		stage := t.stageOf(epoch)
+		stage, first, stageEpochs := t.stageOf(epoch)
 		opt := t.optimizer(stage)
 		batches := smp.Batches(epoch)
-		first := t.Cfg.Stage1Epochs
-		stageEpochs := t.Cfg.Stage2Epochs
-		if stage == Stage1 {
-			first, stageEpochs = 0, t.Cfg.Stage1Epochs
-		} else {
-			first = t.Cfg.Stage1Epochs
-		}
 		sched := torch.CosineAnnealing{TMax: int64(stageEpochs * len(batches)), Min: t.Cfg.MinLR}
 		t.M.Store.Train(true)
 		for t.state.Step < len(batches) {
@@ -241,7 +257,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			global := int64((epoch-first)*len(batches) + step)
 			torch.ApplySchedule(opt, sched, global)
 			start := time.Now()
-			parts, err := t.trainStep(opt, batches[step], uint64(epoch)<<32|uint64(step))
+			parts, err := t.trainStep(opt, stage, batches[step], uint64(epoch)<<32|uint64(step))
 			if err != nil {
 				return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 			}
@@ -265,7 +281,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 			es.Loss, es.BCE, es.Dice, es.CE = p.Loss/n, p.BCE/n, p.Dice/n, p.CE/n
 			es.SamplesSec = n / math.Max(p.Seconds, 1e-9)
 		}
-		if len(t.ValSet) > 0 {
+		lastOfStage := epoch == first+stageEpochs-1
+		if len(t.ValSet) > 0 && (t.Cfg.ValEvery <= 1 || lastOfStage || (epoch+1)%t.Cfg.ValEvery == 0) {
 			sum, err := t.Validate(ctx)
 			if err != nil {
 				return err
@@ -290,7 +307,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 }
 
 // trainStep runs one optimisation step and returns total, bce, dice and ce.
-func (t *Trainer) trainStep(opt *torch.AdamW, idx []int, seed uint64) (vals [4]float64, err error) {
+func (t *Trainer) trainStep(opt *torch.AdamW, stage Stage, idx []int, seed uint64) (vals [4]float64, err error) {
 	defer torch.Recover(&err)
 	s := torch.NewScope(t.M.Store.Device())
 	defer s.Close()
@@ -304,6 +321,25 @@ func (t *Trainer) trainStep(opt *torch.AdamW, idx []int, seed uint64) (vals [4]f
 	in, err := t.batch(s, t.TrainSet, t.prep, idx)
 	if err != nil {
 		return vals, err
+	}
+	if stage == Stage0 {
+		// The backbone learns to answer: cross-entropy on the answers alone, no mask branch.
+		lo, err := t.M.LLaVA.Forward(s, in.CLIP, in.Samples)
+		if err != nil {
+			return vals, err
+		}
+		ce := lo.Loss.Item()
+		if math.IsNaN(ce) || math.IsInf(ce, 0) {
+			return vals, fmt.Errorf("non-finite answer loss %v", ce)
+		}
+		opt.ZeroGrad()
+		lo.Loss.Backward()
+		if t.Cfg.ClipNorm > 0 {
+			torch.ClipGradNorm(t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)
+		}
+		opt.Step()
+		vals[0], vals[3] = ce, ce
+		return vals, nil
 	}
 	out, err := t.M.Forward(s, in)
 	if err != nil {

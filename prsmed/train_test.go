@@ -55,10 +55,10 @@ func TestShortTrainingLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a few seconds")
 	}
-	ds := synth(t, 24)
+	ds := synth(t, 30)
 	m := newTiny(t, 1)
 	defer m.Close()
-	tr, err := prsmed.NewTrainer(m, ds.Samples("train"), ds.Samples("val"), trainCfg(t.TempDir(), 1, 5))
+	tr, err := prsmed.NewTrainer(m, ds.Samples("train"), ds.Samples("val"), trainCfg(t.TempDir(), 1, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +72,12 @@ func TestShortTrainingLearns(t *testing.T) {
 	if !(last.Loss < 0.7*first.Loss) {
 		t.Errorf("loss went from %.3f to %.3f; want a clear fall", first.Loss, last.Loss)
 	}
-	// Lesions cover a few percent of each image, so an empty or full prediction scores an
-	// mDice under 0.1 (empty masks score 0 at every threshold but 0, full ones ≈ 2·area).
-	if last.Val.Overall.MeanDice < 0.3 {
-		t.Errorf("val mDice %.3f after training, want ≥ 0.3 (trivial predictions score < 0.1)", last.Val.Overall.MeanDice)
+	// The trivial baseline: after stage 1 (one epoch of fusion and decoder on random
+	// backbones) the masks are close to constant, which scores ≈ 2·lesion area at the
+	// thresholds below the constant and 0 above: a few hundredths.
+	base := first.Val.Overall.MeanDice
+	if last.Val.Overall.MeanDice < math.Max(0.25, 3*base) {
+		t.Errorf("val mDice %.3f after training, want ≥ max(0.25, 3 × the %.3f after stage 1)", last.Val.Overall.MeanDice, base)
 	}
 	for _, f := range []string{"log.csv", "curves.png", "checkpoint/model.safetensors", "checkpoint/trainer.json", "checkpoint/adapter/adapter_config.json"} {
 		if _, err := os.Stat(filepath.Join(tr.Cfg.OutDir, f)); err != nil {
@@ -91,6 +93,11 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a few seconds")
 	}
+	// Bit-identical results need the same intra-op thread count in both runs: libtorch's
+	// parallel reductions split work by thread.
+	prev := torch.NumThreads()
+	torch.SetNumThreads(1)
+	defer torch.SetNumThreads(prev)
 	ds := synth(t, 10)
 	train := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {

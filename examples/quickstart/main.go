@@ -31,9 +31,10 @@ import (
 type options struct {
 	out              string
 	n, size          int
-	epochs1, epochs2 int
+	epochs0, epochs1 int
+	epochs2          int
 	batch            int
-	lr               float64
+	lr, lr0          float64
 	seed             uint64
 	threads          int
 	overlays         int
@@ -44,12 +45,14 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
-	flag.IntVar(&o.n, "n", 80, "synthetic samples per modality")
+	flag.IntVar(&o.n, "n", 600, "synthetic samples per modality")
 	flag.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
+	flag.IntVar(&o.epochs0, "epochs0", 30, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
 	flag.IntVar(&o.epochs1, "epochs1", 1, "stage 1 epochs (fusion and decoder)")
-	flag.IntVar(&o.epochs2, "epochs2", 12, "stage 2 epochs (everything the tiny preset trains)")
-	flag.IntVar(&o.batch, "batch", 8, "batch size")
-	flag.Float64Var(&o.lr, "lr", 2e-3, "peak learning rate (the tiny model trains from scratch)")
+	flag.IntVar(&o.epochs2, "epochs2", 6, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
+	flag.IntVar(&o.batch, "batch", 16, "batch size")
+	flag.Float64Var(&o.lr, "lr", 2e-3, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch)")
+	flag.Float64Var(&o.lr0, "lr0", 1e-3, "peak learning rate of stage 0")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
 	flag.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
@@ -109,10 +112,11 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("model: tiny preset, %d parameters\n", m.Store.NumParams(false))
 
 	tc := prsmed.DefaultTrainConfig()
-	tc.Stage1Epochs, tc.Stage2Epochs, tc.BatchSize, tc.LR, tc.Seed = o.epochs1, o.epochs2, o.batch, o.lr, o.seed
+	tc.Stage0Epochs, tc.Stage1Epochs, tc.Stage2Epochs = o.epochs0, o.epochs1, o.epochs2
+	tc.BatchSize, tc.LR, tc.Stage0LR, tc.Seed = o.batch, o.lr, o.lr0, o.seed
 	tc.MinLR = o.lr / 20
 	tc.OutDir, tc.Progress = o.out, os.Stdout
-	tc.ValSamples = 48
+	tc.ValSamples, tc.ValEvery = 60, 5
 	tr, err := prsmed.NewTrainer(m, train, val, tc)
 	if err != nil {
 		return err

@@ -1,0 +1,98 @@
+package prsmed_test
+
+import (
+	"image"
+	"path/filepath"
+	"testing"
+
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
+	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// benchSetup builds the tiny model with the parity test's weights and a batch of 8 (the
+// two parity images four times), as third_party/bench/prsmed_bench.py does.
+func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
+	torch.SetNumThreads(2)
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := prsmed.Tiny(int64(tok.VocabSize()))
+	cfg.LoRA.Dropout = 0
+	m, err := prsmed.New(cfg, tok, torch.CPU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Store.Load(filepath.Join("../testdata/prsmed", "weights.safetensors"), nn.LoadOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var imgs []image.Image
+	var smps []llava.Sample
+	var masks []*torch.Tensor
+	s := torch.NewScope(torch.CPU)
+	for i := 0; i < 4; i++ {
+		for _, k := range []string{"rgb", "gray"} {
+			img, err := imageio.Load(filepath.Join("../testdata/prsmed", k+".png"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mk, err := imageio.Load(filepath.Join("../testdata/prsmed", "mask_"+k+".png"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			imgs = append(imgs, img)
+			masks = append(masks, prsmed.MaskTensor(s, mk.(*image.Gray), cfg.MaskSize))
+			smps = append(smps, llava.Sample{Question: "Where is the tumour in this image?", Answer: "The tumour is in the top left of the image."})
+		}
+	}
+	sam, clipIn := m.PreprocessBatch(s, imgs)
+	return m, s, prsmed.Inputs{SAM: sam, CLIP: clipIn, Samples: smps, Masks: torch.Cat(s, 0, masks...)}
+}
+
+// BenchmarkTrainStep times one stage-2 training step (forward, backward, clip, AdamW) on a
+// batch of 8 with 2 threads; samples/s = 8 / time.
+func BenchmarkTrainStep(b *testing.B) {
+	m, s, in := benchSetup(b)
+	defer m.Close()
+	defer s.Close()
+	m.SetStage(prsmed.Stage2)
+	opt := torch.NewAdamW(m.Store.ParamGroups(1e-4, 1e-5, nil), torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 1e-5})
+	defer opt.Close()
+	m.Store.Train(true)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c := s.Child()
+		out, err := m.Forward(c, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opt.ZeroGrad()
+		out.Loss.Total.Backward()
+		torch.ClipGradNorm(m.Store.Trainable(), 1, 2)
+		opt.Step()
+		c.Close()
+	}
+	b.ReportMetric(8*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkPredictForward times the inference forward of one sample without generation:
+// TinyViT, CLIP, the language model over the prompt, fusion and decoder.
+func BenchmarkPredictForward(b *testing.B) {
+	m, s, in := benchSetup(b)
+	defer m.Close()
+	defer s.Close()
+	m.Store.Train(false)
+	one := prsmed.Inputs{SAM: in.SAM.Narrow(s, 0, 0, 1), CLIP: in.CLIP.Narrow(s, 0, 0, 1), Samples: []llava.Sample{{Question: in.Samples[0].Question}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c := s.NoGrad()
+		if _, err := m.Forward(c, one); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}
