@@ -122,6 +122,10 @@ func (t *Trainer) Close() {
 	}
 }
 
+// Epoch is the index of the epoch in progress (or next to run), counting from 0 over all
+// stages.
+func (t *Trainer) Epoch() int { return t.state.Epoch }
+
 // History lists the finished epochs.
 func (t *Trainer) History() []EpochStats { return t.state.History }
 

@@ -30,6 +30,8 @@ func main() {
 	tinySAM := flag.String("tinysam", "", "TinySAM weights (tinysam_42.3.pth) for the paper preset")
 	llavaDir := flag.String("llava", "", "LLaVA-Med v1.5 folder for the paper preset")
 	tc := prsmed.DefaultTrainConfig()
+	flag.IntVar(&tc.Stage0Epochs, "epochs0", 0, "stage 0 epochs (tiny preset: the backbone learns to answer first)")
+	flag.Float64Var(&tc.Stage0LR, "lr0", 0, "stage 0 peak learning rate (0: -lr)")
 	flag.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs")
 	flag.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs")
 	flag.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "batch size")
@@ -129,7 +131,9 @@ func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, devic
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if ok {
+			fmt.Printf("resumed at epoch %d\n", tr.Epoch()+1)
+		} else {
 			fmt.Fprintln(os.Stderr, "train: no checkpoint to resume from; starting fresh")
 		}
 	}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+func buildTrain(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "train")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func trainerEpoch(t *testing.T, dir string) int {
+	raw, err := os.ReadFile(filepath.Join(dir, "trainer.json"))
+	if err != nil {
+		return -1
+	}
+	var st struct{ Epoch int }
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("corrupt trainer.json: %v", err)
+	}
+	return st.Epoch
+}
+
+// TestKillAndResume: SIGKILL in the middle of training leaves a complete checkpoint (the
+// last finished epoch at most one behind), which loads, and -resume finishes the run.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the training program")
+	}
+	bin := buildTrain(t)
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := data.Generate(root, data.SynthConfig{N: 15, Size: 64, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	args := []string{"-data", root, "-out", out, "-epochs1", "1", "-epochs2", "4", "-batch", "4", "-lr", "1e-3", "-val-samples", "4"}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(out, "checkpoint")
+	deadline := time.Now().Add(3 * time.Minute)
+	for trainerEpoch(t, ckpt) < 1 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint after 3 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(400 * time.Millisecond) // into the next epoch
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	// The checkpoint on disk is whole: it (or, if the kill hit the swap, checkpoint.old)
+	// loads strictly.
+	dir := ckpt
+	if trainerEpoch(t, dir) < 0 {
+		dir = ckpt + ".old"
+	}
+	done := trainerEpoch(t, dir)
+	if done < 1 {
+		t.Fatalf("checkpoint records epoch %d", done)
+	}
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := prsmed.Load(dir, tok, "", "", torch.CPU)
+	if err != nil {
+		t.Fatalf("the checkpoint left by SIGKILL does not load: %v", err)
+	}
+	m.Close()
+
+	res, err := exec.Command(bin, append(args, "-resume")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, res)
+	}
+	if !strings.Contains(string(res), "resumed at epoch") {
+		t.Fatalf("the resumed run did not report resuming:\n%s", res)
+	}
+	if got := trainerEpoch(t, ckpt); got != 5 {
+		t.Fatalf("after resuming, the checkpoint records epoch %d, want 5 (all epochs done)", got)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the training program")
+	}
+	bin := buildTrain(t)
+	for _, args := range [][]string{{}, {"-data", "x"}, {"-data", "/nonexistent", "-out", t.TempDir()}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("%v succeeded", args)
+			continue
+		}
+		if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines > 0 || !strings.HasPrefix(string(out), "train:") {
+			t.Errorf("%v: want one line starting with train:, got %q", args, out)
+		}
+	}
+}
