@@ -189,7 +189,7 @@ func (m *Model) Answer(ctx context.Context, s *torch.Scope, pixels *torch.Tensor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hidden = m.LM.Forward(ns, mistral.Input{Embeds: b.Embeds, AttentionMask: b.AttentionMask, Logits: mistral.LogitsNone}).Hidden
+	o.OnPrefill = func(h *torch.Tensor) { hidden = h.Clone(ns) }
 	if o.EOS == 0 {
 		o.EOS = int64(m.Tok.EOS())
 	}

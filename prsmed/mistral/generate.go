@@ -18,6 +18,9 @@ type GenerateOptions struct {
 	// OnToken is called for every new token of every row as it is produced (streaming);
 	// returning false stops that row.
 	OnToken func(row int, id int64) bool
+	// OnPrefill, when set, sees the prompt pass's final hidden states (B, L, H) before
+	// decoding starts; the tensor is freed when Generate returns (clone it to keep it).
+	OnPrefill func(hidden *torch.Tensor)
 }
 
 // Prompt is a batch of prompts: right-padded ids or embeddings with their attention mask.
@@ -67,6 +70,9 @@ func (m *Model) Generate(ctx context.Context, s *torch.Scope, p Prompt, o Genera
 
 	// Prefill.
 	res := m.Forward(d, Input{IDs: p.IDs, Embeds: p.Embeds, AttentionMask: mask, Cache: cache, Logits: LogitsNone})
+	if o.OnPrefill != nil {
+		o.OnPrefill(res.Hidden)
+	}
 	last := torch.FromSlice(d, lengths).SubScalar(d, 1).ToDevice(d, dev)
 	idx := last.View(d, b, 1, 1).Expand(d, b, 1, res.Hidden.Size(2))
 	hLast := res.Hidden.Gather(d, 1, idx)

@@ -41,6 +41,7 @@ func main() {
 	rows := flag.Int64("rows", 1024, "rows of each (rows × 1024) tensor")
 	dtype := flag.String("dtype", "f32", "file dtype for -gen: f32 or bf16")
 	mode := flag.String("mode", "store", "reader for -load: store, pread or madvise")
+	storeDType := flag.String("store-dtype", "f32", "dtype of the store's parameters for -load: f32 or bf16")
 	flag.Parse()
 	switch {
 	case *gen != "":
@@ -48,7 +49,7 @@ func main() {
 			log.Fatal(err)
 		}
 	case *load != "":
-		if err := run(*load, *n, *rows, *mode); err != nil {
+		if err := run(*load, *n, *rows, *mode, *storeDType); err != nil {
 			log.Fatal(err)
 		}
 	default:
@@ -110,13 +111,16 @@ func generate(path string, n int, rows int64, dtype string) error {
 	return f.Close()
 }
 
-func run(path string, n int, rows int64, mode string) error {
+func run(path string, n int, rows int64, mode, storeDType string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
+	if storeDType == "bf16" {
+		st.SetDType(torch.BFloat16)
+	}
 	root := st.Root()
 	for i := 0; i < n; i++ {
 		root.Sub("layers").Index(i).Param("weight", nn.Zeros, rows, cols) // resident, as after a model's init
