@@ -20,9 +20,20 @@ func NewConv2dBN(p nn.Path, in, out, k, stride, pad, groups int64, bnWeight floa
 	return &Conv2dBN{C: c, BN: bn}
 }
 
-// Forward is bn(c(x)).
+// Forward is bn(c(x)); the convolution's output is freed once normalised (autograd keeps
+// what it saved), which keeps the peak memory of the 1024-pixel stages down.
 func (l *Conv2dBN) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	return l.BN.Forward(s, l.C.Forward(s, x))
+	c := l.C.Forward(s, x)
+	y := l.BN.Forward(s, c)
+	c.Free()
+	return y
+}
+
+// gelu applies GELU and frees its input.
+func gelu(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	y := x.Gelu(s)
+	x.Free()
+	return y
 }
 
 // PatchEmbed is two stride-2 Conv2d_BN with a GELU between (`patch_embed.seq.0`, `.seq.2`).
@@ -42,7 +53,7 @@ func newPatchEmbed(p nn.Path, in, dim int64) *PatchEmbed {
 func (l *PatchEmbed) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	c := s.Child()
 	defer c.Close()
-	return c.Escape(l.Conv2.Forward(c, l.Conv1.Forward(c, x).Gelu(c)))
+	return c.Escape(l.Conv2.Forward(c, gelu(c, l.Conv1.Forward(c, x))))
 }
 
 // MBConv is the inverted-residual block of stage 0: 1×1 expand, 3×3 depthwise, 1×1
@@ -64,10 +75,12 @@ func newMBConv(p nn.Path, dim int64, expand float64) *MBConv {
 func (l *MBConv) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	c := s.Child() // intermediates are freed on return; autograd keeps what it saved
 	defer c.Close()
-	h := l.Conv1.Forward(c, x).Gelu(c)
-	h = l.Conv2.Forward(c, h).Gelu(c)
-	h = l.Conv3.Forward(c, h)
-	return c.Escape(h.Add(c, x).Gelu(c))
+	h := gelu(c, l.Conv1.Forward(c, x))
+	h2 := gelu(c, l.Conv2.Forward(c, h))
+	h.Free()
+	h3 := l.Conv3.Forward(c, h2)
+	h2.Free()
+	return c.Escape(gelu(c, h3.Add(c, x)))
 }
 
 // PatchMerging changes the width (1×1), downsamples with a depthwise 3×3 of the given
@@ -88,9 +101,11 @@ func newPatchMerging(p nn.Path, dim, out, stride int64) *PatchMerging {
 func (l *PatchMerging) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	c := s.Child()
 	defer c.Close()
-	h := l.Conv1.Forward(c, x).Gelu(c)
-	h = l.Conv2.Forward(c, h).Gelu(c)
-	h = l.Conv3.Forward(c, h)
+	h := gelu(c, l.Conv1.Forward(c, x))
+	h2 := gelu(c, l.Conv2.Forward(c, h))
+	h.Free()
+	h = l.Conv3.Forward(c, h2)
+	h2.Free()
 	b, ch := h.Size(0), h.Size(1)
 	return c.Escape(h.Reshape(c, b, ch, -1).Transpose(c, 1, 2))
 }
