@@ -55,10 +55,12 @@ func TestShortTrainingLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a few seconds")
 	}
-	ds := synth(t, 30)
+	ds := synth(t, 40)
 	m := newTiny(t, 1)
 	defer m.Close()
-	tr, err := prsmed.NewTrainer(m, ds.Samples("train"), ds.Samples("val"), trainCfg(t.TempDir(), 1, 7))
+	tc := trainCfg(t.TempDir(), 1, 14)
+	tc.ValEvery = 100 // validate at the end of each stage only
+	tr, err := prsmed.NewTrainer(m, ds.Samples("train"), ds.Samples("val"), tc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +70,19 @@ func TestShortTrainingLearns(t *testing.T) {
 	}
 	h := tr.History()
 	first, last := h[0], h[len(h)-1]
-	t.Logf("loss %.3f → %.3f, val mDice %.3f → %.3f", first.Loss, last.Loss, first.Val.Overall.MeanDice, last.Val.Overall.MeanDice)
-	if !(last.Loss < 0.7*first.Loss) {
-		t.Errorf("loss went from %.3f to %.3f; want a clear fall", first.Loss, last.Loss)
+	mask := func(e prsmed.EpochStats) float64 { return e.BCE + e.Dice }
+	t.Logf("mask loss (BCE+Dice) %.3f → %.3f, val mDice %.3f → %.3f", mask(first), mask(last), first.Val.Overall.MeanDice, last.Val.Overall.MeanDice)
+	// Without stage 0 the language model stays at its random start, so the CE part barely
+	// moves: judge the mask loss.
+	if !(mask(last) < 0.7*mask(first)) {
+		t.Errorf("mask loss went from %.3f to %.3f; want a clear fall", mask(first), mask(last))
 	}
 	// The trivial baseline: after stage 1 (one epoch of fusion and decoder on random
 	// backbones) the masks are close to constant, which scores ≈ 2·lesion area at the
 	// thresholds below the constant and 0 above: a few hundredths.
 	base := first.Val.Overall.MeanDice
-	if last.Val.Overall.MeanDice < math.Max(0.25, 3*base) {
-		t.Errorf("val mDice %.3f after training, want ≥ max(0.25, 3 × the %.3f after stage 1)", last.Val.Overall.MeanDice, base)
+	if last.Val.Overall.MeanDice < math.Max(0.2, 5*base) {
+		t.Errorf("val mDice %.3f after training, want ≥ max(0.2, 5 × the %.3f after stage 1)", last.Val.Overall.MeanDice, base)
 	}
 	for _, f := range []string{"log.csv", "curves.png", "checkpoint/model.safetensors", "checkpoint/trainer.json", "checkpoint/adapter/adapter_config.json"} {
 		if _, err := os.Stat(filepath.Join(tr.Cfg.OutDir, f)); err != nil {
