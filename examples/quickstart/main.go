@@ -116,7 +116,7 @@ func run(ctx context.Context, o options) (err error) {
 	tc.BatchSize, tc.LR, tc.Stage0LR, tc.Seed = o.batch, o.lr, o.lr0, o.seed
 	tc.MinLR = o.lr / 20
 	tc.OutDir, tc.Progress = o.out, os.Stdout
-	tc.ValSamples, tc.ValEvery = 60, 5
+	tc.ValSamples, tc.ValEvery, tc.Flip = 60, 5, true
 	tr, err := prsmed.NewTrainer(m, train, val, tc)
 	if err != nil {
 		return err

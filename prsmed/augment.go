@@ -1,0 +1,66 @@
+package prsmed
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"strings"
+
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// Flips is a mirror augmentation: the image, the mask and the answer's position words are
+// mirrored together, so the zone named in the answer stays true (a horizontal flip turns
+// "left" into "right", a vertical one "top"/"upper" into "bottom"/"lower"; "center" and the
+// distance from the centre do not change).
+type Flips struct {
+	H, V bool
+}
+
+var (
+	horizWords = regexp.MustCompile(`(?i)\b(left|right)\b`)
+	vertWords  = regexp.MustCompile(`(?i)\b(top|bottom|upper|lower)\b`)
+	swaps      = map[string]string{"left": "right", "right": "left", "top": "bottom", "bottom": "top", "upper": "lower", "lower": "upper"}
+)
+
+// Answer rewrites an answer's position words for the flips, keeping each word's case.
+func (f Flips) Answer(a string) string {
+	swap := func(w string) string {
+		to := swaps[strings.ToLower(w)]
+		switch {
+		case w == strings.ToUpper(w) && len(w) > 1:
+			return strings.ToUpper(to)
+		case w[0] >= 'A' && w[0] <= 'Z':
+			return strings.ToUpper(to[:1]) + to[1:]
+		}
+		return to
+	}
+	if f.H {
+		a = horizWords.ReplaceAllStringFunc(a, swap)
+	}
+	if f.V {
+		a = vertWords.ReplaceAllStringFunc(a, swap)
+	}
+	return a
+}
+
+// Tensor mirrors a (…, H, W) tensor.
+func (f Flips) Tensor(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	var dims []int64
+	if f.V {
+		dims = append(dims, -2)
+	}
+	if f.H {
+		dims = append(dims, -1)
+	}
+	if len(dims) == 0 {
+		return x
+	}
+	return x.Flip(s, dims...)
+}
+
+// drawFlips picks each flip with probability ½ from a generator seeded by the run's seed
+// and the sample's place in the run, so a resumed run draws the same flips.
+func drawFlips(seed, epoch uint64, step, k int) Flips {
+	r := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, epoch<<32|uint64(step)<<8|uint64(k)))
+	return Flips{H: r.IntN(2) == 1, V: r.IntN(2) == 1}
+}
