@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/png"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
@@ -147,7 +147,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		written[smp.Modality]++
 		name := fmt.Sprintf("%s_%d.png", smp.Modality, written[smp.Modality])
-		return writePNG(filepath.Join(ovDir, name), prsmed.Overlay(img, p.Mask, gt))
+		return cli.WritePNG(filepath.Join(ovDir, name), prsmed.Overlay(img, p.Mask, gt))
 	})
 	if err != nil {
 		return err
@@ -181,16 +181,4 @@ func printTable(sum metrics.Summary) {
 	o := sum.Overall
 	o.Name = "overall"
 	row(o)
-}
-
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -100,7 +100,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("pth: %w", err)
 	}
 	defer fh.Close() // the mapping outlives the descriptor
-	data, unmap, err := mapFile(fh)
+	data, unmap, err := safetensors.MapFile(fh)
 	if err != nil {
 		return nil, fmt.Errorf("pth: %s: %w", path, err)
 	}

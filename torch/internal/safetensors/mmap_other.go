@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// mapFile reads the whole file into memory where mmap is not wired up.
-func mapFile(f *os.File) ([]byte, func() error, error) {
+// MapFile reads the whole file into memory where mmap is not wired up.
+func MapFile(f *os.File) ([]byte, func() error, error) {
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, nil, err

@@ -8,9 +8,9 @@ import (
 	"syscall"
 )
 
-// mapFile maps the whole file read-only. The returned function unmaps it. An empty file
+// MapFile maps the whole file read-only. The returned function unmaps it. An empty file
 // yields an empty slice and no mapping.
-func mapFile(f *os.File) ([]byte, func() error, error) {
+func MapFile(f *os.File) ([]byte, func() error, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, nil, err

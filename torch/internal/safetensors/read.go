@@ -67,7 +67,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	defer fh.Close() // the mapping outlives the descriptor
-	data, unmap, err := mapFile(fh)
+	data, unmap, err := MapFile(fh)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
