@@ -58,6 +58,27 @@ func BenchmarkAddTiny(b *testing.B) {
 	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
 }
 
+// BenchmarkAddTinyInScope is the intended use: 64 adds into one scope (as in one forward
+// pass), the scope closed with one call; ns/op is per add.
+func BenchmarkAddTinyInScope(b *testing.B) {
+	torch.SetNumThreads(1)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
+	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	s := root.Child()
+	for i := 0; i < b.N; i++ {
+		x.Add(s, y)
+		if i%64 == 63 {
+			s.Close()
+			s = root.Child()
+		}
+	}
+	s.Close()
+}
+
 func BenchmarkAddTinyScope(b *testing.B) {
 	torch.SetNumThreads(1)
 	root := torch.NewScope(torch.CPU)

@@ -115,12 +115,17 @@ func (s *Scope) Close() {
 		}
 	}
 	s.children = nil
+	// One cgo call frees everything the scope still owns.
+	hs := make([]shim.Handle, 0, len(s.tensors))
 	for i, t := range s.tensors {
-		if t.scope == s {
-			t.Free()
+		if t.scope == s && !t.h.IsNil() {
+			hs = append(hs, t.h)
+			t.h = shim.Handle{}
 		}
 		s.tensors[i] = nil
 	}
+	shim.FreeMany(hs)
+	liveTensors.Add(-int64(len(hs)))
 	s.tensors = nil
 	s.closed = true
 }

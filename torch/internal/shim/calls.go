@@ -143,6 +143,13 @@ func FreeGen(g Gen) { C.tt_gen_free(g.p) }
 // Free releases a tensor handle.
 func Free(h Handle) { C.tt_free(h.p) }
 
+// FreeMany releases handles in one call.
+func FreeMany(hs []Handle) {
+	if len(hs) > 0 {
+		C.tt_free_many(hp(hs), C.int64_t(len(hs)))
+	}
+}
+
 // Sizes appends the tensor's sizes to buf.
 func Sizes(h Handle, buf []int64) []int64 {
 	var a [8]int64

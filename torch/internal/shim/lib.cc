@@ -167,6 +167,9 @@ tt_gen tt_gen_new(uint64_t seed, int device) {
 void tt_gen_free(tt_gen g) { delete g; }
 
 void tt_free(tt_tensor t) { delete t; }
+void tt_free_many(const tt_tensor *ts, int64_t n) {
+  for (int64_t i = 0; i < n; i++) delete ts[i];
+}
 int64_t tt_dim(tt_tensor t) { return t->t.dim(); }
 int64_t tt_sizes(tt_tensor t, int64_t *out, int64_t cap) {
   int64_t d = t->t.dim();

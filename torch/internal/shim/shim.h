@@ -61,6 +61,8 @@ void tt_gen_free(tt_gen g);
 
 /* ---- tensor lifecycle and queries ---- */
 void tt_free(tt_tensor t);
+/* Frees n handles in one call (a scope closing). */
+void tt_free_many(const tt_tensor *ts, int64_t n);
 int64_t tt_dim(tt_tensor t);
 int64_t tt_sizes(tt_tensor t, int64_t *out, int64_t cap);
 int64_t tt_strides(tt_tensor t, int64_t *out, int64_t cap);
