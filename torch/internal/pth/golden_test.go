@@ -1,192 +1,33 @@
 package pth
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
-	"math"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"testing"
 
-	"github.com/prsmed/prsmed-go/torch/internal/safetensors"
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
-// weightDir holds the files written by third_party/golden/weightfiles.py.
-var weightDir = filepath.Join("..", "..", "..", "testdata", "weightfiles")
+// The shared expected values and checks live in package weighttest.
 
-// expectedTensor is one entry of expected.json.
-type expectedTensor struct {
-	DType  DType         `json:"dtype"`
-	Shape  []int64       `json:"shape"`
-	Values []json.Number `json:"values"`
-}
+var weightDir = weighttest.Dir
 
-// loadExpected reads expected.json's section for one file.
+type expectedTensor = weighttest.Expected
+
 func loadExpected(t *testing.T, file string) map[string]expectedTensor {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(weightDir, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &all); err != nil {
-		t.Fatal(err)
-	}
-	sec, ok := all[file]
-	if !ok {
-		t.Fatalf("expected.json has no section %q", file)
-	}
-	var out map[string]expectedTensor
-	dec := json.NewDecoder(bytes.NewReader(sec))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return weighttest.LoadExpected(t, file)
 }
 
-// halfToFloat64 converts IEEE binary16 bits exactly.
-func halfToFloat64(h uint16) float64 {
-	sign := 1.0
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h>>10) & 0x1f
-	mant := float64(h & 0x3ff)
-	switch exp {
-	case 0:
-		return sign * mant * math.Pow(2, -24)
-	case 0x1f:
-		if mant == 0 {
-			return sign * math.Inf(1)
-		}
-		return math.NaN()
-	}
-	return sign * (1024 + mant) * math.Pow(2, float64(exp-25))
-}
-
-// element decodes one element of t at element index i as (float, int, isInt).
-func element(t Tensor, i int64) (float64, int64, bool) {
-	b := t.Data[i*int64(t.DType.Size()):]
-	switch t.DType {
-	case F64:
-		return math.Float64frombits(binary.LittleEndian.Uint64(b)), 0, false
-	case F32:
-		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 0, false
-	case F16:
-		return halfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
-	case BF16:
-		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)), 0, false
-	case I64:
-		return 0, int64(binary.LittleEndian.Uint64(b)), true
-	case I32:
-		return 0, int64(int32(binary.LittleEndian.Uint32(b))), true
-	case I16:
-		return 0, int64(int16(binary.LittleEndian.Uint16(b))), true
-	case I8:
-		return 0, int64(int8(b[0])), true
-	case U8, BOOL:
-		return 0, int64(b[0]), true
-	}
-	panic("unknown dtype " + string(t.DType))
-}
-
-// rowMajorIndices lists the storage element index of every element of t, row-major,
-// computed independently of the package's own iteration.
-func rowMajorIndices(t Tensor) []int64 {
-	strides := t.Strides
-	if strides == nil {
-		strides = safetensors.ContiguousStrides(t.Shape)
-	}
-	n := safetensors.NumElements(t.Shape)
-	out := make([]int64, 0, n)
-	for lin := int64(0); lin < n; lin++ {
-		rem, idx := lin, t.Offset
-		for k := len(t.Shape) - 1; k >= 0; k-- {
-			idx += (rem % t.Shape[k]) * strides[k]
-			rem /= t.Shape[k]
-		}
-		out = append(out, idx)
-	}
-	return out
-}
-
-// checkTensor compares every element of got with want, exactly (float bits included).
 func checkTensor(t *testing.T, name string, got Tensor, want expectedTensor) {
 	t.Helper()
 	if err := got.Validate(); err != nil {
 		t.Errorf("%s: %v", name, err)
 		return
 	}
-	if got.DType != want.DType {
-		t.Errorf("%s: dtype %s, want %s", name, got.DType, want.DType)
-		return
-	}
-	if !equalShape(got.Shape, want.Shape) {
-		t.Errorf("%s: shape %v, want %v", name, got.Shape, want.Shape)
-		return
-	}
-	idx := rowMajorIndices(got)
-	if len(idx) != len(want.Values) {
-		t.Errorf("%s: %d elements, want %d", name, len(idx), len(want.Values))
-		return
-	}
-	for i, e := range idx {
-		f, n, isInt := element(got, e)
-		if isInt {
-			w, err := strconv.ParseInt(want.Values[i].String(), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: expected value %q: %v", name, want.Values[i], err)
-			}
-			if n != w {
-				t.Errorf("%s[%d] = %d, want %d", name, i, n, w)
-				return
-			}
-			continue
-		}
-		w, err := strconv.ParseFloat(want.Values[i].String(), 64)
-		if err != nil {
-			t.Fatalf("%s: expected value %q: %v", name, want.Values[i], err)
-		}
-		if math.Float64bits(f) != math.Float64bits(w) {
-			t.Errorf("%s[%d] = %v, want %v", name, i, f, w)
-			return
-		}
-	}
+	weighttest.CheckTensor(t, name, weighttest.Raw{DType: string(got.DType), Shape: got.Shape, Strides: got.Strides, Offset: got.Offset, Data: got.Data}, want)
 }
 
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalShape(a, b []int64) bool { return weighttest.EqualShape(a, b) }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return weighttest.SortedKeys(m) }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalStrings(a, b []string) bool { return weighttest.EqualStrings(a, b) }

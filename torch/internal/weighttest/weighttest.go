@@ -1,0 +1,227 @@
+// Package weighttest holds what the weight-file readers' tests share: the expected values
+// that third_party/golden/weightfiles.py wrote, and an element-by-element check of a raw
+// tensor against them that does not use the readers' own indexing.
+package weighttest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+)
+
+// Raw is a reader's tensor view as the check needs it.
+type Raw struct {
+	DType   string // safetensors spelling: F32, BF16, I64, …
+	Shape   []int64
+	Strides []int64 // nil: contiguous
+	Offset  int64
+	Data    []byte
+}
+
+func size(dt string) int {
+	switch dt {
+	case "F64", "I64":
+		return 8
+	case "F32", "I32":
+		return 4
+	case "F16", "BF16", "I16":
+		return 2
+	}
+	return 1
+}
+
+func contiguous(shape []int64) []int64 {
+	st := make([]int64, len(shape))
+	acc := int64(1)
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= shape[i]
+	}
+	return st
+}
+
+// Dir holds the files written by third_party/golden/weightfiles.py.
+var Dir = filepath.Join("..", "..", "..", "testdata", "weightfiles")
+
+// Expected is one entry of expected.json.
+type Expected struct {
+	DType  string        `json:"dtype"`
+	Shape  []int64       `json:"shape"`
+	Values []json.Number `json:"values"`
+}
+
+// LoadExpected reads expected.json's section for one file.
+func LoadExpected(t testing.TB, file string) map[string]Expected {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(Dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	sec, ok := all[file]
+	if !ok {
+		t.Fatalf("expected.json has no section %q", file)
+	}
+	var out map[string]Expected
+	dec := json.NewDecoder(bytes.NewReader(sec))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// halfToFloat64 converts IEEE binary16 bits exactly.
+func halfToFloat64(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	exp := int(h>>10) & 0x1f
+	mant := float64(h & 0x3ff)
+	switch exp {
+	case 0:
+		return sign * mant * math.Pow(2, -24)
+	case 0x1f:
+		if mant == 0 {
+			return sign * math.Inf(1)
+		}
+		return math.NaN()
+	}
+	return sign * (1024 + mant) * math.Pow(2, float64(exp-25))
+}
+
+// element decodes one element of t at element index i as (float, int, isInt).
+func element(t Raw, i int64) (float64, int64, bool) {
+	b := t.Data[i*int64(size(t.DType)):]
+	switch t.DType {
+	case "F64":
+		return math.Float64frombits(binary.LittleEndian.Uint64(b)), 0, false
+	case "F32":
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 0, false
+	case "F16":
+		return halfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
+	case "BF16":
+		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)), 0, false
+	case "I64":
+		return 0, int64(binary.LittleEndian.Uint64(b)), true
+	case "I32":
+		return 0, int64(int32(binary.LittleEndian.Uint32(b))), true
+	case "I16":
+		return 0, int64(int16(binary.LittleEndian.Uint16(b))), true
+	case "I8":
+		return 0, int64(int8(b[0])), true
+	case "U8", "BOOL":
+		return 0, int64(b[0]), true
+	}
+	panic("unknown dtype " + t.DType)
+}
+
+// rowMajorIndices lists the storage element index of every element of t, row-major,
+// computed independently of the package's own iteration.
+func rowMajorIndices(t Raw) []int64 {
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguous(t.Shape)
+	}
+	n := int64(1)
+	for _, d := range t.Shape {
+		n *= d
+	}
+	out := make([]int64, 0, n)
+	for lin := int64(0); lin < n; lin++ {
+		rem, idx := lin, t.Offset
+		for k := len(t.Shape) - 1; k >= 0; k-- {
+			idx += (rem % t.Shape[k]) * strides[k]
+			rem /= t.Shape[k]
+		}
+		out = append(out, idx)
+	}
+	return out
+}
+
+// CheckTensor compares every element of got with want, exactly (float bits included);
+// got must already be validated by its reader.
+func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
+	t.Helper()
+	if got.DType != want.DType {
+		t.Errorf("%s: dtype %s, want %s", name, got.DType, want.DType)
+		return
+	}
+	if !EqualShape(got.Shape, want.Shape) {
+		t.Errorf("%s: shape %v, want %v", name, got.Shape, want.Shape)
+		return
+	}
+	idx := rowMajorIndices(got)
+	if len(idx) != len(want.Values) {
+		t.Errorf("%s: %d elements, want %d", name, len(idx), len(want.Values))
+		return
+	}
+	for i, e := range idx {
+		f, n, isInt := element(got, e)
+		if isInt {
+			w, err := strconv.ParseInt(want.Values[i].String(), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: expected value %q: %v", name, want.Values[i], err)
+			}
+			if n != w {
+				t.Errorf("%s[%d] = %d, want %d", name, i, n, w)
+				return
+			}
+			continue
+		}
+		w, err := strconv.ParseFloat(want.Values[i].String(), 64)
+		if err != nil {
+			t.Fatalf("%s: expected value %q: %v", name, want.Values[i], err)
+		}
+		if math.Float64bits(f) != math.Float64bits(w) {
+			t.Errorf("%s[%d] = %v, want %v", name, i, f, w)
+			return
+		}
+	}
+}
+
+// EqualShape reports whether two shapes are equal.
+func EqualShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// SortedKeys lists a map's keys in order.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// EqualStrings reports whether two lists are equal.
+func EqualStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
