@@ -1,0 +1,79 @@
+package mistral
+
+import (
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// ForwardBackward is a training pass with gradient checkpointing: the decoder layers run
+// without recording autograd history, keeping only each layer's input; loss is computed
+// from the output and backpropagated; then the layers are recomputed one at a time, last
+// first, each with history, and the gradient is carried through them. Parameter gradients
+// (LoRA included) and the gradient of in.Embeds (when it has history, e.g. spliced image
+// features) come out as from Forward followed by Backward, while the activation memory is
+// that of one layer plus one (B, L, H) tensor per layer. It returns the loss's value.
+// Caches are not supported here. With dropout active (LoRA dropout in training mode) the
+// recomputation draws new masks, unlike torch.utils.checkpoint, which replays the random
+// state: use it with dropout off, or accept that difference.
+func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Scope, out Output) *torch.Tensor) (float64, error) {
+	var value float64
+	err := torch.Try(func() {
+		if in.Cache != nil {
+			panic(&torch.Error{Op: "mistral", Msg: "ForwardBackward does not take a cache"})
+		}
+		c := s.Child()
+		defer c.Close()
+		x := in.Embeds
+		if x == nil {
+			x = m.Embed.Forward(c, in.IDs)
+		}
+		b, l := x.Size(0), x.Size(1)
+		pos := in.Positions
+		if pos == nil {
+			d := c.On(x.Device())
+			pos = torch.Arange(d, 0, float64(l), 1, torch.Int64).Unsqueeze(d, 0).Expand(d, b, l)
+		}
+		cos, sin := m.rope.CosSin(c, pos, x.DType())
+		mask := nn.AttentionMask{Causal: true, KeyPadding: in.AttentionMask}
+
+		// Forward without history, keeping the input of every layer.
+		ng := c.NoGrad()
+		inputs := make([]*torch.Tensor, len(m.Layers)+1)
+		inputs[0] = x.Detach(ng)
+		for i, layer := range m.Layers {
+			inputs[i+1] = m.layer(ng, layer, i, inputs[i], cos, sin, mask, nil)
+		}
+
+		// The head and the loss, with history from the last layer's output on.
+		top := inputs[len(m.Layers)].Detach(c).SetRequiresGrad(true)
+		h := m.Norm.Forward(c, top)
+		out := Output{Hidden: h}
+		switch in.Logits {
+		case LogitsAll:
+			out.Logits = m.LMHead.Forward(c, h)
+		case LogitsLast:
+			out.Logits = m.LMHead.Forward(c, h.Narrow(c, 1, l-1, 1))
+		}
+		lv := loss(c, out)
+		value = lv.Item()
+		lv.Backward()
+		grad := top.Grad(c)
+
+		// Recompute each layer with history and carry the gradient down.
+		for i := len(m.Layers) - 1; i >= 0; i-- {
+			step := c.Child()
+			xi := inputs[i].Detach(step).SetRequiresGrad(true)
+			y := m.layer(step, m.Layers[i], i, xi, cos, sin, mask, nil)
+			y.BackwardWith(grad, false)
+			next := xi.Grad(step).Clone(c)
+			step.Close()
+			inputs[i+1].Free()
+			grad.Free()
+			grad = next
+		}
+		if x.RequiresGrad() {
+			x.BackwardWith(grad, false)
+		}
+	})
+	return value, err
+}
