@@ -54,5 +54,5 @@ func ExampleNewAdamW() {
 		c.Close()
 	}
 	fmt.Printf("%.4f\n", torch.Data[float32](w)[0])
-	// Output: 0.7000
+	// Output: 0.7016
 }
