@@ -10,7 +10,8 @@ func Version() string { return shim.Version() }
 // thread).
 func SetNumThreads(n int) { shim.SetNumThreads(n) }
 
-// NumThreads is the intra-op thread count on the calling thread.
+// NumThreads is the intra-op thread count of the OS thread the call runs on, as it is: an
+// op run on that thread first applies the count SetNumThreads configured.
 func NumThreads() int { return shim.NumThreads() }
 
 // CUDAAvailable reports whether a CUDA device can be used.

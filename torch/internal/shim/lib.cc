@@ -59,7 +59,7 @@ void tt_set_num_threads(int n) {
 
 int tt_get_num_threads(void) {
   try {
-    apply_threads();
+    // Reports the calling thread's count as it is (ops apply the configured one first).
     return at::get_num_threads();
   } catch (...) {
     return -1;
