@@ -34,6 +34,7 @@ func main() {
 	imagePath := flag.String("image", "", "input image (required)")
 	question := flag.String("question", "", "the question (required)")
 	clipPath := flag.String("clip", "", "CLIP checkpoint, when the model's shards lack the vision tower")
+	clipConfig := flag.String("clip-config", "", "the vision tower's Hugging Face CLIP config.json (default: clip-vit-large-patch14-336)")
 	template := flag.String("template", "mistral_instruct", "prompt template: mistral_instruct or prsmed")
 	maxTokens := flag.Int("max-tokens", 256, "stop after this many tokens")
 	temperature := flag.Float64("temperature", 0, "sampling temperature (0: greedy)")
@@ -53,7 +54,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := mistral.GenerateOptions{MaxNewTokens: *maxTokens, Temperature: *temperature, TopP: *topP}
-	if err := run(ctx, *model, *imagePath, *question, *clipPath, *template, *device, *dtype, *seed, o); err != nil {
+	if err := run(ctx, *model, *imagePath, *question, *clipPath, *clipConfig, *template, *device, *dtype, *seed, o); err != nil {
 		fmt.Fprintln(os.Stderr, "\nllavamed:", err)
 		os.Exit(1)
 	}
@@ -68,7 +69,7 @@ func weightsIn(dir string) (string, error) {
 	return "", fmt.Errorf("%s holds no weights (model.safetensors.index.json, pytorch_model.bin.index.json, …)", dir)
 }
 
-func run(ctx context.Context, dir, imagePath, question, clipPath, template, device, dtype string, seed uint64, o mistral.GenerateOptions) (err error) {
+func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, template, device, dtype string, seed uint64, o mistral.GenerateOptions) (err error) {
 	defer torch.Recover(&err)
 	dev, err := cli.Device(device)
 	if err != nil {
@@ -84,6 +85,11 @@ func run(ctx context.Context, dir, imagePath, question, clipPath, template, devi
 		return err
 	}
 	vc := clip.ViTL14336()
+	if clipConfig != "" {
+		if vc, err = clip.LoadVisionConfig(clipConfig); err != nil {
+			return err
+		}
+	}
 	mm.Apply(&vc)
 	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.model"))
 	if err != nil {
@@ -177,6 +183,7 @@ func run(ctx context.Context, dir, imagePath, question, clipPath, template, devi
 	s := torch.NewScope(dev).NoGrad()
 	defer s.Close()
 	pre := mm.Preprocess()
+	pre.Size = int(vc.ImageSize)
 	px, err := clip.Preprocess(s, img, pre)
 	if err != nil {
 		return err
