@@ -2,12 +2,12 @@ package prsmed
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed/llava"
 	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -68,16 +68,9 @@ func (m *Model) LoadTinySAM(path string) error {
 // model.safetensors). Tensors the model does not use are ignored; a missing or wrong-shape
 // tensor is an error that names it.
 func (m *Model) LoadLLaVAMed(dir string) error {
-	var path string
-	for _, name := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin"} {
-		p := filepath.Join(dir, name)
-		if fileExists(p) {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		return fmt.Errorf("prsmed: %s holds no LLaVA-Med weights (model.safetensors.index.json, pytorch_model.bin.index.json, …)", dir)
+	path, err := llava.WeightsIn(dir)
+	if err != nil {
+		return err
 	}
 	rep, err := m.Store.Load(path, nn.LoadOptions{NonStrict: true, Only: []string{"model.*", "lm_head.*"}})
 	if err != nil {
@@ -128,13 +121,4 @@ func Load(dir string, tok *tokenizer.Tokenizer, tinySAM, llavaDir string, dev to
 	}
 	m.Store.Train(false)
 	return m, nil
-}
-
-func fileExists(p string) bool {
-	w, err := torch.OpenWeights(p)
-	if err != nil {
-		return false
-	}
-	w.Close()
-	return true
 }

@@ -60,15 +60,6 @@ func main() {
 	}
 }
 
-func weightsIn(dir string) (string, error) {
-	for _, n := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			return filepath.Join(dir, n), nil
-		}
-	}
-	return "", fmt.Errorf("%s holds no weights (model.safetensors.index.json, pytorch_model.bin.index.json, …)", dir)
-}
-
 func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, template, device, dtype string, seed uint64, o mistral.GenerateOptions) (err error) {
 	defer torch.Recover(&err)
 	dev, err := cli.Device(device)
@@ -99,7 +90,7 @@ func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, te
 	if err != nil {
 		return err
 	}
-	path, err := weightsIn(dir)
+	path, err := llava.WeightsIn(dir)
 	if err != nil {
 		return err
 	}

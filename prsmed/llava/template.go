@@ -4,7 +4,12 @@
 // the answer loss, and answer generation.
 package llava
 
-import "strings"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // ImageToken is the placeholder the prompt uses for the image.
 const ImageToken = "<image>"
@@ -28,4 +33,16 @@ const (
 // Prompt renders the question (trimmed) into the template.
 func (t Template) Prompt(question string) string {
 	return strings.ReplaceAll(string(t), "{question}", strings.TrimSpace(question))
+}
+
+// WeightsIn finds the weights of a LLaVA / LLaVA-Med folder: the sharded safetensors or
+// .bin index, or a single model.safetensors or pytorch_model.bin.
+func WeightsIn(dir string) (string, error) {
+	for _, n := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin"} {
+		p := filepath.Join(dir, n)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("llava: %s holds no weights (model.safetensors.index.json, pytorch_model.bin.index.json, model.safetensors or pytorch_model.bin)", dir)
 }
