@@ -24,7 +24,6 @@ func TestCUDAAdapterAfterStoreTo(t *testing.T) {
 	if err := st.To(dev, torch.KeepDType); err != nil {
 		t.Fatal(err)
 	}
-	st.Train(false)
 	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
 	if err != nil {
 		t.Fatal(err)

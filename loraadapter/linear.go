@@ -11,7 +11,7 @@ import (
 // Linear is a LoRA layer: a frozen *nn.Linear plus the trainable low-rank update
 // B·A·Scale. It is an nn.Layer, so it stands where the linear layer stood.
 //
-// Make one with Wrap or Inject (a Linear built by hand has no store, so never drops out).
+// Make one with Wrap or Inject.
 // Forward, Merge and Unmerge must not run at the same time; concurrent forwards are fine.
 type Linear struct {
 	// Name is the module's dotted name ("model.layers.0.self_attn.q_proj"); A and B are
@@ -23,11 +23,10 @@ type Linear struct {
 	A, B *torch.Tensor
 	// Scale multiplies the update: Alpha/R (or Alpha/√R).
 	Scale float64
-	// Dropout is the probability with which the adapter's input is zeroed while the
-	// store is in training mode.
+	// Dropout is the probability with which the adapter's input is zeroed in a training
+	// scope (torch.Scope.Train), drawing from the scope's generator.
 	Dropout float64
 
-	store       *nn.Store
 	merged      bool
 	mergedScale float64 // the Scale that Merge folded in
 }
@@ -101,7 +100,6 @@ func wrap(p nn.Path, base *nn.Linear, cfg Config, names map[*torch.Tensor]string
 		B:       b,
 		Scale:   cfg.Scale(),
 		Dropout: cfg.Dropout,
-		store:   st,
 	}
 }
 
@@ -117,8 +115,8 @@ func (l *Linear) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	if h.DType() != l.A.DType() {
 		h = h.ToDType(s, l.A.DType())
 	}
-	if l.Dropout > 0 && l.store != nil && l.store.Training() {
-		h = torch.Dropout(s, h, l.Dropout, true, l.store.Generator())
+	if l.Dropout > 0 && s.Training() {
+		h = torch.Dropout(s, h, l.Dropout, true, s.Generator())
 	}
 	d := torch.Linear(s, torch.Linear(s, h, l.A, nil), l.B, nil).MulScalar(s, l.Scale)
 	out := y.Add(s, d)

@@ -39,9 +39,8 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 			t.Errorf("%s: B is not zero", l.Name)
 		}
 	}
-	for _, train := range []bool{false, true} {
-		st.Train(train)
-		exact(t, "fresh adapter output", m.Forward(s, x), base)
+	for _, sc := range []*torch.Scope{s, s.Train(nil)} {
+		exact(t, "fresh adapter output", m.Forward(sc, x), base)
 	}
 }
 
@@ -85,8 +84,7 @@ func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 			defer s.Close()
 			g := torchtest.Golden(t, s, golden)
 			st, m := withBase(t)
-			st.Train(false)
-			x := torchtest.Want(t, g, "x")
+					x := torchtest.Want(t, g, "x")
 			torchtest.AllClose(t, "base output", m.Forward(s, x), torchtest.Want(t, g, "eval.out_base"), 1e-5)
 
 			rep, err := loraadapter.LoadWithReport(dir, st, m.LinearSlots())
@@ -152,11 +150,10 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 	for _, l := range ads {
 		l.Dropout = p
 	}
-	st.Train(true)
 	if err := torch.ManualSeed(uint64(torchtest.Want(t, g, "train.seed").Item())); err != nil {
 		t.Fatal(err)
 	}
-	checkForward(t, s, g, m, "train", ads)
+	checkForward(t, s.Train(nil), g, m, "train", ads)
 	// Sanity: the train golden is not the eval one.
 	if torchtest.CompareTensors(torchtest.Want(t, g, "train.out"), torchtest.Want(t, g, "eval.out"), torchtest.DefaultTol(torch.Float32)).OK() {
 		t.Error("train-mode golden equals the eval-mode one: dropout did nothing")
@@ -179,20 +176,17 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gen.Close()
-	st.SetGenerator(gen)
 	x := torch.Randn(s, nil, torch.Float32, 4, 5, hidden)
+	tr := s.Train(gen)
 	for _, l := range ads {
 		l.Dropout = 0
 	}
-	st.Train(true)
-	ref := m.Forward(s, x)
+	ref := m.Forward(tr, x)
 	for _, l := range ads {
 		l.Dropout = 0.5
 	}
-	st.Train(false)
 	exact(t, "eval output with dropout 0.5", m.Forward(s, x), ref)
-	st.Train(true)
-	a, b := m.Forward(s, x), m.Forward(s, x)
+	a, b := m.Forward(tr, x), m.Forward(tr, x)
 	tol := torchtest.DefaultTol(torch.Float32)
 	if torchtest.CompareTensors(a, ref, tol).OK() {
 		t.Error("training-mode output with dropout 0.5 equals the dropout-free one")
@@ -210,7 +204,6 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st, m := withBase(t)
-	st.Train(false)
 	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
 	if err != nil {
 		t.Fatal(err)

@@ -205,8 +205,6 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 				exact(t, ads1[i].Name+" A", ads2[i].A, ads1[i].A)
 				exact(t, ads1[i].Name+" B", ads2[i].B, ads1[i].B)
 			}
-			st1.Train(false)
-			st2.Train(false)
 			x := torch.Randn(s, nil, torch.Float32, 2, 3, hidden)
 			exact(t, "output after round trip", m2.Forward(s, x), m1.Forward(s, x))
 		})

@@ -25,13 +25,33 @@ type Parts struct {
 // tokenLogits is not nil, next-token logits (B, L, V) with labels (B, L) that are
 // IgnoreIndex outside the answer.
 func (w Weights) Objective(s *torch.Scope, maskLogits, maskTarget, tokenLogits, labels *torch.Tensor) Parts {
+	var ce *torch.Tensor
+	if tokenLogits != nil {
+		ce = NextTokenCE(s, tokenLogits, labels)
+	}
+	return w.WithCE(s, maskLogits, maskTarget, ce)
+}
+
+// WithCE is Objective with the answer's cross-entropy already computed (nil: none), as the
+// language model's forward returns it. The mask terms are computed in float32 whatever the
+// logits' dtype (a bfloat16 model's losses are float32, as under autocast).
+func (w Weights) WithCE(s *torch.Scope, maskLogits, maskTarget, ce *torch.Tensor) Parts {
+	if maskLogits.DType() != torch.Float32 {
+		maskLogits = maskLogits.ToDType(s, torch.Float32)
+	}
+	if maskTarget.DType() != torch.Float32 {
+		maskTarget = maskTarget.ToDType(s, torch.Float32)
+	}
 	p := Parts{
 		BCE:  BCE(s, maskLogits, maskTarget, nil),
 		Dice: Dice(s, maskLogits, maskTarget),
 	}
 	p.Total = p.BCE.MulScalar(s, w.BCE).Add(s, p.Dice.MulScalar(s, w.Dice))
-	if tokenLogits != nil {
-		p.CE = NextTokenCE(s, tokenLogits, labels)
+	if ce != nil {
+		if ce.DType() != torch.Float32 {
+			ce = ce.ToDType(s, torch.Float32)
+		}
+		p.CE = ce
 		p.Total = p.Total.Add(s, p.CE.MulScalar(s, w.CE))
 	}
 	return p

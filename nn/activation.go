@@ -38,21 +38,20 @@ func (a Activation) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	return x
 }
 
-// Dropout is torch.nn.Dropout: active only while the store is in training mode.
+// Dropout is torch.nn.Dropout: active only in a training scope (see torch.Scope.Train).
 type Dropout struct {
-	P     float64
-	store *Store
+	P float64
 }
 
-// NewDropout makes a dropout layer tied to the store's train/eval mode.
-func NewDropout(st *Store, p float64) *Dropout { return &Dropout{P: p, store: st} }
+// NewDropout makes a dropout layer that drops a fraction p of its inputs.
+func NewDropout(p float64) *Dropout { return &Dropout{P: p} }
 
-// Forward drops elements in training mode (drawing from the store's generator).
+// Forward drops elements when s is in training mode, drawing from s's generator.
 func (d *Dropout) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	if !d.store.Training() || d.P == 0 {
+	if !s.Training() || d.P == 0 {
 		return x
 	}
-	return torch.Dropout(s, x, d.P, true, d.store.gen)
+	return torch.Dropout(s, x, d.P, true, s.Generator())
 }
 
 // MLP is a stack of Linear layers with an activation between them (not after the last),

@@ -86,7 +86,6 @@ type MultiheadAttention struct {
 	Heads                    int64
 	Dropout                  float64
 	BatchFirst               bool
-	store                    *Store
 }
 
 // NewMultiheadAttention registers the parameters with PyTorch's initialisation, drawn in
@@ -102,7 +101,7 @@ func NewMultiheadAttention(p Path, embed, heads int64, batchFirst bool) *Multihe
 	ipb.Fill(0)
 	out.Bias.Fill(0)
 	st.SetTrainable(true, p.Name("in_proj_weight"), p.Name("in_proj_bias"))
-	return &MultiheadAttention{InProjWeight: ipw, InProjBias: ipb, OutProj: out, Heads: heads, BatchFirst: batchFirst, store: st}
+	return &MultiheadAttention{InProjWeight: ipw, InProjBias: ipb, OutProj: out, Heads: heads, BatchFirst: batchFirst}
 }
 
 // Forward attends query to key/value. keyPaddingMask is (B, S) bool, true where a key is
@@ -141,10 +140,10 @@ func (m *MultiheadAttention) Forward3(s *torch.Scope, query, key, value, keyPadd
 		c.Close()
 	}
 	p := 0.0
-	if m.store.Training() {
+	if s.Training() {
 		p = m.Dropout
 	}
-	o := torch.ScaledDotProductAttention(s, q, k, v, torch.AttentionOpts{Mask: mask, Dropout: p, Generator: m.store.gen})
+	o := torch.ScaledDotProductAttention(s, q, k, v, torch.AttentionOpts{Mask: mask, Dropout: p, Generator: s.Generator()})
 	b, l := o.Size(0), o.Size(2)
 	o = m.OutProj.Forward(s, o.Transpose(s, 1, 2).Reshape(s, b, l, e))
 	if !m.BatchFirst {

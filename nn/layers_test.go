@@ -72,7 +72,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 		}},
 		{name: "embedding", inputs: 1, build: func(p nn.Path) forwardFn { return one(nn.NewEmbedding(p, 10, 4)) }},
 		{name: "dropout_eval", inputs: 1, eval: true, build: func(p nn.Path) forwardFn {
-			return one(nn.NewDropout(p.Store(), 0.3))
+			return one(nn.NewDropout(0.3))
 		}},
 		{name: "act_relu", inputs: 1, build: act(nn.ReLU)},
 		{name: "act_gelu", inputs: 1, build: act(nn.GELU)},
@@ -90,11 +90,13 @@ func TestLayersMatchPyTorch(t *testing.T) {
 			if c.dtype != 0 {
 				st.SetDType(c.dtype)
 			}
-			st.Train(!c.eval)
 			fwd := c.build(st.Root())
 			g.loadCase(t, st, c.name)
 			s := s.Child()
 			defer s.Close()
+			if !c.eval {
+				s = s.Train(nil)
+			}
 			in := make([]*torch.Tensor, c.inputs)
 			for i := range in {
 				in[i] = g.input(t, s, c.name, i)
@@ -123,7 +125,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 	g.loadCase(t, st, "bn_train0")
 	exact(t, "initial running_var", bn.RunningVar, g.want(t, "bn_train0.sd.running_var"))
 	for _, c := range []string{"bn_train0", "bn_train1", "bn_train2"} {
-		s := s.Child()
+		s := s.Train(nil)
 		zeroGrads(st)
 		x := g.input(t, s, c, 0)
 		g.checkCase(t, s, &sum, c, st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
@@ -138,8 +140,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 		t.Errorf("num_batches_tracked = %v, want 3", n)
 	}
 
-	st.Train(false)
-	zeroGrads(st)
+	zeroGrads(st) // s is in evaluation mode
 	x := g.input(t, s, "bn_eval", 0)
 	g.checkCase(t, s, &sum, "bn_eval", st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
 	// Evaluation must not touch the running statistics.
@@ -159,12 +160,10 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
 	defer sum.log(t)
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	d := nn.NewDropout(st, 0.3)
+	d := nn.NewDropout(0.3)
 	for _, c := range []string{"dropout_functional", "dropout_module"} {
 		t.Run(c, func(t *testing.T) {
-			s := s.Child()
+			s := s.Train(nil)
 			defer s.Close()
 			x := g.input(t, s, c, 0)
 			if err := torch.ManualSeed(123); err != nil {
@@ -184,7 +183,7 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 		})
 	}
 	// A different seed gives a different mask.
-	c := s.Child()
+	c := s.Train(nil)
 	defer c.Close()
 	x := g.input(t, c, "dropout_module", 0)
 	if err := torch.ManualSeed(124); err != nil {
@@ -193,8 +192,7 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 	if st := torchtest.CompareTensors(d.Forward(c, x), g.want(t, "dropout_module.out"), torchtest.Tol{Exact: true}); st.OK() {
 		t.Error("seed 124 gave the mask of seed 123")
 	}
-	st.Train(false)
-	if y := d.Forward(c, x); y != x {
+	if y := d.Forward(c.Eval(), x); y != x {
 		exact(t, "eval dropout", y, x)
 	}
 }
@@ -232,9 +230,11 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 			defer st.Close()
 			m := nn.NewMultiheadAttention(st.Root(), 8, 2, c.batchFirst)
 			g.loadCase(t, st, c.name)
-			st.Train(!c.eval)
 			s := s.Child()
 			defer s.Close()
+			if !c.eval {
+				s = s.Train(nil)
+			}
 			var kpm, mask *torch.Tensor
 			if g.has(c.name + ".kpm") {
 				kpm = g.want(t, c.name+".kpm")

@@ -20,7 +20,6 @@ func newModelStore(t *testing.T) (*nn.Store, *testModel) {
 	st := nn.NewStore(torch.CPU)
 	t.Cleanup(st.Close)
 	m := newTestModel(st.Root())
-	st.Train(false)
 	return st, m
 }
 
@@ -202,7 +201,6 @@ func TestLoadConvertsDType(t *testing.T) {
 	defer st.Close()
 	st.SetDType(torch.Float64)
 	m := newTestModel(st.Root())
-	st.Train(false)
 	if _, err := st.Load(modelST, nn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar, NumBatchesTracked *torch.Tensor
 	Momentum, Eps                                            float64
-	store                                                    *Store
 }
 
 // NewBatchNorm2d registers weight, bias, running_mean, running_var and num_batches_tracked.
@@ -24,16 +23,18 @@ func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
 		NumBatchesTracked: p.Buffer("num_batches_tracked", 0, torch.Int64),
 		Momentum:          0.1,
 		Eps:               1e-5,
-		store:             p.store,
 	}
 }
 
-// Forward normalises with batch statistics and updates the running ones in training
-// mode, and with the running statistics in evaluation mode.
+// Forward normalises with batch statistics and updates the running ones when s is in
+// training mode, and with the running statistics in evaluation mode. The batch counter is
+// incremented on the device, so a forward never waits for the device.
 func (l *BatchNorm2d) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	train := l.store.Training()
+	train := s.Training()
 	if train {
-		l.NumBatchesTracked.Fill(l.NumBatchesTracked.Item() + 1)
+		c := s.NoGrad()
+		l.NumBatchesTracked.CopyFrom(l.NumBatchesTracked.AddScalar(c, 1))
+		c.Close()
 	}
 	return torch.BatchNorm(s, x, l.Weight, l.Bias, l.RunningMean, l.RunningVar, train, l.Momentum, l.Eps)
 }

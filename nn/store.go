@@ -26,27 +26,28 @@ type Entry struct {
 	Trainable bool
 }
 
-// Store owns the parameters and buffers of a model, under PyTorch's dotted names. It is
-// read-only after loading as far as concurrent forwards go; training runs on one goroutine.
+// Store owns the parameters and buffers of a model, under PyTorch's dotted names. It holds
+// no state of a call: training or evaluation mode and the generator of random layers travel
+// with the call's torch.Scope (Scope.Train, Scope.Eval), so one store serves concurrent
+// forwards in evaluation mode. A training step (which updates parameters and BatchNorm
+// statistics) must not run at the same time as other calls on the same store.
 type Store struct {
-	scope    *torch.Scope
-	alloc    *torch.Scope // child of scope on device: where new tensors go
-	device   torch.Device
-	dtype    torch.DType
-	gen      *torch.Generator
-	entries  map[string]*Entry
-	order    []string
-	training bool
+	scope   *torch.Scope
+	alloc   *torch.Scope // child of scope on device: where new tensors go
+	device  torch.Device
+	dtype   torch.DType
+	gen     *torch.Generator
+	entries map[string]*Entry
+	order   []string
 }
 
-// NewStore makes an empty float32 store on dev, in training mode.
+// NewStore makes an empty float32 store on dev.
 func NewStore(dev torch.Device) *Store {
 	return &Store{
-		scope:    torch.NewScope(dev).NoGrad(),
-		device:   dev,
-		dtype:    torch.Float32,
-		entries:  map[string]*Entry{},
-		training: true,
+		scope:   torch.NewScope(dev).NoGrad(),
+		device:  dev,
+		dtype:   torch.Float32,
+		entries: map[string]*Entry{},
 	}
 }
 
@@ -69,12 +70,6 @@ func (st *Store) DType() torch.DType { return st.dtype }
 
 // Root is the path with no prefix.
 func (st *Store) Root() Path { return Path{store: st} }
-
-// Train switches layers to training (true) or evaluation mode (Dropout, BatchNorm).
-func (st *Store) Train(on bool) { st.training = on }
-
-// Training reports the mode.
-func (st *Store) Training() bool { return st.training }
 
 // Close frees every tensor of the store.
 func (st *Store) Close() { st.scope.Close() }

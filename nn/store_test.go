@@ -95,8 +95,7 @@ func TestFreezeStopsGradients(t *testing.T) {
 	if _, err := st.Load(modelPTH, nn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st.Train(true)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Train(nil)
 	defer s.Close()
 	io := loadGolden(t, s, modelIO)
 
@@ -301,9 +300,8 @@ func TestStoreTo(t *testing.T) {
 
 	// The converted (bfloat16) model trains: every trainable parameter gets a gradient of
 	// its dtype, frozen ones none.
-	st.Train(true)
 	zeroGrads(st)
-	m.forward(s, io.want(t, "x").ToDType(s, torch.BFloat16)).SumAll(s).Backward()
+	m.forward(s.Train(nil), io.want(t, "x").ToDType(s, torch.BFloat16)).SumAll(s).Backward()
 	for _, e := range st.Entries() {
 		gr := e.Tensor.Grad(s)
 		if e.Kind == nn.Parameter && e.Trainable && (gr == nil || gr.DType() != torch.BFloat16) {
@@ -316,35 +314,34 @@ func TestStoreTo(t *testing.T) {
 	zeroGrads(st)
 }
 
-// TestTrainEvalSwitchesLayers: Dropout and BatchNorm follow the store's mode.
+// TestTrainEvalSwitchesLayers: Dropout and BatchNorm follow the mode of the call's scope.
 func TestTrainEvalSwitchesLayers(t *testing.T) {
 	noLeak(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
-	if !st.Training() {
-		t.Fatal("a new store is not in training mode")
-	}
 	bn := nn.NewBatchNorm2d(st.Root().Sub("bn"), 2)
-	d := nn.NewDropout(st, 0.5)
+	d := nn.NewDropout(0.5)
 	s := torch.NewScope(torch.CPU).NoGrad()
 	defer s.Close()
-	x := torch.Arange(s, 0, 16, 1, torch.Float32).View(s, 2, 2, 2, 2)
-	st.Train(false)
-	if st.Training() {
-		t.Fatal("Train(false) left training on")
+	if s.Training() {
+		t.Fatal("a new scope is in training mode")
 	}
+	x := torch.Arange(s, 0, 16, 1, torch.Float32).View(s, 2, 2, 2, 2)
 	y := bn.Forward(s, x) // running stats 0 and 1: (x − 0)/√(1+eps)
 	torchtest.AllClose(t, "eval batchnorm", y, x.DivScalar(s, math.Sqrt(1+1e-5)), 1e-6)
 	if bn.NumBatchesTracked.Item() != 0 || bn.RunningMean.Float32s()[0] != 0 {
 		t.Error("evaluation updated the running statistics")
 	}
 	exact(t, "eval dropout", d.Forward(s, x), x)
-	st.Train(true)
-	bn.Forward(s, x)
+	tr := s.Train(nil)
+	if !tr.Training() || !tr.Child().Training() || tr.Eval().Training() {
+		t.Fatal("Train/Eval/Child do not set and inherit the mode")
+	}
+	bn.Forward(tr, x)
 	if bn.NumBatchesTracked.Item() != 1 || bn.RunningMean.Float32s()[0] == 0 {
 		t.Error("training did not update the running statistics")
 	}
-	if st := torchtest.CompareTensors(d.Forward(s, x), x, torchtest.Tol{Exact: true}); st.OK() {
+	if st := torchtest.CompareTensors(d.Forward(tr, x), x, torchtest.Tol{Exact: true}); st.OK() {
 		t.Error("training-mode dropout is the identity")
 	}
 }

@@ -49,7 +49,10 @@ func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 			smps = append(smps, llava.Sample{Question: "Where is the tumour in this image?", Answer: "The tumour is in the top left of the image."})
 		}
 	}
-	sam, clipIn := m.PreprocessBatch(s, imgs)
+	sam, clipIn, err := m.PreprocessBatch(s, imgs)
+	if err != nil {
+		b.Fatal(err)
+	}
 	return m, s, prsmed.Inputs{SAM: sam, CLIP: clipIn, Samples: smps, Masks: torch.Cat(s, 0, masks...)}
 }
 
@@ -62,10 +65,9 @@ func BenchmarkTrainStep(b *testing.B) {
 	m.SetStage(prsmed.Stage2)
 	opt := torch.NewAdamW(m.Store.ParamGroups(1e-4, 1e-5, nil), torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 1e-5})
 	defer opt.Close()
-	m.Store.Train(true)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c := s.Child()
+		c := s.Train(nil)
 		out, err := m.Forward(c, in)
 		if err != nil {
 			b.Fatal(err)
@@ -85,7 +87,6 @@ func BenchmarkPredictForward(b *testing.B) {
 	m, s, in := benchSetup(b)
 	defer m.Close()
 	defer s.Close()
-	m.Store.Train(false)
 	one := prsmed.Inputs{SAM: in.SAM.Narrow(s, 0, 0, 1), CLIP: in.CLIP.Narrow(s, 0, 0, 1), Samples: []llava.Sample{{Question: in.Samples[0].Question}}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -119,6 +119,5 @@ func Load(dir string, tok *tokenizer.Tokenizer, tinySAM, llavaDir string, dev to
 	if err := m.LoadCheckpoint(dir); err != nil {
 		return fail(err)
 	}
-	m.Store.Train(false)
 	return m, nil
 }

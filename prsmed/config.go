@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/prsmed/prsmed-go/internal/atomicfile"
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/losses"
 	"github.com/prsmed/prsmed-go/prsmed/clip"
@@ -114,7 +115,7 @@ func SaveConfig(path string, c Config) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, raw)
+	return atomicfile.Write(path, raw)
 }
 
 // LoadConfig reads a JSON config written by SaveConfig.

@@ -1,9 +1,8 @@
 package prsmed
 
 import (
-	"context"
 	"fmt"
-	"image"
+	"strings"
 
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/losses"
@@ -14,7 +13,6 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/tinyvit"
 	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
 	"github.com/prsmed/prsmed-go/torch"
-	"github.com/prsmed/prsmed-go/zones"
 )
 
 // Model is PRS-Med: TinyViT + LLaVA (with LoRA) + fusion + mask decoder. All parameters
@@ -129,87 +127,42 @@ type Output struct {
 
 // Forward runs the training forward pass: one decoder pass over prompt and answer; the
 // mask branch reads the hidden states of the prompt positions (the causal mask makes them
-// those of a pass over the prompt alone).
+// those of a pass over the prompt alone). The scope says whether the call trains
+// (torch.Scope.Train): a part of the model with no trainable parameter then runs in
+// evaluation mode, as fine-tuning code calls eval() on frozen modules, so the BatchNorm
+// statistics of a frozen TinyViT never drift.
 func (m *Model) Forward(s *torch.Scope, in Inputs) (out *Output, err error) {
 	defer torch.Recover(&err)
-	zImg := m.Encoder.Forward(s, in.SAM)
-	lo, err := m.LLaVA.Forward(s, in.CLIP, in.Samples)
+	zImg := m.Encoder.Forward(m.modeFor(s, "image_encoder."), in.SAM)
+	lo, err := m.LLaVA.Forward(m.modeFor(s, "model.", "lm_head."), in.CLIP, in.Samples)
 	if err != nil {
 		return nil, err
 	}
 	logits := m.Decoder.Forward(s, m.Fusion.Forward(s, zImg, lo.Hidden, lo.Batch.PromptMask))
 	out = &Output{MaskLogits: logits, LLaVA: lo}
 	if in.Masks != nil {
-		w := m.Config.Loss
-		out.Loss = losses.Parts{BCE: losses.BCE(s, logits, in.Masks, nil), Dice: losses.Dice(s, logits, in.Masks), CE: lo.Loss}
-		out.Loss.Total = out.Loss.BCE.MulScalar(s, w.BCE).Add(s, out.Loss.Dice.MulScalar(s, w.Dice)).Add(s, lo.Loss.MulScalar(s, w.CE))
+		out.Loss = m.Config.Loss.WithCE(s, logits, in.Masks, lo.Loss)
 	}
 	return out, nil
 }
 
-// Prediction is the answer to one image and question.
-type Prediction struct {
-	Mask   *image.Gray // probabilities ×255 at the image's own size
-	Prob   []float32   // probabilities at the image's own size, row-major
-	Answer string      // the generated answer
-	Zone   zones.Zone  // the zone the answer names (0 when it names none)
-	Named  bool        // whether the answer named exactly one zone
-}
-
-// PreprocessBatch makes the SAM and CLIP inputs of images.
-func (m *Model) PreprocessBatch(s *torch.Scope, imgs []image.Image) (sam, clipIn *torch.Tensor) {
-	var a, b []*torch.Tensor
-	for _, img := range imgs {
-		a = append(a, tinyvit.Preprocess(s, img, m.Config.ImageSize))
-		x, err := clip.Preprocess(s, img, m.Config.CLIPPreprocess)
-		if err != nil {
-			panic(&torch.Error{Op: "clip preprocess", Msg: err.Error()})
+// modeFor is s, or an evaluation-mode child of it when s trains and no parameter whose
+// name starts with one of the prefixes is trainable.
+func (m *Model) modeFor(s *torch.Scope, prefixes ...string) *torch.Scope {
+	if !s.Training() {
+		return s
+	}
+	for _, e := range m.Store.Entries() {
+		if e.Kind != nn.Parameter || !e.Trainable {
+			continue
 		}
-		b = append(b, x)
-	}
-	return torch.Cat(s, 0, a...), torch.Cat(s, 0, b...)
-}
-
-// Predict segments the lesion a question asks about and answers it.
-func (m *Model) Predict(ctx context.Context, img image.Image, question string) (p *Prediction, err error) {
-	ps, err := m.PredictBatch(ctx, []image.Image{img}, []string{question})
-	if err != nil {
-		return nil, err
-	}
-	return ps[0], nil
-}
-
-// PredictBatch is Predict for several images at once.
-func (m *Model) PredictBatch(ctx context.Context, imgs []image.Image, questions []string) (ps []*Prediction, err error) {
-	defer torch.Recover(&err)
-	if len(imgs) != len(questions) {
-		return nil, fmt.Errorf("prsmed: %d images and %d questions", len(imgs), len(questions))
-	}
-	training := m.Store.Training()
-	m.Store.Train(false)
-	defer m.Store.Train(training)
-	s := torch.NewScope(m.Store.Device()).NoGrad()
-	defer s.Close()
-	sam, clipIn := m.PreprocessBatch(s, imgs)
-	zImg := m.Encoder.Forward(s, sam)
-	answers, b, hidden, err := m.LLaVA.Answer(ctx, s, clipIn, questions, mistral.GenerateOptions{MaxNewTokens: m.Config.MaxAnswerTokens})
-	if err != nil {
-		return nil, err
-	}
-	probs := m.Decoder.Forward(s, m.Fusion.Forward(s, zImg, hidden, b.PromptMask)).Sigmoid(s)
-	for i, img := range imgs {
-		bd := img.Bounds()
-		h, w := int64(bd.Dy()), int64(bd.Dx())
-		pr := torch.Interpolate(s, probs.Narrow(s, 0, int64(i), 1), h, w, torch.Bilinear, false)
-		v := pr.Float32s()
-		g := image.NewGray(image.Rect(0, 0, int(w), int(h)))
-		for j, x := range v {
-			g.Pix[j] = uint8(x*255 + 0.5)
+		for _, p := range prefixes {
+			if strings.HasPrefix(e.Name, p) {
+				return s
+			}
 		}
-		z, ok := zones.Parse(answers[i])
-		ps = append(ps, &Prediction{Mask: g, Prob: v, Answer: answers[i], Zone: z, Named: ok})
 	}
-	return ps, nil
+	return s.Eval()
 }
 
 // TrainableCount is the number of parameter elements a stage trains (the model's current

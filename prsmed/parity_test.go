@@ -60,7 +60,6 @@ func newParityModel(t *testing.T) *prsmed.Model {
 	if _, err := m.Store.Load(filepath.Join(parityDir, "weights.safetensors"), nn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	m.Store.Train(true)
 	return m
 }
 
@@ -155,7 +154,7 @@ func TestParityConfig(t *testing.T) {
 // tiny PRS-Med equal PyTorch's (fp32, relative error ≤ 1e-4).
 func TestParityTrainingStep(t *testing.T) {
 	m := newParityModel(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Train(nil)
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(parityDir, "golden.safetensors"))
 	want := func(name string) *torch.Tensor { return torchtest.Want(t, g, name) }
@@ -316,7 +315,10 @@ func TestParityPreprocess(t *testing.T) {
 	for _, n := range parityImages {
 		imgs = append(imgs, parityPNG(t, n))
 	}
-	sam, clipIn := m.PreprocessBatch(s, imgs)
+	sam, clipIn, err := m.PreprocessBatch(s, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	torchtest.AllClose(t, "in.sam", sam, torchtest.Want(t, g, "in.sam"), 1e-5)
 	torchtest.AllClose(t, "in.clip", clipIn, torchtest.Want(t, g, "in.clip"), 1e-5)
 }

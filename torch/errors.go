@@ -16,6 +16,9 @@ var (
 	ErrIndex       = errors.New("torch: index out of range")
 	ErrFreed       = errors.New("torch: use of a freed tensor")
 	ErrDevice      = errors.New("torch: device not available")
+	// ErrInvalid is an argument that a layer or model rejects before libtorch sees it (a
+	// missing input, an option the code does not implement).
+	ErrInvalid = errors.New("torch: invalid argument")
 )
 
 // Error is an op that libtorch (or this package) rejected.
@@ -64,7 +67,20 @@ func newError(op string, err error) *Error {
 
 // fail panics with a *Error made in Go (a bad argument caught before libtorch sees it).
 func fail(op string, kind error, format string, args ...any) {
-	panic(&Error{Op: op, Code: shim.CodeErr, Msg: fmt.Sprintf(format, args...), kind: kind})
+	panic(Errorf(op, kind, format, args...))
+}
+
+// Errorf makes a *Error for a check made in Go, classified by kind (one of the sentinels
+// above, or nil), so that errors.Is(err, kind) holds for the caller.
+func Errorf(op string, kind error, format string, args ...any) *Error {
+	return &Error{Op: op, Code: shim.CodeErr, Msg: fmt.Sprintf(format, args...), kind: kind}
+}
+
+// Fail is how code built on tensor ops (layers, models) rejects its input in the middle of
+// a forward pass: it panics with Errorf(op, kind, …), which the public entry point turns
+// into a returned error with Recover, as it does for libtorch's own errors.
+func Fail(op string, kind error, format string, args ...any) {
+	panic(Errorf(op, kind, format, args...))
 }
 
 // Recover turns a *Error panic into *err; any other panic goes on. Use it first in a

@@ -11,20 +11,26 @@ var liveTensors atomic.Int64
 // LiveTensors is the number of tensors made by this package and not yet freed.
 func LiveTensors() int64 { return liveTensors.Load() }
 
-// Scope owns the tensors made in it and frees them all on Close. It carries the device that
-// creation functions use and the grad mode that every op runs with. A scope is used by one
-// goroutine at a time; open one per training step or request.
+// Scope owns the tensors made in it and frees them all on Close. It also carries the state
+// of the call it serves, so that nothing about a call is stored on the parameters: the
+// device that creation functions use, the grad mode that every op runs with, whether layers
+// run in training or evaluation mode (Dropout, BatchNorm) and the generator that random
+// layers draw from. Children inherit all of it. A scope is used by one goroutine at a time;
+// open one per training step or request.
 type Scope struct {
 	parent   *Scope
 	device   Device
 	grad     bool
+	training bool
+	gen      *Generator
 	tensors  []*Tensor
 	children []*Scope
 	freed    int // tensors of this scope freed early (compacted away now and then)
 	closed   bool
 }
 
-// NewScope opens a root scope on a device with grad mode on.
+// NewScope opens a root scope on a device with grad mode on, in evaluation mode (use Train
+// for a training step).
 func NewScope(dev Device) *Scope {
 	return &Scope{device: dev, grad: true}
 }
@@ -38,7 +44,7 @@ func (s *Scope) GradEnabled() bool { return s.grad }
 // Child opens a scope with the same device and grad mode. Its tensors are freed when it
 // closes, or when s closes, whichever comes first.
 func (s *Scope) Child() *Scope {
-	c := &Scope{parent: s, device: s.device, grad: s.grad}
+	c := &Scope{parent: s, device: s.device, grad: s.grad, training: s.training, gen: s.gen}
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]
@@ -67,6 +73,31 @@ func (s *Scope) NoGrad() *Scope {
 func (s *Scope) WithGrad() *Scope {
 	c := s.Child()
 	c.grad = true
+	return c
+}
+
+// Training reports whether layers run in training mode in this scope: Dropout drops,
+// BatchNorm normalises with the batch's statistics and updates its running ones. It is
+// PyTorch's module.training, held by the call instead of the module.
+func (s *Scope) Training() bool { return s.training }
+
+// Generator is the generator that random layers (Dropout) draw from in this scope; nil means
+// libtorch's default generator.
+func (s *Scope) Generator() *Generator { return s.gen }
+
+// Train opens a child scope in training mode whose random layers draw from g (nil: the
+// default generator). g must live on the device the layers compute on.
+func (s *Scope) Train(g *Generator) *Scope {
+	c := s.Child()
+	c.training, c.gen = true, g
+	return c
+}
+
+// Eval opens a child scope in evaluation mode (frozen modules inside a training step run in
+// one, as fine-tuning code calls module.eval() on them).
+func (s *Scope) Eval() *Scope {
+	c := s.Child()
+	c.training = false
 	return c
 }
 

@@ -65,7 +65,6 @@ func run(weights, imagePath, config, out string, size int64, threads int) (err e
 	if err := tinyvit.Load(st, weights); err != nil {
 		return err
 	}
-	st.Train(false)
 	s := torch.NewScope(torch.CPU).NoGrad()
 	defer s.Close()
 	start := time.Now()

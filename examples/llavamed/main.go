@@ -143,7 +143,6 @@ func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, te
 			return err
 		}
 	}
-	st.Train(false)
 
 	tpl := llava.MistralInstruct
 	if template == "prsmed" {

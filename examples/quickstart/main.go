@@ -25,6 +25,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
+	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -90,8 +91,8 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	train, val, test := ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
-	fmt.Printf("data: %d train, %d val, %d test samples\n", len(train), len(val), len(test))
+	trainSet, val, test := ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
+	fmt.Printf("data: %d train, %d val, %d test samples\n", len(trainSet), len(val), len(test))
 
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
@@ -111,13 +112,13 @@ func run(ctx context.Context, o options) (err error) {
 	defer m.Close()
 	fmt.Printf("model: tiny preset, %d parameters\n", m.Store.NumParams(false))
 
-	tc := prsmed.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Stage0Epochs, tc.Stage1Epochs, tc.Stage2Epochs = o.epochs0, o.epochs1, o.epochs2
 	tc.BatchSize, tc.LR, tc.Stage0LR, tc.Seed = o.batch, o.lr, o.lr0, o.seed
 	tc.MinLR = o.lr / 20
 	tc.OutDir, tc.Progress = o.out, os.Stdout
 	tc.ValSamples, tc.ValEvery, tc.Flip = 60, 5, true
-	tr, err := prsmed.NewTrainer(m, train, val, tc)
+	tr, err := train.New(m, trainSet, val, tc)
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		written[smp.Modality]++
 		name := fmt.Sprintf("%s_%d.png", smp.Modality, written[smp.Modality])
-		return cli.WritePNG(filepath.Join(ovDir, name), prsmed.Overlay(img, p.Mask, gt))
+		return cli.WritePNG(filepath.Join(ovDir, name), cli.Overlay(img, p.Mask, gt))
 	})
 	if err != nil {
 		return err

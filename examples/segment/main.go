@@ -73,7 +73,7 @@ func run(ctx context.Context, ckpt, imagePath, question, out, overlay, tokPath, 
 		return err
 	}
 	if overlay != "" {
-		if err := cli.WritePNG(overlay, prsmed.Overlay(img, p.Mask, nil)); err != nil {
+		if err := cli.WritePNG(overlay, cli.Overlay(img, p.Mask, nil)); err != nil {
 			return err
 		}
 	}

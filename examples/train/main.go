@@ -19,6 +19,7 @@ import (
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -29,7 +30,7 @@ func main() {
 	tokPath := flag.String("tokenizer", "", "tokenizer.model (default: the shipped template tokenizer; the paper preset needs LLaVA-Med's)")
 	tinySAM := flag.String("tinysam", "", "TinySAM weights (tinysam_42.3.pth) for the paper preset")
 	llavaDir := flag.String("llava", "", "LLaVA-Med v1.5 folder for the paper preset")
-	tc := prsmed.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	flag.IntVar(&tc.Stage0Epochs, "epochs0", 0, "stage 0 epochs (tiny preset: the backbone learns to answer first)")
 	flag.Float64Var(&tc.Stage0LR, "lr0", 0, "stage 0 peak learning rate (0: -lr)")
 	flag.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs")
@@ -65,7 +66,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, device string, threads int, resume bool, tc prsmed.TrainConfig) (err error) {
+func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, device string, threads int, resume bool, tc train.Config) (err error) {
 	defer torch.Recover(&err)
 	if threads > 0 {
 		torch.SetNumThreads(threads)
@@ -78,7 +79,7 @@ func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, devic
 	if err != nil {
 		return err
 	}
-	train, skipped, err := data.Validate(ds.Samples("train"))
+	trainSet, skipped, err := data.Validate(ds.Samples("train"))
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, devic
 			return err
 		}
 	}
-	tr, err := prsmed.NewTrainer(m, train, val, tc)
+	tr, err := train.New(m, trainSet, val, tc)
 	if err != nil {
 		return err
 	}
@@ -138,6 +139,6 @@ func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, devic
 		}
 	}
 	fmt.Printf("training %s preset: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
-		cfg.Name, len(train), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+		cfg.Name, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
 	return tr.Run(ctx)
 }

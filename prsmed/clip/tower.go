@@ -166,7 +166,7 @@ func (t *Tower) checkInput(x *torch.Tensor) {
 	sh := x.Shape()
 	c := t.Config
 	if len(sh) != 4 || sh[1] != c.NumChannels || sh[2] != c.ImageSize || sh[3] != c.ImageSize {
-		panic(&torch.Error{Op: "clip", Msg: fmt.Sprintf("pixels %v: want (B, %d, %d, %d)", sh, c.NumChannels, c.ImageSize, c.ImageSize)})
+		torch.Fail("clip", torch.ErrShape, "pixels %v: want (B, %d, %d, %d)", sh, c.NumChannels, c.ImageSize, c.ImageSize)
 	}
 }
 
@@ -198,7 +198,7 @@ func (t *Tower) HiddenState(s *torch.Scope, pixels *torch.Tensor, index int) *to
 		index += n + 1
 	}
 	if index < 0 || index > n {
-		panic(&torch.Error{Op: "clip", Msg: fmt.Sprintf("hidden state %d of %d layers", index, n)})
+		torch.Fail("clip", torch.ErrIndex, "hidden state %d of %d layers", index, n)
 	}
 	h := t.Embed(s, pixels)
 	for _, l := range t.Layers[:index] {

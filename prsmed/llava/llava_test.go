@@ -26,7 +26,6 @@ func tinyLLaVA(t *testing.T) (*prsmed.Model, *llava.Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Store.Train(false)
 	return m, m.LLaVA
 }
 

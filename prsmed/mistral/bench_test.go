@@ -30,7 +30,6 @@ func benchModel(b *testing.B, name string) (*nn.Store, *mistral.Model) {
 	for _, e := range st.Entries() {
 		e.Tensor.NormalFill(0, 0.02, nil)
 	}
-	st.Train(false)
 	return st, m
 }
 

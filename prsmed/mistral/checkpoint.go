@@ -19,7 +19,7 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 	var value float64
 	err := torch.Try(func() {
 		if in.Cache != nil {
-			panic(&torch.Error{Op: "mistral", Msg: "ForwardBackward does not take a cache"})
+			torch.Fail("mistral", torch.ErrInvalid, "ForwardBackward does not take a cache")
 		}
 		c := s.Child()
 		defer c.Close()

@@ -30,7 +30,6 @@ func load(t *testing.T, weights string) (*nn.Store, *mistral.Model) {
 	if _, err := st.Load(filepath.Join(dir, weights), nn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st.Train(false)
 	return st, m
 }
 

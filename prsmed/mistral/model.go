@@ -129,7 +129,7 @@ func (m *Model) Forward(s *torch.Scope, in Input) Output {
 	x := in.Embeds
 	if x == nil {
 		if in.IDs == nil {
-			panic(&torch.Error{Op: "mistral", Msg: "forward needs IDs or Embeds"})
+			torch.Fail("mistral", torch.ErrInvalid, "forward needs IDs or Embeds")
 		}
 		x = m.Embed.Forward(s, in.IDs)
 	}
@@ -139,7 +139,7 @@ func (m *Model) Forward(s *torch.Scope, in Input) Output {
 		past = in.Cache.Len()
 	}
 	if w := m.Config.SlidingWindow; w != nil && past+l > *w {
-		panic(&torch.Error{Op: "mistral", Msg: fmt.Sprintf("sequence of %d positions exceeds the sliding window %d, which is not implemented", past+l, *w)})
+		torch.Fail("mistral", torch.ErrInvalid, "sequence of %d positions exceeds the sliding window %d, which is not implemented", past+l, *w)
 	}
 	pos := in.Positions
 	if pos == nil {

@@ -18,7 +18,6 @@ func BenchmarkForward1024(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st.Train(false)
 	in := torch.NewScope(torch.CPU)
 	defer in.Close()
 	x := torch.Randn(in, nil, torch.Float32, 1, 3, 1024, 1024)

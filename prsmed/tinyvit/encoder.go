@@ -1,8 +1,6 @@
 package tinyvit
 
 import (
-	"fmt"
-
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -74,7 +72,7 @@ func New(p nn.Path, c Config) (*Encoder, error) {
 func (e *Encoder) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	sh := x.Shape()
 	if len(sh) != 4 || sh[1] != e.Config.InChans || sh[2]%16 != 0 || sh[3]%16 != 0 {
-		panic(&torch.Error{Op: "tinyvit", Msg: fmt.Sprintf("input %v: want (B, %d, H, W) with H and W multiples of 16", sh, e.Config.InChans)})
+		torch.Fail("tinyvit", torch.ErrShape, "input %v: want (B, %d, H, W) with H and W multiples of 16", sh, e.Config.InChans)
 	}
 	b := sh[0]
 	h, w := sh[2]/4, sh[3]/4

@@ -73,12 +73,11 @@ func TestSmallLoadsPthAndMatchesPyTorch(t *testing.T) {
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))
 
-	st.Train(false)
 	ev := s.NoGrad()
 	torchtest.AllClose(t, "eval", enc.Forward(ev, g["small.eval.in"]), g["small.eval.out"], 1e-4)
 	ev.Close()
 
-	st.Train(true)
+	s = s.Train(nil)
 	x := g["small.train.in"].Clone(s).SetRequiresGrad(true)
 	y := enc.Forward(s, x)
 	torchtest.AllClose(t, "train out", y, g["small.train.out"], 1e-4)
@@ -106,7 +105,6 @@ func TestVitTMatchesPyTorch(t *testing.T) {
 	st, enc := newEncoder(t, tinyvit.VitT())
 	defer st.Close()
 	fillSeeded(t, st, 3)
-	st.Train(false)
 	s := torch.NewScope(torch.CPU).NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))

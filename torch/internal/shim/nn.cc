@@ -17,6 +17,17 @@ tt_result tt_conv2d(tt_tensor x, tt_tensor w, tt_tensor b, const int64_t *stride
 tt_result tt_conv_transpose2d(tt_tensor x, tt_tensor w, tt_tensor b, const int64_t *stride, const int64_t *pad,
                               const int64_t *outpad, const int64_t *dil, int64_t groups, int grad) {
   return run(grad, [&] {
+#if TORCH_VERSION_MAJOR < 2
+    // libtorch 1.13's CPU kernel rejects bfloat16 transposed convolutions with a wrong
+    // channel check; compute those in float32 and round the result back to bfloat16.
+    if (T(x).device().is_cpu() && T(x).scalar_type() == at::kBFloat16) {
+      c10::optional<at::Tensor> bf;
+      if (opt(b).has_value()) bf = opt(b)->to(at::kFloat);
+      return at::conv_transpose2d(T(x).to(at::kFloat), T(w).to(at::kFloat), bf, ints(stride, 2), ints(pad, 2),
+                                  ints(outpad, 2), groups, ints(dil, 2))
+          .to(at::kBFloat16);
+    }
+#endif
     return at::conv_transpose2d(T(x), T(w), opt(b), ints(stride, 2), ints(pad, 2), ints(outpad, 2), groups,
                                 ints(dil, 2));
   });

@@ -1,13 +1,14 @@
-package prsmed
+// Package atomicfile writes files so that a crash never leaves a half-written one.
+package atomicfile
 
 import (
 	"os"
 	"path/filepath"
 )
 
-// writeAtomic writes data to a temporary file beside path, syncs it and renames it over
+// Write writes data to a temporary file beside path, syncs it and renames it over
 // path, so a crash never leaves a half-written file.
-func writeAtomic(path string, data []byte) error {
+func Write(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err

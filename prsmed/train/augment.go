@@ -1,4 +1,4 @@
-package prsmed
+package train
 
 import (
 	"math/rand/v2"

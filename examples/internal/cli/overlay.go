@@ -1,4 +1,4 @@
-package prsmed
+package cli
 
 import (
 	"image"

@@ -1,15 +1,17 @@
-package prsmed_test
+package train_test
 
 import (
 	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -43,8 +45,8 @@ func newTiny(t *testing.T, seed uint64) *prsmed.Model {
 	return m
 }
 
-func trainCfg(out string, e1, e2 int) prsmed.TrainConfig {
-	tc := prsmed.DefaultTrainConfig()
+func trainCfg(out string, e1, e2 int) train.Config {
+	tc := train.DefaultConfig()
 	tc.Stage1Epochs, tc.Stage2Epochs, tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.OutDir = e1, e2, 8, 2e-3, 1e-4, 5, out
 	return tc
 }
@@ -60,7 +62,7 @@ func TestShortTrainingLearns(t *testing.T) {
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 14)
 	tc.ValEvery = 100 // validate at the end of each stage only
-	tr, err := prsmed.NewTrainer(m, ds.Samples("train"), ds.Samples("val"), tc)
+	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestShortTrainingLearns(t *testing.T) {
 	}
 	h := tr.History()
 	first, last := h[0], h[len(h)-1]
-	mask := func(e prsmed.EpochStats) float64 { return e.BCE + e.Dice }
+	mask := func(e train.EpochStats) float64 { return e.BCE + e.Dice }
 	t.Logf("mask loss (BCE+Dice) %.3f → %.3f, val mDice %.3f → %.3f", mask(first), mask(last), first.Val.Overall.MeanDice, last.Val.Overall.MeanDice)
 	// Without stage 0 the language model stays at its random start, so the CE part barely
 	// moves: judge the mask loss.
@@ -104,10 +106,10 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	torch.SetNumThreads(1)
 	defer torch.SetNumThreads(prev)
 	ds := synth(t, 10)
-	train := ds.Samples("train")
+	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
 		m := newTiny(t, 2)
-		tr, err := prsmed.NewTrainer(m, train, nil, trainCfg(out, 1, 1))
+		tr, err := train.New(m, trainSet, nil, trainCfg(out, 1, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,5 +156,53 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 			}
 		}
 		resumed.Close()
+	}
+}
+
+// TestFrozenEncoderStaysFrozen: in stage 1 the TinyViT encoder is frozen, so it runs in
+// evaluation mode: after a stage-1 epoch every one of its tensors — parameters and the
+// BatchNorm running statistics and counters alike — is exactly what it was, while the
+// fusion and decoder did train.
+func TestFrozenEncoderStaysFrozen(t *testing.T) {
+	ds := synth(t, 16)
+	m := newTiny(t, 4)
+	defer m.Close()
+	before := map[string][]float64{}
+	for name, x := range m.Store.Tensors() {
+		before[name] = x.Float64s()
+	}
+	tc := trainCfg("", 1, 0)
+	tr, err := train.New(m, ds.Samples("train"), nil, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var encoder, trained int
+	for name, x := range m.Store.Tensors() {
+		a, b := x.Float64s(), before[name]
+		changed := false
+		for i := range a {
+			if a[i] != b[i] {
+				changed = true
+				break
+			}
+		}
+		switch {
+		case strings.HasPrefix(name, "image_encoder."):
+			encoder++
+			if changed {
+				t.Errorf("stage 1 changed the frozen encoder's %s", name)
+			}
+		case strings.HasPrefix(name, "decoder.") || strings.HasPrefix(name, "fusion."):
+			if changed {
+				trained++
+			}
+		}
+	}
+	if encoder == 0 || trained == 0 {
+		t.Fatalf("checked %d encoder tensors; %d fusion/decoder tensors trained", encoder, trained)
 	}
 }

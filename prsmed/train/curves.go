@@ -1,4 +1,4 @@
-package prsmed
+package train
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/prsmed/prsmed-go/internal/atomicfile"
 )
 
 // WriteCurves draws each named series (one value per epoch) in its own panel and writes
@@ -71,7 +73,7 @@ func WriteCurves(path string, names []string, series map[string][]float64) error
 	if err := png.Encode(&buf, img); err != nil {
 		return err
 	}
-	return writeAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 func trimFloat(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
