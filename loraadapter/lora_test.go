@@ -84,7 +84,7 @@ func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 			defer s.Close()
 			g := torchtest.Golden(t, s, golden)
 			st, m := withBase(t)
-					x := torchtest.Want(t, g, "x")
+			x := torchtest.Want(t, g, "x")
 			torchtest.AllClose(t, "base output", m.Forward(s, x), torchtest.Want(t, g, "eval.out_base"), 1e-5)
 
 			rep, err := loraadapter.LoadWithReport(dir, st, m.LinearSlots())
