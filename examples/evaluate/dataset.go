@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/prsmed/prsmed-go/prsmed/data"
 )
 
 // item is one ground-truth mask to score.
@@ -26,9 +27,6 @@ type dataset struct {
 	mode  string // "posmed" or "folder"
 	items []item
 }
-
-// posmedColumns are the columns every PosMed annotation CSV has.
-var posmedColumns = [...]string{"image_path", "image_name", "question", "answer", "position", "split"}
 
 // loadDataset finds the masks to score: from PosMed CSVs when there are
 // any, else every mask file under -gt.
@@ -98,50 +96,25 @@ func posmedItems(dir, split string, stderr io.Writer) (items []item, found bool,
 	return items, found, nil
 }
 
-// readAnnotation reads one PosMed CSV. ok is false when its header lacks the
-// PosMed columns. Every split value seen is counted in splits.
+// readAnnotation reads one PosMed CSV. ok is false when it is not a PosMed annotation
+// file. Every split value seen is counted in splits.
 func readAnnotation(file, group, split string, splits map[string]int) (items []item, ok bool, err error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
+	rows, err := data.ReadRows(file)
+	if errors.Is(err, data.ErrNotAnnotation) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", file, err)
+		return nil, false, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
-	}
-	for _, c := range posmedColumns {
-		if _, has := col[c]; !has {
-			return nil, false, nil
-		}
-	}
-	r.FieldsPerRecord = len(header)
 	seen := map[string]bool{}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, true, fmt.Errorf("%s: %w", file, err)
-		}
-		s := strings.TrimSpace(rec[col["split"]])
-		splits[s]++
-		if split != "all" && !strings.EqualFold(s, split) {
+	for _, row := range rows {
+		splits[row.Split]++
+		if split != "all" && !strings.EqualFold(row.Split, split) {
 			continue
 		}
-		line, _ := r.FieldPos(col["image_path"])
-		rel, err := cleanRel(rec[col["image_path"]])
+		rel, err := data.CleanRel(row.ImagePath)
 		if err != nil {
-			return nil, true, fmt.Errorf("%s:%d: image_path: %w", file, line, err)
+			return nil, true, fmt.Errorf("%s:%d: image_path: %w", file, row.Line, err)
 		}
 		if seen[rel] {
 			continue
@@ -150,20 +123,6 @@ func readAnnotation(file, group, split string, splits map[string]int) (items []i
 		items = append(items, item{group: group, rel: rel, dir: group})
 	}
 	return items, true, nil
-}
-
-// cleanRel checks that p is a relative slash path inside its root and
-// returns it cleaned.
-func cleanRel(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return "", errors.New("empty path")
-	}
-	c := path.Clean(strings.ReplaceAll(p, `\`, "/"))
-	if !filepath.IsLocal(filepath.FromSlash(c)) {
-		return "", fmt.Errorf("%q is not a path inside the data root", p)
-	}
-	return c, nil
 }
 
 // isMaskFile reports whether name has an image extension the tool reads.

@@ -104,8 +104,9 @@ from -pred/answers.jsonl ({"file": ..., "answer": ...} per line) or
 Flags:
 `
 
-// parseFlags parses args. It returns flag.ErrHelp when help was asked for.
-func parseFlags(args []string, stdout io.Writer) (options, error) {
+// parseFlags parses args. It returns flag.ErrHelp when help was asked for, after printing
+// the help to help (standard error, as every example program does).
+func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -120,8 +121,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.Usage = func() {} // errors are reported in one line by run
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
-			fs.SetOutput(stdout)
+			fmt.Fprint(help, usageText)
+			fs.SetOutput(help)
 			fs.PrintDefaults()
 		}
 		return o, err
@@ -154,7 +155,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 1
 		}
 	}()
-	o, err := parseFlags(args, stdout)
+	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -73,7 +73,7 @@ func oneLine(t *testing.T, stderr string) {
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "-help", "--help"} {
 		code, out, errs := runTool(arg)
-		if code != 0 || !strings.Contains(out, "Usage: evaluate") || !strings.Contains(out, "-allow-missing") || errs != "" {
+		if code != 0 || !strings.Contains(errs, "Usage: evaluate") || !strings.Contains(errs, "-allow-missing") || out != "" {
 			t.Errorf("%s: code %d, stdout %q, stderr %q", arg, code, out, errs)
 		}
 	}

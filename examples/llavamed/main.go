@@ -5,17 +5,15 @@
 // shards lack the vision tower, -clip names a CLIP checkpoint (openai's
 // clip-vit-large-patch14-336 model.safetensors).
 //
-//	go run ./examples/llavamed -model llava-med-v1.5-mistral-7b -image scan.png \
+//	go run ./examples/llavamed -llava llava-med-v1.5-mistral-7b -image scan.png \
 //	    -question "Where is the lesion?" [-clip clip-vit-large-patch14-336/model.safetensors] [-device cuda]
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -30,42 +28,33 @@ import (
 )
 
 func main() {
-	model := flag.String("model", "", "LLaVA-Med folder: config.json, tokenizer.model, weights (required)")
-	imagePath := flag.String("image", "", "input image (required)")
-	question := flag.String("question", "", "the question (required)")
-	clipPath := flag.String("clip", "", "CLIP checkpoint, when the model's shards lack the vision tower")
-	clipConfig := flag.String("clip-config", "", "the vision tower's Hugging Face CLIP config.json (default: clip-vit-large-patch14-336)")
-	template := flag.String("template", "mistral_instruct", "prompt template: mistral_instruct or prsmed")
-	maxTokens := flag.Int("max-tokens", 256, "stop after this many tokens")
-	temperature := flag.Float64("temperature", 0, "sampling temperature (0: greedy)")
-	topP := flag.Float64("top-p", 0, "nucleus sampling mass (0: off)")
-	seed := flag.Uint64("seed", 0, "sampling seed")
-	device := flag.String("device", "cpu", "cpu, cuda or cuda:N")
-	dtype := flag.String("dtype", "", "parameter dtype: float32, bfloat16 or float16 (default: bfloat16 on CUDA, float32 on the CPU)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: llavamed -model DIR -image FILE -question TEXT [flags]\n\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if *model == "" || *imagePath == "" || *question == "" {
-		fmt.Fprintln(os.Stderr, "llavamed: -model, -image and -question are required (see -h)")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	c := cli.NewCommand("llavamed", "llavamed -llava DIR -image FILE -question TEXT [flags]",
+		"Answers a question about an image with LLaVA-Med v1.5, streaming the answer to standard output as it is generated.")
+	model := c.LLaVA("LLaVA-Med folder: config.json, tokenizer.model, weights")
+	imagePath := c.Flags.String("image", "", "input image")
+	question := c.Flags.String("question", "", "the question")
+	clipPath := c.Flags.String("clip", "", "CLIP checkpoint, when the model's shards lack the vision tower")
+	clipConfig := c.Flags.String("clip-config", "", "the vision tower's Hugging Face CLIP config.json (default: clip-vit-large-patch14-336)")
+	template := c.Flags.String("template", "mistral_instruct", "prompt template: mistral_instruct or prsmed")
+	maxTokens := c.Flags.Int("max-tokens", 256, "stop after this many tokens")
+	temperature := c.Flags.Float64("temperature", 0, "sampling temperature (0: greedy)")
+	topP := c.Flags.Float64("top-p", 0, "nucleus sampling mass (0: off)")
+	seed := c.Flags.Uint64("seed", 0, "sampling seed")
+	device := c.Device()
+	dtype := c.Flags.String("dtype", "", "parameter dtype: float32, bfloat16 or float16 (default: bfloat16 on CUDA, float32 on the CPU)")
+	threads := c.Threads()
+	c.Parse(os.Args[1:], "llava", "image", "question")
 	o := mistral.GenerateOptions{MaxNewTokens: *maxTokens, Temperature: *temperature, TopP: *topP}
-	if err := run(ctx, *model, *imagePath, *question, *clipPath, *clipConfig, *template, *device, *dtype, *seed, o); err != nil {
-		fmt.Fprintln(os.Stderr, "\nllavamed:", err)
-		os.Exit(1)
-	}
+	c.Main(func(ctx context.Context) error {
+		dev, err := cli.Setup(*device, *threads)
+		if err != nil {
+			return err
+		}
+		return run(ctx, *model, *imagePath, *question, *clipPath, *clipConfig, *template, dev, *dtype, *seed, o)
+	})
 }
 
-func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, template, device, dtype string, seed uint64, o mistral.GenerateOptions) (err error) {
-	defer torch.Recover(&err)
-	dev, err := cli.Device(device)
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, template string, dev torch.Device, dtype string, seed uint64, o mistral.GenerateOptions) error {
 	cfgPath := filepath.Join(dir, "config.json")
 	lmCfg, err := mistral.LoadConfig(cfgPath)
 	if err != nil {

@@ -90,7 +90,7 @@ func TestLLaVAMedFolder(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	out, err := exec.Command(bin, "-model", dir, "-clip-config", clipCfg, "-image", imgPath, "-question", "Where is the lesion?",
+	out, err := exec.Command(bin, "-llava", dir, "-clip-config", clipCfg, "-image", imgPath, "-question", "Where is the lesion?",
 		"-max-tokens", "6").CombinedOutput()
 	if err != nil {
 		t.Fatalf("llavamed: %v\n%s", err, out)
@@ -99,7 +99,7 @@ func TestLLaVAMedFolder(t *testing.T) {
 		t.Fatalf("no progress line:\n%s", out)
 	}
 	// Without the CLIP config the ViT-L tower does not match the tiny weights: one line naming keys.
-	out, err = exec.Command(bin, "-model", dir, "-image", imgPath, "-question", "Where?").CombinedOutput()
+	out, err = exec.Command(bin, "-llava", dir, "-image", imgPath, "-question", "Where?").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "embeddings.patch_embedding.weight") {
 		t.Fatalf("a tower of the wrong size loaded or the error names no key:\n%s", out)
 	}

@@ -3,15 +3,13 @@
 // prints the generated answer and its zone.
 //
 //	go run ./examples/segment -checkpoint runs/tiny/checkpoint -image scan.png \
-//	    -question "Where is the tumour?" -out mask.png -overlay overlay.png
+//	    -question "Where is the tumour?" -out mask.png -overlay overlay.png -device cuda
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -20,38 +18,29 @@ import (
 )
 
 func main() {
-	ckpt := flag.String("checkpoint", "", "PRS-Med checkpoint folder (config.json, model.safetensors) (required)")
-	imagePath := flag.String("image", "", "input image (required)")
-	question := flag.String("question", "Where is the lesion in this image?", "the question")
-	out := flag.String("out", "mask.png", "mask PNG to write")
-	overlay := flag.String("overlay", "", "overlay PNG to write (optional)")
-	tokPath := flag.String("tokenizer", "", "tokenizer.model (default: the shipped template tokenizer)")
-	tinySAM := flag.String("tinysam", "", "TinySAM weights, for checkpoints of the paper preset")
-	llavaDir := flag.String("llava", "", "LLaVA-Med folder, for checkpoints of the paper preset")
-	device := flag.String("device", "cpu", "cpu, cuda or cuda:N")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: segment -checkpoint DIR -image FILE [-question TEXT] [flags]\n\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if *ckpt == "" || *imagePath == "" {
-		fmt.Fprintln(os.Stderr, "segment: -checkpoint and -image are required (see -h)")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *ckpt, *imagePath, *question, *out, *overlay, *tokPath, *tinySAM, *llavaDir, *device); err != nil {
-		fmt.Fprintln(os.Stderr, "segment:", err)
-		os.Exit(1)
-	}
+	c := cli.NewCommand("segment", "segment -checkpoint DIR -image FILE -out MASK.png [-question TEXT] [flags]",
+		"Answers a question about one image with a trained checkpoint: writes the mask and, with -overlay, the image with the mask drawn over it, and prints the answer and its zone.")
+	ckpt := c.Checkpoint()
+	imagePath := c.Flags.String("image", "", "input image")
+	question := c.Flags.String("question", "Where is the lesion in this image?", "the question")
+	out := c.Flags.String("out", "", "mask PNG to write (probabilities ×255 at the image's size)")
+	overlay := c.Flags.String("overlay", "", "overlay PNG to write (optional)")
+	tokPath := c.Tokenizer("")
+	tinySAM := c.TinySAM("TinySAM weights, for checkpoints of the paper preset")
+	llavaDir := c.LLaVA("LLaVA-Med folder, for checkpoints of the paper preset")
+	device := c.Device()
+	threads := c.Threads()
+	c.Parse(os.Args[1:], "checkpoint", "image", "out")
+	c.Main(func(ctx context.Context) error {
+		dev, err := cli.Setup(*device, *threads)
+		if err != nil {
+			return err
+		}
+		return run(ctx, *ckpt, *imagePath, *question, *out, *overlay, *tokPath, *tinySAM, *llavaDir, dev)
+	})
 }
 
-func run(ctx context.Context, ckpt, imagePath, question, out, overlay, tokPath, tinySAM, llavaDir, device string) (err error) {
-	defer torch.Recover(&err)
-	dev, err := cli.Device(device)
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, ckpt, imagePath, question, out, overlay, tokPath, tinySAM, llavaDir string, dev torch.Device) error {
 	tok, err := cli.Tokenizer(tokPath)
 	if err != nil {
 		return err

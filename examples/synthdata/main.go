@@ -64,12 +64,12 @@ Flags:
 
 // run is the whole program; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	opt, err := parseFlags(args, stdout)
+	opt, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err == nil {
-		err = generate(opt, stdout)
+		err = generate(opt, stdout, stderr)
 	}
 	if err == nil {
 		return 0
@@ -82,9 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// parseFlags parses and checks args. -h prints the usage to stdout and
-// returns flag.ErrHelp.
-func parseFlags(args []string, stdout io.Writer) (options, error) {
+// parseFlags parses and checks args. -h prints the usage to help (standard error, as
+// every example program does) and returns flag.ErrHelp.
+func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("synthdata", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -97,8 +97,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the final summary")
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usageText)
-		fs.SetOutput(stdout)
+		fmt.Fprint(help, usageText)
+		fs.SetOutput(help)
 		fs.PrintDefaults()
 		return o, err
 	}
@@ -118,8 +118,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	return o, nil
 }
 
-// generate writes the data and prints progress and a summary.
-func generate(o options, stdout io.Writer) error {
+// generate writes the data, reports progress on stderr and prints a summary on stdout.
+func generate(o options, stdout, stderr io.Writer) error {
 	if entries, err := os.ReadDir(o.out); err == nil && len(entries) > 0 && !o.force {
 		return fmt.Errorf("-out %s is not empty (use -force to write into it)", o.out)
 	}
@@ -132,7 +132,7 @@ func generate(o options, stdout io.Writer) error {
 	if !o.quiet {
 		cfg.Progress = func(m string, done, total int) {
 			if done == total {
-				fmt.Fprintf(stdout, "%-22s %4d/%d\n", m, done, total)
+				fmt.Fprintf(stderr, "%-22s %4d/%d\n", m, done, total)
 			}
 		}
 	}

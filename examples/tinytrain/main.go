@@ -6,40 +6,35 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"math"
 	"os"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
 func main() {
-	steps := flag.Int("steps", 200, "training steps")
-	lr := flag.Float64("lr", 1e-2, "AdamW learning rate")
-	hidden := flag.Int64("hidden", 32, "hidden width")
-	seed := flag.Uint64("seed", 0, "random seed")
-	threads := flag.Int("threads", 0, "intra-op threads (0: libtorch's default)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: tinytrain [flags]\n\nTrains y = sin(3x₀)·x₁ with a 2-layer MLP and prints the loss.\n\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
+	c := cli.NewCommand("tinytrain", "tinytrain [flags]", "Trains y = sin(3x₀)·x₁ with a 2-layer MLP and prints the loss.")
+	steps := c.Flags.Int("steps", 200, "training steps")
+	lr := c.Flags.Float64("lr", 1e-2, "AdamW learning rate")
+	hidden := c.Flags.Int64("hidden", 32, "hidden width")
+	seed := c.Flags.Uint64("seed", 0, "random seed")
+	threads := c.Threads()
+	c.Parse(os.Args[1:])
 	if *steps <= 0 || *hidden <= 0 || *lr <= 0 {
-		fmt.Fprintln(os.Stderr, "tinytrain: -steps, -hidden and -lr must be positive")
-		os.Exit(2)
+		c.Usagef("-steps, -hidden and -lr must be positive")
 	}
-	if err := run(*steps, *lr, *hidden, *seed, *threads); err != nil {
-		fmt.Fprintln(os.Stderr, "tinytrain:", err)
-		os.Exit(1)
-	}
+	c.Main(func(ctx context.Context) error {
+		if *threads > 0 {
+			torch.SetNumThreads(*threads)
+		}
+		return run(ctx, *steps, *lr, *hidden, *seed)
+	})
 }
 
-func run(steps int, lr float64, hidden int64, seed uint64, threads int) (err error) {
-	defer torch.Recover(&err)
-	if threads > 0 {
-		torch.SetNumThreads(threads)
-	}
+func run(ctx context.Context, steps int, lr float64, hidden int64, seed uint64) error {
 	params := torch.NewScope(torch.CPU)
 	defer params.Close()
 	g, err := torch.NewGenerator(seed, torch.CPU)
@@ -67,6 +62,9 @@ func run(steps int, lr float64, hidden int64, seed uint64, threads int) (err err
 	sched := torch.CosineAnnealing{TMax: int64(steps), Min: lr / 10}
 
 	for step := 0; step < steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		s := params.Child()
 		torch.ApplySchedule(opt, sched, int64(step))
 		h := torch.Linear(s, x, w1, b1).Tanh(s)

@@ -4,11 +4,11 @@
 //
 // Usage:
 //
-//	go run ./examples/tokenize -model tokenizer.model -text "Where is the tumour?"
-//	go run ./examples/tokenize -model tokenizer.model -bos -text "Where is the tumour?"
-//	go run ./examples/tokenize -model tokenizer.model -pieces -text "Where is the tumour?"
-//	go run ./examples/tokenize -model tokenizer.model -ids "1 733 16289 28793"
-//	echo "text from stdin" | go run ./examples/tokenize -model tokenizer.model -text -
+//	go run ./examples/tokenize -tokenizer tokenizer.model -text "Where is the tumour?"
+//	go run ./examples/tokenize -tokenizer tokenizer.model -bos -text "Where is the tumour?"
+//	go run ./examples/tokenize -tokenizer tokenizer.model -pieces -text "Where is the tumour?"
+//	go run ./examples/tokenize -tokenizer tokenizer.model -ids "1 733 16289 28793"
+//	echo "text from stdin" | go run ./examples/tokenize -tokenizer tokenizer.model -text -
 //
 // -text prints the ids separated by spaces (or, with -pieces, the pieces
 // separated by spaces, each quoted as a Go string when it holds a space or a
@@ -77,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var opt options
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&opt.model, "model", "", "SentencePiece `tokenizer.model` file (required)")
+	fs.StringVar(&opt.model, "tokenizer", "", "SentencePiece `tokenizer.model` file (required)")
 	fs.Func("text", "`text` to encode; - reads it from standard input", func(s string) error {
 		opt.text, opt.hasText = s, true
 		return nil
@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&opt.eos, "eos", false, "put the EOS id after the encoded text")
 	fs.BoolVar(&opt.pieces, "pieces", false, "print pieces instead of ids")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tokenize -model FILE (-text TEXT [-bos] [-eos] [-pieces] | -ids IDS)\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: tokenize -tokenizer FILE (-text TEXT [-bos] [-eos] [-pieces] | -ids IDS)\n\n")
 		fmt.Fprintf(fs.Output(), "Encodes text to SentencePiece ids, or decodes ids to text.\n\n")
 		fs.PrintDefaults()
 	}
@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case fs.NArg() > 0:
 		return opt, usageError{fmt.Sprintf("unexpected argument %q (quote the text of -text)", fs.Arg(0))}
 	case opt.model == "":
-		return opt, usageError{"-model is required"}
+		return opt, usageError{"-tokenizer is required"}
 	case opt.hasText == opt.hasIDs:
 		return opt, usageError{"give exactly one of -text and -ids"}
 	case opt.hasIDs && (opt.bos || opt.eos || opt.pieces):

@@ -18,6 +18,18 @@ func rowError(file string, line int, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...))
 }
 
+// ErrNotAnnotation is wrapped by ReadRows' error when a CSV is empty or its header lacks
+// a PosMed column: the file is not a PosMed annotation file at all.
+var ErrNotAnnotation = errors.New("data: not a PosMed annotation CSV")
+
+// Row is one record of a PosMed annotation CSV with its fields trimmed, before any check
+// of their values.
+type Row struct {
+	ImagePath, ImageName, Question, Answer, Position, Split string
+	// Line is the record's line in the file, for messages.
+	Line int
+}
+
 // columnIndex maps the header of a PosMed CSV to the positions of the
 // required columns. A missing column is an error naming the file and the
 // column; so is a required column given twice.
@@ -35,16 +47,17 @@ func columnIndex(file string, header []string) (map[string]int, error) {
 	}
 	for _, c := range Columns() {
 		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("%s: header has no column %q (need %s)", file, c, strings.Join(Columns(), ","))
+			return nil, fmt.Errorf("%s: header has no column %q (need %s): %w", file, c, strings.Join(Columns(), ","), ErrNotAnnotation)
 		}
 	}
 	return col, nil
 }
 
-// readCSV reads one PosMed CSV of modality and returns its samples in file
-// order, with paths joined to root. Every row is validated as documented in
-// the package comment.
-func readCSV(root, file, modality string) ([]Sample, error) {
+// ReadRows reads every record of one PosMed annotation CSV (columns image_path,
+// image_name, question, answer, position, split, in any order, a UTF-8 BOM allowed), in
+// file order. An empty file or a header without those columns is an error wrapping
+// ErrNotAnnotation; a malformed record is an error naming its line.
+func ReadRows(file string) ([]Row, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -53,7 +66,7 @@ func readCSV(root, file, modality string) ([]Sample, error) {
 	r := csv.NewReader(f)
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: empty file, expected a header with columns %s", file, strings.Join(Columns(), ","))
+		return nil, fmt.Errorf("%s: empty file, expected a header with columns %s: %w", file, strings.Join(Columns(), ","), ErrNotAnnotation)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: header: %w", file, err)
@@ -63,18 +76,34 @@ func readCSV(root, file, modality string) ([]Sample, error) {
 		return nil, err
 	}
 	r.FieldsPerRecord = len(header)
-	var out []Sample
+	var out []Row
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return out, nil
 		}
 		if err != nil {
 			// csv.ParseError already names the line.
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		line, _ := r.FieldPos(0)
-		s, err := rowSample(root, file, modality, line, rec, col)
+		get := func(c string) string { return strings.TrimSpace(rec[col[c]]) }
+		out = append(out, Row{ImagePath: get("image_path"), ImageName: get("image_name"), Question: get("question"),
+			Answer: get("answer"), Position: get("position"), Split: get("split"), Line: line})
+	}
+}
+
+// readCSV reads one PosMed CSV of modality and returns its samples in file
+// order, with paths joined to root. Every row is validated as documented in
+// the package comment.
+func readCSV(root, file, modality string) ([]Sample, error) {
+	rows, err := ReadRows(file)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Sample, 0, len(rows))
+	for _, row := range rows {
+		s, err := rowSample(root, file, modality, row)
 		if err != nil {
 			return nil, err
 		}
@@ -84,30 +113,31 @@ func readCSV(root, file, modality string) ([]Sample, error) {
 }
 
 // rowSample validates one record and turns it into a Sample.
-func rowSample(root, file, modality string, line int, rec []string, col map[string]int) (Sample, error) {
-	get := func(c string) string { return strings.TrimSpace(rec[col[c]]) }
+func rowSample(root, file, modality string, row Row) (Sample, error) {
+	line := row.Line
 	s := Sample{
 		Modality:  modality,
-		ImageName: get("image_name"),
-		Question:  get("question"),
-		Answer:    get("answer"),
-		Position:  get("position"),
-		Split:     strings.ToLower(get("split")),
+		ImageName: row.ImageName,
+		Question:  row.Question,
+		Answer:    row.Answer,
+		Position:  row.Position,
+		Split:     strings.ToLower(row.Split),
 		Row:       line,
 		CSV:       file,
 	}
 	if !validSplit(s.Split) {
-		return Sample{}, rowError(file, line, "split %q is not one of %s", get("split"), strings.Join(Splits(), ", "))
+		return Sample{}, rowError(file, line, "split %q is not one of %s", row.Split, strings.Join(Splits(), ", "))
 	}
-	rel, err := cleanRel(rec[col["image_path"]])
+	rel, err := CleanRel(row.ImagePath)
 	if err != nil {
 		return Sample{}, rowError(file, line, "image_path: %v", err)
 	}
 	s.MaskRel = rel
-	for _, c := range [...]string{"question", "answer"} {
-		if get(c) == "" {
-			return Sample{}, rowError(file, line, "empty %s", c)
-		}
+	if row.Question == "" {
+		return Sample{}, rowError(file, line, "empty question")
+	}
+	if row.Answer == "" {
+		return Sample{}, rowError(file, line, "empty answer")
 	}
 	s.MaskPath = filepath.Join(root, filepath.FromSlash(rel))
 	if st, err := os.Stat(s.MaskPath); err != nil {

@@ -98,10 +98,10 @@ func csvFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// cleanRel checks that p (the image_path column) is a relative path inside
+// CleanRel checks that p (the image_path column) is a relative path inside
 // the data root and returns it in slash form, cleaned. Backslashes count as
 // separators, as the official code's replace("\\", "/") does.
-func cleanRel(p string) (string, error) {
+func CleanRel(p string) (string, error) {
 	p = strings.TrimSpace(p)
 	if p == "" {
 		return "", errors.New("empty path")
