@@ -10,6 +10,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
 )
 
 // ErrEmptyMask is wrapped by the error [LoadSample] returns for a mask
@@ -47,22 +49,8 @@ func LoadSample(s Sample) (img image.Image, mask *image.Gray, err error) {
 	return img, mask, nil
 }
 
-// decodeFile decodes a PNG or JPEG file.
-func decodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", path, err)
-	}
-	if b := img.Bounds(); b.Empty() {
-		return nil, fmt.Errorf("decoding %s: empty image", path)
-	}
-	return img, nil
-}
+// decodeFile decodes an image file with imageio.Load.
+func decodeFile(path string) (image.Image, error) { return imageio.Load(path) }
 
 // decodeSize reads only the header of an image file.
 func decodeSize(path string) (image.Point, error) {

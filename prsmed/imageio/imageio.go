@@ -1,5 +1,6 @@
-// Package imageio decodes images (PNG, JPEG, BMP, TIFF) and turns them into float tensors
-// for the encoders' preprocessing.
+// Package imageio decodes images (PNG, JPEG, BMP, TIFF) and turns them into float planes
+// for the encoders' preprocessing. It is plain Go (no libtorch), so the metrics and the data
+// reader use it too: every image the project reads goes through Load.
 package imageio
 
 import (
@@ -12,8 +13,6 @@ import (
 
 	_ "golang.org/x/image/bmp"  // BMP decoding
 	_ "golang.org/x/image/tiff" // TIFF decoding
-
-	"github.com/prsmed/prsmed-go/torch"
 )
 
 // Load decodes an image file (PNG, JPEG, BMP or TIFF, by content).
@@ -88,10 +87,4 @@ func RGBFloats(img image.Image) (planes []float32, h, w int) {
 		}
 	}
 	return planes, h, w
-}
-
-// Tensor is the image as a (1, 3, H, W) float32 tensor of values in [0, 1] (see RGBFloats).
-func Tensor(s *torch.Scope, img image.Image) *torch.Tensor {
-	p, h, w := RGBFloats(img)
-	return torch.FromSlice(s, p, 1, 3, int64(h), int64(w))
 }

@@ -6,7 +6,8 @@ import (
 	"image/color"
 	_ "image/jpeg" // ground-truth masks are sometimes JPEG files
 	_ "image/png"
-	"os"
+
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
 )
 
 // MaskThreshold is the grey level above which a ground-truth pixel is
@@ -14,19 +15,8 @@ import (
 // by 255 and keeps values > 0.5, which is grey > 127.5, i.e. grey ≥ 128.
 const MaskThreshold = 127
 
-// LoadImage decodes a PNG or JPEG file.
-func LoadImage(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", path, err)
-	}
-	return img, nil
-}
+// LoadImage decodes an image file (PNG, JPEG, BMP, TIFF) with imageio.Load.
+func LoadImage(path string) (image.Image, error) { return imageio.Load(path) }
 
 // LoadProb reads a predicted probability mask; see [ProbFromImage].
 func LoadProb(path string) (Prob, error) {

@@ -24,7 +24,8 @@ var (
 func Preprocess(s *torch.Scope, img image.Image, size int64) *torch.Tensor {
 	c := s.NoGrad()
 	defer c.Close()
-	x := imageio.Tensor(c, img)
+	p, h, w := imageio.RGBFloats(img)
+	x := torch.FromSlice(c, p, 1, 3, int64(h), int64(w))
 	if x.Size(2) != size || x.Size(3) != size {
 		x = torch.Interpolate(c, x, size, size, torch.Bilinear, false)
 	}
