@@ -20,6 +20,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
@@ -83,7 +85,7 @@ func run(ctx context.Context, o options) (err error) {
 	root := filepath.Join(o.out, "data")
 	if _, err := os.Stat(filepath.Join(root, "brain_tumors_ct_scan.csv")); err != nil {
 		fmt.Printf("writing synthetic PosMed data to %s (%d samples × 6 modalities, %d px)\n", root, o.n, o.size)
-		if err := data.Generate(root, data.SynthConfig{N: o.n, Size: o.size, Seed: o.seed}); err != nil {
+		if err := synth.Generate(root, synth.Config{N: o.n, Size: o.size, Seed: o.seed}); err != nil {
 			return err
 		}
 	}

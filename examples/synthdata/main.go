@@ -28,6 +28,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/zones"
 )
@@ -89,8 +91,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs := flag.NewFlagSet("synthdata", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.out, "out", "", "output `folder` (required; created if missing)")
-	fs.IntVar(&o.n, "n", data.DefaultSynthN, "samples per modality")
-	fs.IntVar(&o.size, "size", data.DefaultSynthSize, fmt.Sprintf("image side in pixels (at least %d)", data.MinSynthSize))
+	fs.IntVar(&o.n, "n", synth.DefaultN, "samples per modality")
+	fs.IntVar(&o.size, "size", synth.DefaultSize, fmt.Sprintf("image side in pixels (at least %d)", synth.MinSize))
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
 	fs.StringVar(&o.modalities, "modalities", "", "comma-separated modalities to write (default: all six)")
 	fs.BoolVar(&o.force, "force", false, "write into a folder that is not empty")
@@ -112,8 +114,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, usageError{"-out is required (see -h)"}
 	case o.n < 1:
 		return o, usageError{fmt.Sprintf("-n %d: need at least 1", o.n)}
-	case o.size < data.MinSynthSize:
-		return o, usageError{fmt.Sprintf("-size %d: need at least %d", o.size, data.MinSynthSize)}
+	case o.size < synth.MinSize:
+		return o, usageError{fmt.Sprintf("-size %d: need at least %d", o.size, synth.MinSize)}
 	}
 	return o, nil
 }
@@ -123,7 +125,7 @@ func generate(o options, stdout, stderr io.Writer) error {
 	if entries, err := os.ReadDir(o.out); err == nil && len(entries) > 0 && !o.force {
 		return fmt.Errorf("-out %s is not empty (use -force to write into it)", o.out)
 	}
-	cfg := data.SynthConfig{N: o.n, Size: o.size, Seed: o.seed}
+	cfg := synth.Config{N: o.n, Size: o.size, Seed: o.seed}
 	if o.modalities != "" {
 		for _, m := range strings.Split(o.modalities, ",") {
 			cfg.Modalities = append(cfg.Modalities, strings.TrimSpace(m))
@@ -136,7 +138,7 @@ func generate(o options, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err := data.Generate(o.out, cfg); err != nil {
+	if err := synth.Generate(o.out, cfg); err != nil {
 		return err
 	}
 	ds, err := data.Open(o.out)

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
-	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -46,7 +47,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	bin := buildTrain(t)
 	root := filepath.Join(t.TempDir(), "posmed")
-	if err := data.Generate(root, data.SynthConfig{N: 15, Size: 64, Seed: 9}); err != nil {
+	if err := synth.Generate(root, synth.Config{N: 15, Size: 64, Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()

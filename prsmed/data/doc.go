@@ -1,6 +1,6 @@
-// Package data reads the PosMed data set that PRS-Med trains on, batches its
-// samples deterministically and writes synthetic stand-ins in the same
-// layout. It is plain Go: tensors are made from the decoded images by the
+// Package data reads the PosMed data set that PRS-Med trains on and batches its
+// samples deterministically (package synth writes synthetic stand-ins in the same
+// layout). It is plain Go: tensors are made from the decoded images by the
 // model code.
 //
 // # Layout
@@ -73,6 +73,6 @@
 //
 // # Synthetic data
 //
-// [Generate] writes the same layout with six synthetic modalities named like
-// the real ones; see [SynthConfig] and the examples/synthdata command.
+// Package prsmed/data/synth writes the same layout with six synthetic modalities named
+// like the real ones; see the examples/synthdata command.
 package data

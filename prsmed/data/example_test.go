@@ -6,6 +6,8 @@ import (
 	"log"
 	"os"
 
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/zones"
 )
@@ -19,8 +21,8 @@ func Example() {
 	}
 	defer os.RemoveAll(root)
 
-	cfg := data.SynthConfig{N: 20, Size: 64, Seed: 1, Modalities: []string{"polyp_endoscopy", "skin_rgbimage"}}
-	if err := data.Generate(root, cfg); err != nil {
+	cfg := synth.Config{N: 20, Size: 64, Seed: 1, Modalities: []string{"polyp_endoscopy", "skin_rgbimage"}}
+	if err := synth.Generate(root, cfg); err != nil {
 		log.Fatal(err)
 	}
 	ds, err := data.Open(root)

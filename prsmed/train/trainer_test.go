@@ -11,15 +11,16 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// synth writes a small synthetic PosMed root once per test binary.
-func synth(t *testing.T, n int) *data.Dataset {
+// synthSet writes a small synthetic PosMed root once per test binary.
+func synthSet(t *testing.T, n int) *data.Dataset {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "posmed")
-	if err := data.Generate(root, data.SynthConfig{N: n, Size: 64, Seed: 3}); err != nil {
+	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := data.Open(root)
@@ -57,7 +58,7 @@ func TestShortTrainingLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a few seconds")
 	}
-	ds := synth(t, 40)
+	ds := synthSet(t, 40)
 	m := newTiny(t, 1)
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 14)
@@ -105,7 +106,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	prev := torch.NumThreads()
 	torch.SetNumThreads(1)
 	defer torch.SetNumThreads(prev)
-	ds := synth(t, 10)
+	ds := synthSet(t, 10)
 	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
 		m := newTiny(t, 2)
@@ -164,7 +165,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 // BatchNorm running statistics and counters alike — is exactly what it was, while the
 // fusion and decoder did train.
 func TestFrozenEncoderStaysFrozen(t *testing.T) {
-	ds := synth(t, 16)
+	ds := synthSet(t, 16)
 	m := newTiny(t, 4)
 	defer m.Close()
 	before := map[string][]float64{}

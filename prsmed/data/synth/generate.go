@@ -1,4 +1,8 @@
-package data
+// Package synth writes synthetic PosMed data roots: six modalities named like the real ones,
+// each image with a lesion whose mask, position answer and Clinical Action Zone agree, in
+// the layout package data reads. It stands in for PosMed where the real data is absent
+// (tests, the quickstart).
+package synth
 
 import (
 	"bytes"
@@ -18,23 +22,24 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/zones"
 )
 
-// Defaults of [SynthConfig], sized for a quick CPU run.
+// Defaults of [Config], sized for a quick CPU run.
 const (
-	DefaultSynthN    = 60  // samples per modality
-	DefaultSynthSize = 128 // image side in pixels
-	MinSynthSize     = 32  // smallest image side Generate accepts
+	DefaultN    = 60  // samples per modality
+	DefaultSize = 128 // image side in pixels
+	MinSize     = 32  // smallest image side Generate accepts
 )
 
-// SynthConfig configures [Generate]. Zero fields take the defaults.
-type SynthConfig struct {
+// Config configures [Generate]. Zero fields take the defaults.
+type Config struct {
 	// N is the number of samples (one image, one mask, one CSV row) per
-	// modality; default DefaultSynthN.
+	// modality; default DefaultN.
 	N int
 	// Size is the side of the square images in pixels; default
-	// DefaultSynthSize, at least MinSynthSize.
+	// DefaultSize, at least MinSize.
 	Size int
 	// Seed selects the data. The same configuration always writes the same
 	// bytes (with the same Go version).
@@ -44,7 +49,7 @@ type SynthConfig struct {
 	// train the rest.
 	Fractions [3]float64
 	// Modalities lists the modalities to write; empty means all six of
-	// [SynthModalities].
+	// [Modalities].
 	Modalities []string
 	// Workers is the number of samples drawn in parallel; default
 	// GOMAXPROCS. It does not change the output.
@@ -55,9 +60,9 @@ type SynthConfig struct {
 	Progress func(modality string, done, total int)
 }
 
-// SynthModalities returns the names of the six synthetic modalities, the
+// Modalities returns the names of the six synthetic modalities, the
 // same as the real PosMed modality folders. The slice is new on every call.
-func SynthModalities() []string {
+func Modalities() []string {
 	ls := looks()
 	names := make([]string, len(ls))
 	for i, l := range ls {
@@ -67,12 +72,12 @@ func SynthModalities() []string {
 }
 
 // withDefaults fills zero fields and checks the rest.
-func (c SynthConfig) withDefaults() (SynthConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 {
-		c.N = DefaultSynthN
+		c.N = DefaultN
 	}
 	if c.Size == 0 {
-		c.Size = DefaultSynthSize
+		c.Size = DefaultSize
 	}
 	if c.Fractions == [3]float64{} {
 		c.Fractions = [3]float64{0.70, 0.15, 0.15}
@@ -81,13 +86,13 @@ func (c SynthConfig) withDefaults() (SynthConfig, error) {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	if len(c.Modalities) == 0 {
-		c.Modalities = SynthModalities()
+		c.Modalities = Modalities()
 	}
 	switch {
 	case c.N < 1:
 		return c, fmt.Errorf("synthetic data: sample count %d, need at least 1", c.N)
-	case c.Size < MinSynthSize:
-		return c, fmt.Errorf("synthetic data: image size %d, need at least %d", c.Size, MinSynthSize)
+	case c.Size < MinSize:
+		return c, fmt.Errorf("synthetic data: image size %d, need at least %d", c.Size, MinSize)
 	case c.Size > 4096:
 		return c, fmt.Errorf("synthetic data: image size %d, at most 4096", c.Size)
 	}
@@ -101,7 +106,7 @@ func (c SynthConfig) withDefaults() (SynthConfig, error) {
 	for i := range c.Fractions {
 		c.Fractions[i] /= sum
 	}
-	known := SynthModalities()
+	known := Modalities()
 	for i, m := range c.Modalities {
 		if !slices.Contains(known, m) {
 			return c, fmt.Errorf("synthetic data: unknown modality %q (known: %s)", m, strings.Join(known, ", "))
@@ -126,9 +131,9 @@ func (c SynthConfig) withDefaults() (SynthConfig, error) {
 // grey PNGs (brain, breast, lung_CT, lung_Xray), RGB PNGs (polyp) or RGB
 // JPEGs (skin); masks are 8-bit grey PNGs with 0 and 255. The CSV has the
 // official header and one row per image, ordered by split (train, val, test)
-// and id; its position column comes from [PositionSentence], question and
+// and id; its position column comes from [data.PositionSentence], question and
 // answer from zones.Question and zones.Answer with the modality's
-// [LesionWord].
+// [data.LesionWord].
 //
 // Every mask holds one lesion. Zones are balanced: within each split of each
 // modality, and over the whole modality, the five zone counts differ by at
@@ -137,7 +142,7 @@ func (c SynthConfig) withDefaults() (SynthConfig, error) {
 // inside its quadrant, a few pixels from the centre row and column; a
 // central lesion covers the centre pixel. The zone and the near-centre flag
 // written to the CSV are those zones.Locate finds in the written mask.
-func Generate(root string, cfg SynthConfig) error {
+func Generate(root string, cfg Config) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err
@@ -171,7 +176,7 @@ func modalitySeed(seed uint64, name string) uint64 {
 }
 
 // planModality assigns each of the n samples a split and a zone.
-func planModality(cfg SynthConfig, name string) []plan {
+func planModality(cfg Config, name string) []plan {
 	r := rand.New(rand.NewPCG(modalitySeed(cfg.Seed, name), math.MaxUint64))
 	n := cfg.N
 	nVal := int(math.Round(float64(n) * cfg.Fractions[1]))
@@ -183,11 +188,11 @@ func planModality(cfg SynthConfig, name string) []plan {
 	for i := range n {
 		switch {
 		case i < n-nVal-nTest:
-			splits = append(splits, SplitTrain)
+			splits = append(splits, data.SplitTrain)
 		case i < n-nTest:
-			splits = append(splits, SplitVal)
+			splits = append(splits, data.SplitVal)
 		default:
-			splits = append(splits, SplitTest)
+			splits = append(splits, data.SplitTest)
 		}
 	}
 	r.Shuffle(n, func(i, j int) { splits[i], splits[j] = splits[j], splits[i] })
@@ -196,7 +201,7 @@ func planModality(cfg SynthConfig, name string) []plan {
 	// chosen among those used least so far in the modality.
 	total := map[zones.Zone]int{}
 	bySplit := map[string][]zones.Zone{}
-	for _, sp := range Splits() {
+	for _, sp := range data.Splits() {
 		m := 0
 		for _, s := range splits {
 			if s == sp {
@@ -233,9 +238,9 @@ type synthRow struct {
 }
 
 // generateModality writes one modality's files and CSV.
-func generateModality(root string, cfg SynthConfig, lk look) error {
+func generateModality(root string, cfg Config, lk look) error {
 	plans := planModality(cfg, lk.name)
-	for _, sp := range Splits() {
+	for _, sp := range data.Splits() {
 		for _, kind := range [...]string{"images", "masks"} {
 			if err := os.MkdirAll(filepath.Join(root, lk.name, sp+"_"+kind), 0o755); err != nil {
 				return err
@@ -273,7 +278,7 @@ func generateModality(root string, cfg SynthConfig, lk look) error {
 			return e
 		}
 	}
-	order := map[string]int{SplitTrain: 0, SplitVal: 1, SplitTest: 2}
+	order := map[string]int{data.SplitTrain: 0, data.SplitVal: 1, data.SplitTest: 2}
 	slices.SortFunc(rows, func(a, b synthRow) int {
 		if d := order[a.split] - order[b.split]; d != 0 {
 			return d
@@ -282,7 +287,7 @@ func generateModality(root string, cfg SynthConfig, lk look) error {
 	})
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write(Columns())
+	w.Write(data.Columns())
 	for _, r := range rows {
 		w.Write([]string{r.maskRel, r.imageName, r.question, r.answer, r.position, r.split})
 	}
@@ -307,7 +312,7 @@ func sampleNames(lk look, split string, id int) (maskRel, imageRel, imageName st
 
 // writeSample draws one sample, writes its image and mask, and returns its
 // CSV row.
-func writeSample(root string, cfg SynthConfig, lk look, p plan) (synthRow, error) {
+func writeSample(root string, cfg Config, lk look, p plan) (synthRow, error) {
 	r := rand.New(rand.NewPCG(modalitySeed(cfg.Seed, lk.name), uint64(p.id)))
 	pl := placement{s: cfg.Size, minR: lk.minR, maxR: lk.maxR, newShape: lk.shape}
 	wantNear := p.zone != zones.Center && r.Float64() < 0.4
@@ -341,7 +346,7 @@ func writeSample(root string, cfg SynthConfig, lk look, p plan) (synthRow, error
 	if err != nil {
 		return synthRow{}, fmt.Errorf("sample %d: %w", p.id, err)
 	}
-	word := LesionWord(lk.name)
+	word := data.LesionWord(lk.name)
 	return synthRow{
 		split:     p.split,
 		id:        p.id,
@@ -349,7 +354,7 @@ func writeSample(root string, cfg SynthConfig, lk look, p plan) (synthRow, error
 		imageName: imageName,
 		question:  zones.Question(r, word),
 		answer:    zones.Answer(r, loc.Zone, loc.Near, word),
-		position:  PositionSentence(r, loc.Zone, loc.Near),
+		position:  data.PositionSentence(r, loc.Zone, loc.Near),
 	}, nil
 }
 

@@ -1,4 +1,4 @@
-package data
+package synth
 
 import (
 	"math"
@@ -18,7 +18,7 @@ type look struct {
 }
 
 // looks returns the six synthetic modalities, in the order of
-// [SynthModalities].
+// [Modalities].
 func looks() []look {
 	return []look{
 		{

@@ -1,4 +1,4 @@
-package data
+package synth
 
 import (
 	"crypto/sha256"
@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/zones"
 )
 
@@ -39,7 +40,7 @@ func defaultRun(t *testing.T) string {
 	defaultRoot.once.Do(func() {
 		defaultRoot.dir, defaultRoot.err = os.MkdirTemp("", "posmed-synth-")
 		if defaultRoot.err == nil {
-			defaultRoot.err = Generate(defaultRoot.dir, SynthConfig{})
+			defaultRoot.err = Generate(defaultRoot.dir, Config{})
 		}
 	})
 	if defaultRoot.err != nil {
@@ -74,7 +75,7 @@ func hashTree(t *testing.T, root string) map[string]string {
 func TestGenerateDeterministic(t *testing.T) {
 	// Two runs with the same seed write the same bytes, whatever the
 	// number of workers; another seed changes every file.
-	cfg := SynthConfig{N: 8, Size: 40, Seed: 7}
+	cfg := Config{N: 8, Size: 40, Seed: 7}
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	if err := Generate(a, cfg); err != nil {
 		t.Fatal(err)
@@ -106,11 +107,11 @@ func TestGenerateDeterministic(t *testing.T) {
 
 func TestGenerateDefaultRun(t *testing.T) {
 	root := defaultRun(t)
-	d, err := Open(root)
+	d, err := data.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := slices.Sorted(slices.Values(SynthModalities()))
+	want := slices.Sorted(slices.Values(Modalities()))
 	if !slices.Equal(d.Modalities(), want) {
 		t.Fatalf("Modalities = %v, want %v", d.Modalities(), want)
 	}
@@ -125,10 +126,10 @@ func TestGenerateDefaultRun(t *testing.T) {
 	}
 	for _, m := range want {
 		c := d.Counts()[m]
-		if c[SplitTrain] != 42 || c[SplitVal] != 9 || c[SplitTest] != 9 {
+		if c[data.SplitTrain] != 42 || c[data.SplitVal] != 9 || c[data.SplitTest] != 9 {
 			t.Errorf("%s: split counts %v, want 42/9/9", m, c)
 		}
-		for _, sp := range Splits() {
+		for _, sp := range data.Splits() {
 			zc := zoneCount[key{m, sp}]
 			lo, hi := math.MaxInt, 0
 			for _, z := range zones.All() {
@@ -148,17 +149,17 @@ func proximity(s string) bool {
 
 func TestGeneratedSamples(t *testing.T) {
 	root := defaultRun(t)
-	d, err := Open(root)
+	d, err := data.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nearQuad, farQuad := 0, 0
 	for _, s := range d.Samples("") {
-		img, mask, err := LoadSample(s)
+		img, mask, err := data.LoadSample(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img.Bounds() != image.Rect(0, 0, DefaultSynthSize, DefaultSynthSize) {
+		if img.Bounds() != image.Rect(0, 0, DefaultSize, DefaultSize) {
 			t.Fatalf("%v: image bounds %v", s, img.Bounds())
 		}
 		_, isGray := img.(*image.Gray)
@@ -183,14 +184,14 @@ func TestGeneratedSamples(t *testing.T) {
 		if z, ok := zones.Parse(s.Answer); !ok || z != s.Zone {
 			t.Errorf("%v: answer %q parses to %v, want %v", s, s.Answer, z, s.Zone)
 		}
-		word := LesionWord(s.Modality)
+		word := data.LesionWord(s.Modality)
 		if !strings.Contains(s.Question, word) {
 			t.Errorf("%v: question %q lacks %q", s, s.Question, word)
 		}
 		if !strings.HasPrefix(s.Position, "Position "+s.Zone.String()+" ") && !strings.Contains(s.Position, "position "+s.Zone.String()+" ") {
 			t.Errorf("%v: position %q does not spell the zone as %q", s, s.Position, s.Zone.String())
 		}
-		checkDecidable(t, s, loc, DefaultSynthSize)
+		checkDecidable(t, s, loc, DefaultSize)
 		checkContrast(t, s, img, mask)
 		if s.Zone != zones.Center {
 			if loc.Near {
@@ -207,7 +208,7 @@ func TestGeneratedSamples(t *testing.T) {
 
 // checkDecidable checks that a quadrant lesion keeps clear of the centre
 // row and column, and that a central one covers the centre pixel.
-func checkDecidable(t *testing.T, s Sample, loc zones.Location, size int) {
+func checkDecidable(t *testing.T, s data.Sample, loc zones.Location, size int) {
 	t.Helper()
 	c, m := size/2, placement{s: size}.margin()
 	b := loc.Box
@@ -236,7 +237,7 @@ func checkDecidable(t *testing.T, s Sample, loc zones.Location, size int) {
 // just around it: the mean colour inside the mask and in a ring 2–4 pixels
 // outside it (by the chessboard distance) differ by at least 40 levels in
 // some channel.
-func checkContrast(t *testing.T, s Sample, img image.Image, mask *image.Gray) {
+func checkContrast(t *testing.T, s data.Sample, img image.Image, mask *image.Gray) {
 	t.Helper()
 	size := mask.Rect.Dx()
 	inner, outer := dilate(mask.Pix, size, 1), dilate(mask.Pix, size, 4)
@@ -301,7 +302,7 @@ func dilate(pix []uint8, size, k int) []bool {
 func TestGenerateOptions(t *testing.T) {
 	root := t.TempDir()
 	var calls []int
-	err := Generate(root, SynthConfig{N: 3, Size: MinSynthSize, Modalities: []string{"lung_CT"}, Seed: 3,
+	err := Generate(root, Config{N: 3, Size: MinSize, Modalities: []string{"lung_CT"}, Seed: 3,
 		Fractions: [3]float64{1, 0, 2}, Workers: 2, Progress: func(m string, done, total int) {
 			if m != "lung_CT" || total != 3 {
 				t.Errorf("progress(%q, %d, %d)", m, done, total)
@@ -314,20 +315,20 @@ func TestGenerateOptions(t *testing.T) {
 	if !slices.Equal(calls, []int{1, 2, 3}) {
 		t.Errorf("progress calls %v", calls)
 	}
-	d, err := Open(root)
+	d, err := data.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := d.Counts(); len(c) != 1 || c["lung_CT"][SplitTrain] != 1 || c["lung_CT"][SplitVal] != 0 || c["lung_CT"][SplitTest] != 2 {
+	if c := d.Counts(); len(c) != 1 || c["lung_CT"][data.SplitTrain] != 1 || c["lung_CT"][data.SplitVal] != 0 || c["lung_CT"][data.SplitTest] != 2 {
 		t.Errorf("Counts = %v", c)
 	}
 	for _, s := range d.Samples("") {
-		if _, _, err := LoadSample(s); err != nil {
+		if _, _, err := data.LoadSample(s); err != nil {
 			t.Error(err)
 		}
 	}
-	for _, bad := range []SynthConfig{
-		{Size: MinSynthSize - 1},
+	for _, bad := range []Config{
+		{Size: MinSize - 1},
 		{N: -1},
 		{Modalities: []string{"dental_xray"}},
 		{Modalities: []string{"lung_CT", "lung_CT"}},
@@ -342,7 +343,7 @@ func TestGenerateOptions(t *testing.T) {
 
 func TestSynthSizes(t *testing.T) {
 	// Every modality can place every zone at the smallest and a large size.
-	for _, size := range []int{MinSynthSize, 33, 257} {
+	for _, size := range []int{MinSize, 33, 257} {
 		for _, lk := range looks() {
 			pl := placement{s: size, minR: lk.minR, maxR: lk.maxR, newShape: lk.shape}
 			for i, z := range zones.All() {
