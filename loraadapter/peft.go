@@ -310,7 +310,9 @@ func Load(dir string, st *nn.Store, slots []nn.LinearSlot) (Config, Adapters, er
 // not an error here. The weight file must hold exactly lora_A.weight of shape (r, in) and
 // lora_B.weight of shape (out, r) for each of those slots: a missing tensor, a tensor with
 // the wrong shape, or a tensor under KeyPrefix that is not a LoRA weight of a matched slot is
-// an error that lists them all (an *nn.LoadError, errors.Is(err, nn.ErrLoad)). Tensors for
+// an error that lists them all (an *nn.LoadError, errors.Is(err, nn.ErrLoad); a missing
+// tensor is named by the store entry it should fill, module + ".lora_A.weight", the others
+// by their names in the file). Tensors for
 // modules the model has no slot for are skipped and listed in Report.Skipped. Nothing is
 // injected unless all of this checks out.
 //
