@@ -55,6 +55,7 @@ type ShapeMismatch struct {
 	Store []int64 // the entry's shape
 }
 
+// String is the mismatch as a LoadError names it: "name: file [..], model [..]".
 func (m ShapeMismatch) String() string {
 	return fmt.Sprintf("%s: file %v, model %v", m.Name, m.File, m.Store)
 }
