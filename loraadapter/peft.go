@@ -310,7 +310,9 @@ func Load(dir string, st *nn.Store, slots []nn.LinearSlot) (Config, Adapters, er
 // not an error here. The weight file must hold exactly lora_A.weight of shape (r, in) and
 // lora_B.weight of shape (out, r) for each of those slots: a missing tensor, a tensor with
 // the wrong shape, or a tensor under KeyPrefix that is not a LoRA weight of a matched slot is
-// an error that lists them all (an *nn.LoadError, errors.Is(err, nn.ErrLoad)). Tensors for
+// an error that lists them all (an *nn.LoadError, errors.Is(err, nn.ErrLoad); a missing
+// tensor is named by the store entry it should fill, module + ".lora_A.weight", the others
+// by their names in the file). Tensors for
 // modules the model has no slot for are skipped and listed in Report.Skipped. Nothing is
 // injected unless all of this checks out.
 //
@@ -345,111 +347,64 @@ func LoadWithReport(dir string, st *nn.Store, slots []nn.LinearSlot) (*Report, e
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Config: cfg, File: path}
-	var lr nn.LoadReport
-	// Which file tensors belong to which module.
-	type pair struct{ a, b string }
-	inFile := map[string]*pair{}
-	for _, n := range w.Names() {
-		mod, which, ok := loraKey(n)
-		if !ok {
-			lr.Unexpected = append(lr.Unexpected, n)
-			continue
-		}
-		p := inFile[mod]
-		if p == nil {
-			p = &pair{}
-			inFile[mod] = p
-		}
-		if which == 'A' {
-			p.a = n
-		} else {
-			p.b = n
-		}
-	}
+	// The file's names map onto the store names of the adapters' tensors:
+	// KeyPrefix + module + ".lora_A.weight" fills module + ".lora_A.weight". Modules the
+	// model has no slot for are skipped; any other name fills nothing, so it is unexpected.
 	isSlot := map[string]bool{}
 	for _, sl := range slots {
 		isSlot[sl.Name] = true
 	}
-	isPicked := map[string]bool{}
+	skipped := map[string]bool{}
+	opts := nn.LoadOptions{Rename: func(name string) (string, bool) {
+		mod, which, ok := loraKey(name)
+		switch {
+		case !ok:
+			return "", true
+		case !isSlot[mod]:
+			skipped[mod] = true
+			return "", false
+		}
+		return mod + ".lora_" + string(which) + ".weight", true
+	}}
+	want := map[string][]int64{}
 	for _, sl := range picked {
-		isPicked[sl.Name] = true
 		base := (*sl.Layer).(*nn.Linear)
 		out, in := base.Weight.Size(0), base.Weight.Size(1)
-		want := map[byte][]int64{'A': {cfg.R, in}, 'B': {out, cfg.R}}
-		p := inFile[sl.Name]
-		if p == nil {
-			p = &pair{}
-		}
-		for _, k := range []struct {
-			which byte
-			name  string
-		}{{'A', p.a}, {'B', p.b}} {
-			full := KeyPrefix + sl.Name + ".lora_" + string(k.which) + ".weight"
-			if k.name == "" {
-				lr.Missing = append(lr.Missing, full)
-				continue
-			}
-			info, _ := w.Info(k.name)
-			if !sameShape(info.Shape, want[k.which]) {
-				lr.Mismatched = append(lr.Mismatched, fmt.Sprintf("%s: file %v, model %v", full, info.Shape, want[k.which]))
-			}
-		}
+		want[sl.Name+".lora_A.weight"] = []int64{cfg.R, in}
+		want[sl.Name+".lora_B.weight"] = []int64{out, cfg.R}
 	}
-	for mod, p := range inFile {
-		switch {
-		case isPicked[mod]:
-		case isSlot[mod]:
-			for _, n := range []string{p.a, p.b} {
-				if n != "" {
-					lr.Unexpected = append(lr.Unexpected, n)
-				}
-			}
-		default:
-			rep.Skipped = append(rep.Skipped, mod)
-		}
-	}
-	sort.Strings(rep.Skipped)
-	sort.Strings(lr.Unexpected)
-	sort.Strings(lr.Mismatched)
-	if len(lr.Missing)+len(lr.Unexpected)+len(lr.Mismatched) > 0 {
-		return nil, &nn.LoadError{File: path, LoadReport: lr}
+	if _, err := nn.Check(w, want, opts); err != nil {
+		return nil, err
 	}
 	if len(picked) == 0 {
 		return nil, fmt.Errorf("loraadapter: %s: the adapter (targets %v, prefixes %v) matches none of the model's %d slots",
 			path, cfg.Targets, cfg.Prefixes, len(slots))
 	}
+	rep := &Report{Config: cfg, File: path}
+	for mod := range skipped {
+		rep.Skipped = append(rep.Skipped, mod)
+	}
+	sort.Strings(rep.Skipped)
 
 	ads, err := injectSlots(st, picked, cfg)
 	if err != nil {
 		return nil, err
 	}
+	var entries []*nn.Entry
 	for _, l := range ads {
-		p := inFile[l.Name]
-		for _, k := range []struct {
-			name string
-			dst  *torch.Tensor
-		}{{p.a, l.A}, {p.b, l.B}} {
-			if err := copyIn(w, k.name, k.dst); err != nil {
-				return nil, fmt.Errorf("loraadapter: loading %s from %s: %w", k.name, path, err)
+		for _, n := range []string{l.Name + ".lora_A.weight", l.Name + ".lora_B.weight"} {
+			e, ok := st.Get(n)
+			if !ok {
+				return nil, fmt.Errorf("loraadapter: %s was injected without %s", l.Name, n)
 			}
+			entries = append(entries, e)
 		}
+	}
+	if _, err := nn.LoadEntries(w, entries, opts); err != nil {
+		return nil, fmt.Errorf("loraadapter: %w", err)
 	}
 	rep.Adapters = ads
 	return rep, nil
-}
-
-// copyIn loads one tensor of w into dst, converting to dst's dtype.
-func copyIn(w *torch.WeightFile, name string, dst *torch.Tensor) (err error) {
-	defer torch.Recover(&err)
-	s := torch.NewScope(dst.Device()).NoGrad()
-	defer s.Close()
-	t, err := w.Load(s, name, dst.DType())
-	if err != nil {
-		return err
-	}
-	dst.CopyFrom(t)
-	return nil
 }
 
 // loraKey splits KeyPrefix + module + ".lora_A.weight" (or B).
@@ -464,16 +419,4 @@ func loraKey(name string) (module string, which byte, ok bool) {
 		}
 	}
 	return "", 0, false
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

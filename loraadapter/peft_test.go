@@ -332,10 +332,10 @@ func TestLoadErrors(t *testing.T) {
 				w[key+"0.self_attn.q_proj.lora_A.default.weight"] = torch.Zeros(s, torch.Float32, 4, 8)
 			})
 		}, nn.ErrLoad, nil, &nn.LoadReport{
-			Missing: []string{key + "1.self_attn.o_proj.lora_B.weight"},
+			Missing: []string{"model.layers.1.self_attn.o_proj.lora_B.weight"}, // the store's name
 			Unexpected: []string{key + "0.self_attn.q_proj.lora_A.default.weight",
 				"model.layers.0.self_attn.q_proj.lora_A.weight"},
-			Mismatched: []string{key + "0.self_attn.k_proj.lora_B.weight: file [5 4], model [4 4]"},
+			Mismatched: []nn.ShapeMismatch{{Name: key + "0.self_attn.k_proj.lora_B.weight", File: []int64{5, 4}, Store: []int64{4, 4}}},
 		}},
 		{"module not targeted", func(t *testing.T) string {
 			return editDir(t, s, func(c map[string]any) { c["target_modules"] = []any{"q_proj", "k_proj", "v_proj"} }, nil)

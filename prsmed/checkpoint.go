@@ -3,7 +3,6 @@ package prsmed
 import (
 	"errors"
 	"path/filepath"
-	"strings"
 
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/nn"
@@ -72,20 +71,13 @@ func (m *Model) LoadLLaVAMed(dir string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := m.Store.Load(path, nn.LoadOptions{NonStrict: true, Only: []string{"model.*", "lm_head.*"}})
-	if err != nil {
-		return err
-	}
-	var missing []string
-	for _, n := range rep.Missing {
-		if !strings.Contains(n, ".lora_") {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing)+len(rep.Mismatched) > 0 {
-		return &nn.LoadError{File: path, LoadReport: nn.LoadReport{Missing: missing, Mismatched: rep.Mismatched}}
-	}
-	return nil
+	// LLaVA-Med predates the LoRA adapters: their weights are not missing.
+	_, err = m.Store.Load(path, nn.LoadOptions{
+		AllowUnexpected: true,
+		Only:            []string{"model.*", "lm_head.*"},
+		Optional:        []string{"*.lora_*"},
+	})
+	return err
 }
 
 // Load opens a PRS-Med checkpoint folder written by SaveCheckpoint (config.json and

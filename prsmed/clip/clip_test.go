@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -249,8 +250,13 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 	if !errors.Is(err, nn.ErrLoad) || !errors.As(err, &le) {
 		t.Fatalf("err = %v, want an *nn.LoadError", err)
 	}
-	if len(le.Missing) != 1 || len(le.Mismatched) != 1 || len(le.Unexpected) != 1 {
-		t.Errorf("report %+v, want one missing, one mismatched, one unexpected", le.LoadReport)
+	wantReport := nn.LoadReport{
+		Missing:    []string{llavaPrefix + "encoder.layers.1.self_attn.v_proj.bias"},
+		Unexpected: []string{llavaPrefix + "encoder.layers.3.mlp.fc1.weight"},
+		Mismatched: []nn.ShapeMismatch{{Name: llavaPrefix + "encoder.layers.0.mlp.fc1.weight", File: []int64{32, 64}, Store: []int64{64, 32}}},
+	}
+	if !reflect.DeepEqual(le.LoadReport, wantReport) {
+		t.Errorf("report %+v\nwant   %+v", le.LoadReport, wantReport)
 	}
 	for _, want := range []string{
 		"1 missing (" + llavaPrefix + "encoder.layers.1.self_attn.v_proj.bias)",
@@ -308,6 +314,51 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 	}
 	if err := tw.Load(junk); err == nil {
 		t.Error("loading a corrupt file succeeded")
+	}
+}
+
+// TestLoadErrorsRelayout: a Hugging Face Llava file with a tensor gone, one of the wrong
+// shape and one too many, loaded into LLaVA module paths: a missing tensor is named by the
+// entry it should fill, the others by their names in the file.
+func TestLoadErrorsRelayout(t *testing.T) {
+	s := torch.NewScope(torch.CPU).NoGrad()
+	defer s.Close()
+	path := filepath.Join(t.TempDir(), "hf.safetensors")
+	const tw, pj = "vision_tower.vision_model.", "multi_modal_projector."
+	relayout(t, s, path, tw, pj, true, map[string]*torch.Tensor{
+		pj + "linear_2.weight": torch.Zeros(s, torch.Float32, 48, 40),
+		pj + "linear_3.bias":   torch.Zeros(s, torch.Float32, 48),
+	})
+	m, err := torch.LoadWeights(s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(m, tw+"post_layernorm.bias")
+	if err := torch.SaveSafetensors(path, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, tower, proj := build(t, clip.Tiny(), tinyProjector(), clip.LLaVATowerPath, clip.LLaVAProjectorPath)
+	defer st.Close()
+	for _, c := range []struct {
+		name string
+		load func(string) error
+		want nn.LoadReport
+	}{
+		{"tower", tower.Load, nn.LoadReport{Missing: []string{llavaPrefix + "post_layernorm.bias"}}},
+		{"projector", proj.Load, nn.LoadReport{
+			Unexpected: []string{pj + "linear_3.bias"},
+			Mismatched: []nn.ShapeMismatch{{Name: pj + "linear_2.weight", File: []int64{48, 40}, Store: []int64{48, 48}}},
+		}},
+	} {
+		err := c.load(path)
+		var le *nn.LoadError
+		if !errors.Is(err, nn.ErrLoad) || !errors.As(err, &le) {
+			t.Errorf("%s: err = %v, want an *nn.LoadError", c.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(le.LoadReport, c.want) {
+			t.Errorf("%s: report %+v\nwant %+v", c.name, le.LoadReport, c.want)
+		}
 	}
 }
 

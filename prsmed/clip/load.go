@@ -10,12 +10,11 @@ import (
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// Loading maps file names onto the modules' own store entries rather than going through
-// Store.LoadFrom: LoadOptions.Prefix can strip a file prefix but not put the module's path
-// in its place, and a tower built at LLaVATowerPath has to read a standalone CLIP file's
-// `vision_model.*` names (and the reverse). Errors are *nn.LoadError values, so
-// errors.Is(err, nn.ErrLoad) holds and every missing, unexpected and wrong-shape file key is
-// named.
+// A file layout is a renaming: Tower and Projector loads detect where the module sits in
+// the file, build an nn.LoadOptions.Rename that maps its file names onto the module's own
+// store entries, and load those entries with nn.LoadEntries. Errors are therefore
+// *nn.LoadError values: errors.Is(err, nn.ErrLoad) holds, and every missing entry and every
+// unexpected or wrong-shape file tensor is named.
 
 // towerAnchor is the tensor whose name reveals where a vision tower sits in a file.
 const towerAnchor = "embeddings.patch_embedding.weight"
@@ -52,19 +51,15 @@ func (t *Tower) LoadFrom(w *torch.WeightFile, prefix ...string) error {
 			return err
 		}
 	}
-	binds := make([]binding, len(t.entries))
-	have := map[string]bool{}
-	for i, b := range t.entries {
-		binds[i] = binding{file: fp + b.rel, entry: b.entry}
-		have[b.rel] = true
-	}
-	var unexpected []string
-	for _, n := range w.Names() {
-		if rel, ok := strings.CutPrefix(n, fp); ok && !have[rel] && !towerIgnored[rel] {
-			unexpected = append(unexpected, n)
-		}
-	}
-	return loadBindings(w, binds, unexpected)
+	// Every name under the prefix belongs to the tower: it fills the entry of the same
+	// relative name or is unexpected.
+	_, err := nn.LoadEntries(w, entriesOf(t.entries), nn.LoadOptions{
+		Prefix: fp,
+		Rename: func(rel string) (string, bool) {
+			return join(t.prefix, rel), !towerIgnored[rel]
+		},
+	})
+	return err
 }
 
 // DetectTowerPrefix finds the prefix of the vision tower's names in a weight file: the text
@@ -152,26 +147,37 @@ func (p *Projector) LoadFrom(w *torch.WeightFile, prefix ...string) error {
 		}
 	}
 	_, hf := w.Info(fp + "linear_1.weight")
-	binds := make([]binding, len(p.entries))
-	have := map[string]bool{}
-	for i, b := range p.entries {
-		name := b.rel
-		if hf {
-			// Sequential index 2i ↔ linear_{i+1}.
-			idx, rest, _ := strings.Cut(b.rel, ".")
-			j, _ := strconv.Atoi(idx)
-			name = fmt.Sprintf("linear_%d.%s", j/2+1, rest)
-		}
-		binds[i] = binding{file: fp + name, entry: b.entry}
-		have[fp+name] = true
+	own := map[string]bool{}
+	for _, b := range p.entries {
+		own[b.entry.Name] = true
 	}
-	var unexpected []string
-	for _, n := range w.Names() {
-		if strings.HasPrefix(n, fp) && !have[n] && fp != "" {
-			unexpected = append(unexpected, n)
-		}
+	_, err := nn.LoadEntries(w, entriesOf(p.entries), nn.LoadOptions{
+		Prefix: fp,
+		Rename: func(rel string) (string, bool) {
+			if hf {
+				// linear_{i+1} ↔ Sequential index 2i.
+				if j, rest, ok := hfLinear(rel); ok {
+					rel = fmt.Sprintf("%d.%s", 2*(j-1), rest)
+				}
+			}
+			name := join(p.prefix, rel)
+			// Without a prefix the file holds other things: only the projector's own
+			// names are its.
+			return name, fp != "" || own[name]
+		},
+	})
+	return err
+}
+
+// hfLinear splits Hugging Face Llava's "linear_N.rest".
+func hfLinear(rel string) (n int, rest string, ok bool) {
+	idx, rest, ok := strings.Cut(rel, ".")
+	num, ok2 := strings.CutPrefix(idx, "linear_")
+	if !ok || !ok2 {
+		return 0, "", false
 	}
-	return loadBindings(w, binds, unexpected)
+	n, err := strconv.Atoi(num)
+	return n, rest, err == nil && n > 0
 }
 
 // LoadVision loads a tower and a projector from one checkpoint (such as LLaVA-Med's
@@ -193,62 +199,19 @@ func LoadVision(path string, t *Tower, p *Projector) error {
 	return nil
 }
 
-// binding is a store entry and the file tensor that fills it.
-type binding struct {
-	file  string
-	entry *nn.Entry
+// entriesOf lists the store entries of a module.
+func entriesOf(bs []bound) []*nn.Entry {
+	es := make([]*nn.Entry, len(bs))
+	for i, b := range bs {
+		es[i] = b.entry
+	}
+	return es
 }
 
-// loadBindings checks every binding (present, same shape) and, when all line up and
-// nothing is unexpected, copies each tensor into its entry through one temporary at a time.
-func loadBindings(w *torch.WeightFile, binds []binding, unexpected []string) error {
-	var rep nn.LoadReport
-	for _, b := range binds {
-		info, ok := w.Info(b.file)
-		if !ok {
-			rep.Missing = append(rep.Missing, b.file)
-			continue
-		}
-		if !sameShape(info.Shape, b.entry.Tensor.Shape()) {
-			rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: file %v, model %v", b.file, info.Shape, b.entry.Tensor.Shape()))
-		}
+// join is a module path and a name relative to it.
+func join(prefix, rel string) string {
+	if prefix == "" {
+		return rel
 	}
-	rep.Unexpected = append(rep.Unexpected, unexpected...)
-	sort.Strings(rep.Missing)
-	sort.Strings(rep.Unexpected)
-	sort.Strings(rep.Mismatched)
-	if len(rep.Missing)+len(rep.Unexpected)+len(rep.Mismatched) > 0 {
-		return &nn.LoadError{File: w.Path(), LoadReport: rep}
-	}
-	for _, b := range binds {
-		if err := loadOne(w, b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// loadOne copies one file tensor into its entry through a temporary freed on return.
-func loadOne(w *torch.WeightFile, b binding) (err error) {
-	defer torch.Recover(&err)
-	s := torch.NewScope(b.entry.Tensor.Device()).NoGrad()
-	defer s.Close()
-	t, err := w.Load(s, b.file, b.entry.Tensor.DType())
-	if err != nil {
-		return fmt.Errorf("clip: loading %s from %s: %w", b.file, w.Path(), err)
-	}
-	b.entry.Tensor.CopyFrom(t)
-	return nil
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return prefix + "." + rel
 }

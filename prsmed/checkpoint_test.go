@@ -1,0 +1,86 @@
+package prsmed_test
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// llavaTestModel builds the tiny preset with a seed.
+func llavaTestModel(t *testing.T, seed uint64) *prsmed.Model {
+	t.Helper()
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := torch.ManualSeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// TestLoadLLaVAMed writes a LLaVA-Med-like file (the model.* and lm_head.* tensors without
+// the LoRA weights, plus a tensor the model does not use) and loads it: the LoRA weights
+// are not missing, the unused tensor is ignored, and every other tensor is the file's. A
+// file that lacks a tensor fails, names it alone, and changes nothing.
+func TestLoadLLaVAMed(t *testing.T) {
+	src, dst := llavaTestModel(t, 1), llavaTestModel(t, 2)
+	if len(src.LoRA) == 0 {
+		t.Fatal("the tiny preset has no LoRA adapters")
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	file := map[string]*torch.Tensor{"model.vision_tower.vision_tower.vision_model.embeddings.position_ids": torch.Zeros(s, torch.Int64, 1, 4)}
+	for _, e := range src.Store.Entries() {
+		if (nn.Match("model.*", e.Name) || nn.Match("lm_head.*", e.Name)) && !strings.Contains(e.Name, ".lora_") {
+			file[e.Name] = e.Tensor
+		}
+	}
+	dir := t.TempDir()
+	if err := torch.SaveSafetensors(filepath.Join(dir, "model.safetensors"), file, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.LoadLLaVAMed(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range file {
+		if e, ok := dst.Store.Get(name); ok {
+			if !reflect.DeepEqual(e.Tensor.Float32s(), want.Float32s()) {
+				t.Errorf("%s is not the file's", name)
+			}
+		}
+	}
+
+	const gone = "lm_head.weight"
+	delete(file, gone)
+	broken := t.TempDir()
+	if err := torch.SaveSafetensors(filepath.Join(broken, "model.safetensors"), file, nil); err != nil {
+		t.Fatal(err)
+	}
+	fresh := llavaTestModel(t, 3)
+	e, _ := fresh.Store.Get("model.norm.weight")
+	before := e.Tensor.Float32s()
+	err := fresh.LoadLLaVAMed(broken)
+	var le *nn.LoadError
+	if !errors.Is(err, nn.ErrLoad) || !errors.As(err, &le) {
+		t.Fatalf("err = %v, want an *nn.LoadError", err)
+	}
+	if want := (nn.LoadReport{Missing: []string{gone}}); !reflect.DeepEqual(le.LoadReport, want) {
+		t.Errorf("report %+v, want %+v", le.LoadReport, want)
+	}
+	if !reflect.DeepEqual(e.Tensor.Float32s(), before) {
+		t.Error("a failed load changed the model")
+	}
+}
