@@ -31,7 +31,6 @@ func TestLoadRename(t *testing.T) {
 				p = p.Sub(c.under)
 			}
 			m := newTestModel(p)
-			st.Train(false)
 			rep, err := st.Load(c.path, nn.LoadOptions{Rename: c.rename})
 			if err != nil {
 				t.Fatal(err)
