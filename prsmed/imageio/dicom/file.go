@@ -59,10 +59,11 @@ type element struct {
 
 // File is a parsed DICOM file. Its methods are safe for concurrent use.
 type File struct {
-	ts     syntax
-	big    bool // the data set (and native pixel data) is big endian
-	elems  map[uint32]element
-	pixErr error // why the pixel data cannot be decoded, or nil
+	ts        syntax
+	big       bool // the data set (and native pixel data) is big endian
+	elems     map[uint32]element
+	pixErr    error // why the pixel data cannot be decoded, or nil
+	truncated error // the element that ran past the end of the file, or nil
 
 	rows, cols, samples   int
 	frames                int
@@ -316,7 +317,10 @@ func (p *parser) dataset(f *File, pos int, le, explicit bool) error {
 				f.pixErr = fmt.Errorf("%w: pixel data of %d bytes truncated to %d", ErrMalformed, length, len(p.d)-vpos)
 				return nil
 			}
-			return fmt.Errorf("%w: element %s length %d past end of file (%d bytes left)", ErrMalformed, tagString(tag), length, len(p.d)-vpos)
+			// pydicom keeps what it read before a truncated element; so does this reader,
+			// and says so in Truncated.
+			f.truncated = fmt.Errorf("%w: element %s length %d past end of file (%d bytes left)", ErrMalformed, tagString(tag), length, len(p.d)-vpos)
+			return nil
 		}
 		val := p.d[vpos : vpos+int(length)]
 		f.elems[tag] = element{vr: vr, val: val}
@@ -471,6 +475,10 @@ func (f *File) Tag(group, elem uint16) (string, bool) {
 	}
 	return strings.Join(parts, `\`), true
 }
+
+// Truncated reports the element that ran past the end of the file, where parsing stopped
+// (nil when the whole file was read).
+func (f *File) Truncated() error { return f.truncated }
 
 // TransferSyntax returns the transfer syntax's UID and name.
 func (f *File) TransferSyntax() (uid, name string) { return f.ts.uid, f.ts.name }

@@ -183,13 +183,17 @@ func (f *File) decodeJPEGLossless(out []float64, b []byte) error {
 		pos += l
 		switch {
 		case m == 0xC3:
-			if fr != nil {
+			if fr != nil && fr.planes != nil {
 				return fmt.Errorf("%w: two JPEG frame headers", ErrMalformed)
 			}
-			var err error
-			if fr, err = f.losslessHeader(seg); err != nil {
+			hdr, err := f.losslessHeader(seg)
+			if err != nil {
 				return err
 			}
+			if fr != nil { // tables and restart interval read before the header
+				hdr.dc, hdr.restart = fr.dc, fr.restart
+			}
+			fr = hdr
 		case m == 0xC4:
 			if fr == nil {
 				fr = &losslessFrame{} // tables may come before the frame header

@@ -10,6 +10,9 @@ import (
 // pixelModule reads and checks the image pixel attributes; its error is returned by Frame.
 func (f *File) pixelModule() error {
 	if _, ok := f.elems[tagPixelData]; !ok {
+		if f.truncated != nil {
+			return fmt.Errorf("%w (the file is truncated: %v)", ErrNoPixels, f.truncated)
+		}
 		return ErrNoPixels
 	}
 	var err error
@@ -46,9 +49,9 @@ func (f *File) pixelModule() error {
 		return fmt.Errorf("%w: %d rows × %d columns", ErrMalformed, rows, cols)
 	case samples != 1 && samples != 3:
 		return fmt.Errorf("%w: %d samples per pixel", ErrUnsupported, samples)
-	case bitsAlloc == 1:
-		return fmt.Errorf("%w: 1-bit pixel data", ErrUnsupported)
-	case bitsAlloc != 8 && bitsAlloc != 16 && bitsAlloc != 32:
+	case bitsAlloc == 1 && (samples != 1 || f.ts.encapsulated()):
+		return fmt.Errorf("%w: 1-bit pixel data with %d samples in %s", ErrUnsupported, samples, f.ts)
+	case bitsAlloc != 1 && bitsAlloc != 8 && bitsAlloc != 16 && bitsAlloc != 32:
 		return fmt.Errorf("%w: %d bits allocated", ErrMalformed, bitsAlloc)
 	case bitsStored < 1 || bitsStored > bitsAlloc:
 		return fmt.Errorf("%w: %d bits stored of %d allocated", ErrMalformed, bitsStored, bitsAlloc)
@@ -97,6 +100,9 @@ func (f *File) pixelModule() error {
 		return fmt.Errorf("%w: encapsulated pixel data in %s", ErrMalformed, f.ts)
 	}
 	need := uint64(f.nativeFrameBytes()) * uint64(frames)
+	if bitsAlloc == 1 { // bits run on across rows and frames
+		need = (uint64(rows*cols)*uint64(frames) + 7) / 8
+	}
 	if uint64(len(f.native)) < need {
 		return fmt.Errorf("%w: pixel data has %d bytes, %d frames of %d × %d × %d × %d bits need %d",
 			ErrMalformed, len(f.native), frames, rows, cols, samples, bitsAlloc, need)
@@ -171,6 +177,13 @@ func (f *File) rawFrame(i int) ([]float64, error) {
 	switch f.ts.codec {
 	case codecNative:
 		fb := f.nativeFrameBytes()
+		if f.bitsAlloc == 1 {
+			bit := i * n
+			for k := range out {
+				out[k] = float64(f.native[(bit+k)>>3] >> uint((bit+k)&7) & 1)
+			}
+			break
+		}
 		b := f.native[i*fb : (i+1)*fb]
 		if f.photometric == "YBR_FULL_422" {
 			expand422(out, b, f.rows, f.cols)
