@@ -67,14 +67,19 @@ def record(vals):
     v = np.ascontiguousarray(vals, dtype="<f8").ravel()
     n = v.size
     idx = sorted(set(int(i) for i in np.linspace(0, n - 1, min(n, 64)))) if n else []
+    # NaNs (nibabel files have some) are counted and left out of the statistics; a
+    # sampled NaN is written as null.
+    ok = ~np.isnan(v)
+    f = v[ok]
     return {
         "n": n,
         "sha256": hashlib.sha256(v.tobytes()).hexdigest(),
-        "min": float(v.min()) if n else 0.0,
-        "max": float(v.max()) if n else 0.0,
-        "sum": float(v.sum()),
-        "sumsq": float((v * v).sum()),
-        "samples": [[i, float(v[i])] for i in idx],
+        "nans": int(n - f.size),
+        "min": float(f.min()) if f.size else 0.0,
+        "max": float(f.max()) if f.size else 0.0,
+        "sum": float(f.sum()),
+        "sumsq": float((f * f).sum()),
+        "samples": [[i, None if np.isnan(v[i]) else float(v[i])] for i in idx],
     }
 
 
@@ -649,7 +654,7 @@ def main():
     names = sorted(glob.glob(os.path.join(ndir, "*.nii")) + glob.glob(os.path.join(ndir, "*.nii.gz")) +
                    glob.glob(os.path.join(ndir, "*.hdr")))
     with open(os.path.join(OUT, "nibabel_files.json"), "w") as f:
-        json.dump({"nibabel": nib.__version__, "files": [describe_nifti(p, os.path.basename(p)) for p in names]}, f, indent=0)
+        json.dump({"nibabel": nib.__version__, "files": [describe_nifti(p, os.path.basename(p)) for p in names]}, f, indent=0, allow_nan=False)
 
 
 if __name__ == "__main__":
