@@ -2,11 +2,13 @@ package nifti
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
@@ -119,5 +121,36 @@ func TestSliceBounds(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(goldenDir, "vol_u8_pair.txt")); !errors.Is(err, ErrNotNIfTI) {
 		t.Errorf("wrong extension: %v", err)
+	}
+}
+
+// TestGzipBomb: a .nii.gz whose stream holds far more than its header claims is read only
+// as far as the header needs.
+func TestGzipBomb(t *testing.T) {
+	good := readGood(t, "vol_i16_scaled.nii")
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write(good)
+	zero := make([]byte, 1<<20)
+	for i := 0; i < 256; i++ { // 256 MiB of zeros after the volume
+		w.Write(zero)
+	}
+	w.Close()
+	p := filepath.Join(t.TempDir(), "bomb.nii.gz")
+	if err := os.WriteFile(p, z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v, err := Open(p)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := v.Dims(); len(d) != 3 || d[0] != 6 {
+		t.Errorf("dims %v", d)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("allocated %d bytes for a %d-byte volume", got, len(good))
 	}
 }

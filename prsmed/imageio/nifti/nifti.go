@@ -23,7 +23,7 @@ const (
 	// MaxVoxels bounds the voxels of a volume (all volumes of a 4-D file together).
 	MaxVoxels = 1 << 31
 	// MaxBytes bounds the bytes read from one file (after decompression).
-	MaxBytes = 4 << 30
+	MaxBytes = 2 << 30
 )
 
 // Errors a caller can test with errors.Is.
@@ -68,7 +68,10 @@ func Open(path string) (*Volume, error) {
 	base := strings.TrimSuffix(low, ".gz")
 	switch {
 	case strings.HasSuffix(base, ".nii"):
-		b, err := readFile(path, gz)
+		b, err := readFile(path, gz, func(head []byte) (uint64, error) {
+			_, off, need, err := header(head, true)
+			return off + need, err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -92,11 +95,15 @@ func Open(path string) (*Volume, error) {
 			}
 			return p
 		}
-		hdr, err := readFile(ext(".hdr"), gz)
+		hdr, err := readFile(ext(".hdr"), gz, func([]byte) (uint64, error) { return 1 << 20, nil })
 		if err != nil {
 			return nil, err
 		}
-		img, err := readFile(ext(".img"), gz)
+		_, off, need, err := header(hdr, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		img, err := readFile(ext(".img"), gz, func([]byte) (uint64, error) { return off + need, nil })
 		if err != nil {
 			return nil, err
 		}
@@ -109,8 +116,11 @@ func Open(path string) (*Volume, error) {
 	return nil, fmt.Errorf("%w: %s (want .nii, .nii.gz, .hdr or .img)", ErrNotNIfTI, path)
 }
 
-// readFile reads a file, gunzipping it when gz, refusing more than MaxBytes.
-func readFile(path string, gz bool) ([]byte, error) {
+// readFile reads a file, gunzipping it when gz. It reads the first bytes, asks want how
+// many bytes the file needs in all (from its header), and reads no more than that: a
+// compressed file cannot make the reader allocate more than its header claims, and the
+// header's claim is bounded by MaxBytes.
+func readFile(path string, gz bool, want func(head []byte) (uint64, error)) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -125,15 +135,28 @@ func readFile(path string, gz bool) ([]byte, error) {
 		defer z.Close()
 		r = z
 	}
-	// ReadAll grows with the data that arrives, never from a header's claim.
-	b, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	head := make([]byte, 544)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrMalformed, err)
+	}
+	head = head[:n]
+	total, err := want(head)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if total > MaxBytes {
+		return nil, fmt.Errorf("%s: %w: needs %d bytes (limit %d)", path, ErrMalformed, total, int64(MaxBytes))
+	}
+	if total <= uint64(len(head)) {
+		return head, nil
+	}
+	// ReadAll grows with the data that arrives, never from the header's claim.
+	rest, err := io.ReadAll(io.LimitReader(r, int64(total)-int64(len(head))))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", path, ErrMalformed, err)
 	}
-	if len(b) > MaxBytes {
-		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, ErrMalformed, int64(MaxBytes))
-	}
-	return b, nil
+	return append(head, rest...), nil
 }
 
 // Parse reads a single-file volume (.nii content, already decompressed).
@@ -143,8 +166,35 @@ func Parse(b []byte) (*Volume, error) { return parse(b, nil, true) }
 func ParsePair(hdr, img []byte) (*Volume, error) { return parse(hdr, img, false) }
 
 func parse(b, img []byte, single bool) (*Volume, error) {
+	v, off, need, err := header(b, single)
+	if err != nil {
+		return nil, err
+	}
+	data := img
+	if single {
+		data = b
+	}
+	if off > uint64(len(data)) || need > uint64(len(data))-off {
+		return nil, fmt.Errorf("%w: %d bytes of voxels at offset %d, file holds %d bytes", ErrMalformed, need, off, len(data))
+	}
+	v.data = data[off : off+need]
+	return v, nil
+}
+
+// header reads and checks a header; it returns where the voxels start (in the same file
+// when single, else in the .img) and how many bytes they take.
+func header(b []byte, single bool) (*Volume, uint64, uint64, error) {
+	v, off, need, err := headerFields(b, single)
+	if err == nil && off+need > MaxBytes {
+		err = fmt.Errorf("%w: %d bytes of voxels at offset %d (limit %d)", ErrMalformed, need, off, int64(MaxBytes))
+	}
+	return v, off, need, err
+}
+
+func headerFields(b []byte, single bool) (*Volume, uint64, uint64, error) {
+	fail := func(err error) (*Volume, uint64, uint64, error) { return nil, 0, 0, err }
 	if len(b) < 4 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrNotNIfTI, len(b))
+		return fail(fmt.Errorf("%w: %d bytes", ErrNotNIfTI, len(b)))
 	}
 	v := &Volume{}
 	var order binary.ByteOrder
@@ -156,7 +206,7 @@ func parse(b, img []byte, single bool) (*Volume, error) {
 		}
 	}
 	if order == nil {
-		return nil, fmt.Errorf("%w: header size field is not 348 or 540", ErrNotNIfTI)
+		return fail(fmt.Errorf("%w: header size field is not 348 or 540", ErrNotNIfTI))
 	}
 	v.order = order
 	var voxOffset float64
@@ -164,11 +214,11 @@ func parse(b, img []byte, single bool) (*Volume, error) {
 	var intent int
 	if size == 540 {
 		if len(b) < 540 {
-			return nil, fmt.Errorf("%w: NIfTI-2 header of %d bytes", ErrMalformed, len(b))
+			return fail(fmt.Errorf("%w: NIfTI-2 header of %d bytes", ErrMalformed, len(b)))
 		}
 		magic := string(b[4:8])
 		if magic != "n+2\x00" && magic != "ni2\x00" {
-			return nil, fmt.Errorf("%w: NIfTI-2 magic %q", ErrNotNIfTI, magic)
+			return fail(fmt.Errorf("%w: NIfTI-2 magic %q", ErrNotNIfTI, magic))
 		}
 		v.version = 2
 		v.datatype = int(int16(order.Uint16(b[12:])))
@@ -183,7 +233,7 @@ func parse(b, img []byte, single bool) (*Volume, error) {
 		intent = int(int32(order.Uint32(b[504:])))
 	} else {
 		if len(b) < 348 {
-			return nil, fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(b))
+			return fail(fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(b)))
 		}
 		magic := string(b[344:348])
 		switch magic {
@@ -212,27 +262,27 @@ func parse(b, img []byte, single bool) (*Volume, error) {
 	if v.slope == 0 || math.IsNaN(v.slope) || math.IsInf(v.slope, 0) {
 		v.slope, v.inter = 1, 0
 	} else if math.IsNaN(v.inter) || math.IsInf(v.inter, 0) {
-		return nil, fmt.Errorf("%w: scl_slope %v with scl_inter %v", ErrMalformed, v.slope, v.inter)
+		return fail(fmt.Errorf("%w: scl_slope %v with scl_inter %v", ErrMalformed, v.slope, v.inter))
 	}
 	if name, bad := unsupportedTypes[v.datatype]; bad {
-		return nil, fmt.Errorf("%w: datatype %d (%s)", ErrUnsupported, v.datatype, name)
+		return fail(fmt.Errorf("%w: datatype %d (%s)", ErrUnsupported, v.datatype, name))
 	}
 	var ok bool
 	if v.size, ok = dtypes[v.datatype]; !ok {
-		return nil, fmt.Errorf("%w: datatype %d", ErrMalformed, v.datatype)
+		return fail(fmt.Errorf("%w: datatype %d", ErrMalformed, v.datatype))
 	}
 	nd := dims[0]
 	if nd < 1 || nd > 7 {
-		return nil, fmt.Errorf("%w: %d dimensions", ErrMalformed, nd)
+		return fail(fmt.Errorf("%w: %d dimensions", ErrMalformed, nd))
 	}
 	nvox := uint64(1)
 	for i := 1; i <= int(nd); i++ {
 		if dims[i] < 1 {
-			return nil, fmt.Errorf("%w: dimension %d is %d", ErrMalformed, i, dims[i])
+			return fail(fmt.Errorf("%w: dimension %d is %d", ErrMalformed, i, dims[i]))
 		}
 		nvox *= uint64(dims[i])
 		if nvox > MaxVoxels {
-			return nil, fmt.Errorf("%w: more than %d voxels", ErrMalformed, int64(MaxVoxels))
+			return fail(fmt.Errorf("%w: more than %d voxels", ErrMalformed, int64(MaxVoxels)))
 		}
 		v.dims = append(v.dims, int(dims[i]))
 	}
@@ -241,25 +291,13 @@ func parse(b, img []byte, single bool) (*Volume, error) {
 		v.dims = v.dims[4:]
 	}
 	if math.IsNaN(voxOffset) || voxOffset < 0 || voxOffset != math.Trunc(voxOffset) || voxOffset > MaxBytes {
-		return nil, fmt.Errorf("%w: vox_offset %v", ErrMalformed, voxOffset)
+		return fail(fmt.Errorf("%w: vox_offset %v", ErrMalformed, voxOffset))
 	}
 	off := uint64(voxOffset)
-	data := img
-	if single {
-		data = b
-		if off < uint64(size) {
-			off = uint64(size) + 4 // an offset inside the header: the data follows the extension flag
-			if v.version == 0 {
-				off = 0
-			}
-		}
+	if single && off < uint64(size) {
+		off = uint64(size) + 4 // an offset inside the header: the data follows the extension flag
 	}
-	need := nvox * uint64(v.size)
-	if off > uint64(len(data)) || need > uint64(len(data))-off {
-		return nil, fmt.Errorf("%w: %d voxels of %d bytes at offset %d, file holds %d bytes", ErrMalformed, nvox, v.size, off, len(data))
-	}
-	v.data = data[off : off+need]
-	return v, nil
+	return v, off, nvox * uint64(v.size), nil
 }
 
 // Dims is the volume's shape as nibabel gives it (dim[1..dim[0]]).
