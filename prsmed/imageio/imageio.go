@@ -1,6 +1,7 @@
-// Package imageio decodes images (PNG, JPEG, BMP, TIFF) and turns them into float planes
-// for the encoders' preprocessing. It is plain Go (no libtorch), so the metrics and the data
-// reader use it too: every image the project reads goes through Load.
+// Package imageio decodes images (PNG, JPEG, BMP, TIFF, and DICOM and NIfTI through its
+// sub-packages) and turns them into float planes for the encoders' preprocessing. It is
+// plain Go (no libtorch), so the metrics and the data reader use it too: every image the
+// project reads goes through Load or LoadWith.
 package imageio
 
 import (
@@ -15,22 +16,29 @@ import (
 	_ "golang.org/x/image/tiff" // TIFF decoding
 )
 
-// Load decodes an image file (PNG, JPEG, BMP or TIFF, by content).
+// Load decodes an image file (PNG, JPEG, BMP or TIFF, by content), or a DICOM or NIfTI
+// file with DefaultOptions (see LoadWith).
 func Load(path string) (image.Image, error) {
+	img, _, err := LoadWith(path, DefaultOptions())
+	return img, err
+}
+
+// decodePlain decodes a PNG, JPEG, BMP or TIFF file.
+func decodePlain(path string) (image.Image, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	img, format, err := image.Decode(f)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
+		return nil, "", fmt.Errorf("decode %s: %w", path, err)
 	}
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
-		return nil, fmt.Errorf("decode %s: empty %s image", path, format)
+		return nil, "", fmt.Errorf("decode %s: empty %s image", path, format)
 	}
-	return img, nil
+	return img, format, nil
 }
 
 // IsGray reports whether the image has one channel (8- or 16-bit gray).
