@@ -21,7 +21,8 @@ func main() {
 	c := cli.NewCommand("segment", "segment -checkpoint DIR -image FILE -out MASK.png [-question TEXT] [flags]",
 		"Answers a question about one image with a trained checkpoint: writes the mask and, with -overlay, the image with the mask drawn over it, and prints the answer and its zone.")
 	ckpt := c.Checkpoint()
-	imagePath := c.Flags.String("image", "", "input image")
+	imagePath := c.Flags.String("image", "", "input image: PNG, JPEG, BMP, TIFF, DICOM (.dcm) or NIfTI (.nii, .nii.gz, .hdr/.img)")
+	med := cli.RegisterMedical(c.Flags)
 	question := c.Flags.String("question", "Where is the lesion in this image?", "the question")
 	out := c.Flags.String("out", "", "mask PNG to write (probabilities ×255 at the image's size)")
 	overlay := c.Flags.String("overlay", "", "overlay PNG to write (optional)")
@@ -36,16 +37,20 @@ func main() {
 		if err != nil {
 			return err
 		}
-		return run(ctx, *ckpt, *imagePath, *question, *out, *overlay, *tokPath, *tinySAM, *llavaDir, dev)
+		opts, err := med.Options()
+		if err != nil {
+			return err
+		}
+		return run(ctx, *ckpt, *imagePath, opts, *question, *out, *overlay, *tokPath, *tinySAM, *llavaDir, dev)
 	})
 }
 
-func run(ctx context.Context, ckpt, imagePath, question, out, overlay, tokPath, tinySAM, llavaDir string, dev torch.Device) error {
+func run(ctx context.Context, ckpt, imagePath string, opts imageio.Options, question, out, overlay, tokPath, tinySAM, llavaDir string, dev torch.Device) error {
 	tok, err := cli.Tokenizer(tokPath)
 	if err != nil {
 		return err
 	}
-	img, err := imageio.Load(imagePath)
+	img, src, err := imageio.LoadWith(imagePath, opts)
 	if err != nil {
 		return err
 	}
@@ -70,6 +75,6 @@ func run(ctx context.Context, ckpt, imagePath, question, out, overlay, tokPath, 
 	if p.Named {
 		zone = p.Zone.String()
 	}
-	fmt.Printf("answer: %s\nzone:   %s\nmask:   %s\n", p.Answer, zone, out)
+	fmt.Printf("input:  %s\nanswer: %s\nzone:   %s\nmask:   %s\n", src, p.Answer, zone, out)
 	return nil
 }

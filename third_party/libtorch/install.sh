@@ -2,13 +2,22 @@
 # Installs what the default build needs on Debian 12: libtorch-dev (libtorch 1.13, CPU) and
 # OpenBLAS (without it libtorch runs on the reference BLAS, ~35x slower on matmul).
 # Safe to run twice. With --python it also installs python3-torch and python3-sentencepiece,
-# which only the golden-writing scripts in third_party/golden need.
+# which only the golden-writing scripts in third_party/golden need. With --test-data it also
+# installs python3-pydicom and python3-nibabel, whose bundled DICOM and NIfTI test files the
+# medical image readers' tests compare against (those tests skip when the files are absent).
 set -euo pipefail
 
 want=(libtorch-dev libopenblas0-pthread)
-if [[ "${1:-}" == "--python" ]]; then
-  want+=(python3-torch python3-sentencepiece python3-numpy)
-fi
+for arg in "$@"; do
+  case "$arg" in
+  --python) want+=(python3-torch python3-sentencepiece python3-numpy) ;;
+  --test-data) want+=(python3-pydicom python3-nibabel) ;;
+  *)
+    echo "install.sh: unknown option $arg (--python, --test-data)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install.sh: this script needs Debian's apt (Debian 12 'bookworm')." >&2
