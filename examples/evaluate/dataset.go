@@ -128,7 +128,7 @@ func readAnnotation(file, group, split string, splits map[string]int) (items []i
 // isMaskFile reports whether name has an image extension the tool reads.
 func isMaskFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".png", ".jpg", ".jpeg":
+	case ".png", ".jpg", ".jpeg", ".dcm":
 		return true
 	}
 	return false
@@ -174,7 +174,7 @@ func folderItems(root, predRoot string) ([]item, error) {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return nil, fmt.Errorf("no mask files (.png, .jpg, .jpeg) under %s", root)
+		return nil, fmt.Errorf("no mask files (.png, .jpg, .jpeg, .dcm) under %s", root)
 	}
 	return items, nil
 }

@@ -18,7 +18,7 @@
 //     Only rows whose split equals -split are used ("all" keeps every row);
 //     a mask named by several rows is scored once.
 //   - Plain folder: used when no PosMed CSV is found. Every .png, .jpg and
-//     .jpeg file under -gt (recursively, hidden entries skipped) is a mask;
+//     .jpeg or .dcm file under -gt (recursively, hidden entries skipped) is a mask;
 //     its group is its top-level sub-folder, or "all" for files directly in
 //     -gt. -split does not apply.
 //

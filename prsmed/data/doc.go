@@ -48,10 +48,10 @@
 // train_images, test_masks → test_images). Its file name is looked up in
 // this order, and the first file that exists is used:
 //
-//  1. image_name as written, when it ends in .png, .jpg or .jpeg;
-//  2. image_name without that extension, plus .png, .jpg, .jpeg in turn;
+//  1. image_name as written, when it ends in .png, .jpg, .jpeg or .dcm;
+//  2. image_name without that extension, plus .png, .jpg, .jpeg, .dcm in turn;
 //  3. the mask's file name without its extension and without a trailing
-//     "_Segmentation" (the ISIC naming), plus .png, .jpg, .jpeg in turn.
+//     "_Segmentation" (the ISIC naming), plus .png, .jpg, .jpeg, .dcm in turn.
 //
 // This reproduces the official rewriting (train_masks → train_images, drop
 // _Segmentation, .png → .jpg for ISIC) while also accepting other splits and

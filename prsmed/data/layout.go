@@ -40,9 +40,9 @@ func Columns() []string {
 // code and its users give the annotation folder.
 var annotationDirs = [...]string{".", "annotations", "annotation", "annotation_v3", "annotation_v2", "csv"}
 
-// imageExts are the image file extensions tried when looking for an image,
-// in order.
-var imageExts = [...]string{".png", ".jpg", ".jpeg"}
+// imageExts are the image file extensions tried when looking for an image, in order
+// (DICOM last: imageio.Load reads it with the file's own window).
+var imageExts = [...]string{".png", ".jpg", ".jpeg", ".dcm"}
 
 // findAnnotations returns the folder holding the CSVs and their paths,
 // sorted by name. dir is the folder given by the caller ("" to search the

@@ -19,18 +19,18 @@ func TestImageCandidates(t *testing.T) {
 		want       []string
 	}{
 		{"brain/train_masks/10.png", "10.png", []string{
-			"brain/train_images/10.png", "brain/train_images/10.jpg", "brain/train_images/10.jpeg"}},
+			"brain/train_images/10.png", "brain/train_images/10.jpg", "brain/train_images/10.jpeg", "brain/train_images/10.dcm"}},
 		{"skin/test_masks/ISIC_1_Segmentation.png", "ISIC_1", []string{
-			"skin/test_images/ISIC_1.png", "skin/test_images/ISIC_1.jpg", "skin/test_images/ISIC_1.jpeg"}},
+			"skin/test_images/ISIC_1.png", "skin/test_images/ISIC_1.jpg", "skin/test_images/ISIC_1.jpeg", "skin/test_images/ISIC_1.dcm"}},
 		{"skin/train_masks/ISIC_1_Segmentation.png", "", []string{
-			"skin/train_images/ISIC_1.png", "skin/train_images/ISIC_1.jpg", "skin/train_images/ISIC_1.jpeg"}},
+			"skin/train_images/ISIC_1.png", "skin/train_images/ISIC_1.jpg", "skin/train_images/ISIC_1.jpeg", "skin/train_images/ISIC_1.dcm"}},
 		{"p/val_masks/5.png", "5.jpg", []string{
-			"p/val_images/5.jpg", "p/val_images/5.png", "p/val_images/5.jpeg"}},
+			"p/val_images/5.jpg", "p/val_images/5.png", "p/val_images/5.jpeg", "p/val_images/5.dcm"}},
 		{"p/masks/a.b.png", "x", []string{
-			"p/images/x.png", "p/images/x.jpg", "p/images/x.jpeg",
-			"p/images/a.b.png", "p/images/a.b.jpg", "p/images/a.b.jpeg"}},
+			"p/images/x.png", "p/images/x.jpg", "p/images/x.jpeg", "p/images/x.dcm",
+			"p/images/a.b.png", "p/images/a.b.jpg", "p/images/a.b.jpeg", "p/images/a.b.dcm"}},
 		{"p/train_masks/sub/a.png", "a.png", []string{
-			"p/train_images/sub/a.png", "p/train_images/sub/a.jpg", "p/train_images/sub/a.jpeg"}},
+			"p/train_images/sub/a.png", "p/train_images/sub/a.jpg", "p/train_images/sub/a.jpeg", "p/train_images/sub/a.dcm"}},
 	}
 	for _, tc := range tests {
 		got, err := imageCandidates(tc.mask, tc.name)
