@@ -55,8 +55,8 @@ func Paper() Config {
 }
 
 // Tiny is a small model for CPU tests and the quickstart: 64-pixel images, a 4-layer
-// TinyViT, a 2-layer CLIP, a 2-layer decoder over the template tokenizer's vocabulary; its
-// backbone trains from scratch.
+// TinyViT, a 3-layer CLIP (read at its second layer), a 2-layer decoder over the template
+// tokenizer's vocabulary; its backbone trains from scratch.
 func Tiny(vocab int64) Config {
 	m := mistral.Config{
 		VocabSize: vocab, HiddenSize: 64, IntermediateSize: 128, NumHiddenLayers: 2, NumAttentionHeads: 4,

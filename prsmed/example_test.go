@@ -11,7 +11,7 @@ import (
 )
 
 // Build the tiny model and ask it where the lesion is. (Untrained here, so the answer is
-// noise; train it with a Trainer, or load a checkpoint with prsmed.Load.)
+// noise; train it with package prsmed/train, or load a checkpoint with prsmed.Load.)
 func ExampleModel_Predict() {
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {

@@ -81,7 +81,7 @@ func (m *Model) Close() { m.Store.Close() }
 // Stage chooses what trains.
 type Stage int
 
-// Training stages. Stage 1 and stage 2 are MODEL.md's: stage 1 trains fusion and decoder
+// Training stages. Stage 1 and stage 2 are the paper's: stage 1 trains fusion and decoder
 // with everything else frozen; stage 2 trains LoRA, TinyViT, fusion and decoder with CLIP,
 // the projector and the decoder's base weights frozen. Stage 0 exists only for presets
 // whose vision-language backbone starts untrained (TrainBackbone, the tiny preset): it

@@ -1,6 +1,6 @@
 // Command quickstart is PRS-Med end to end on a CPU in a few minutes: it writes a
 // synthetic PosMed data set (six modalities, lesions in all five zones), builds the tiny
-// model, trains both stages, evaluates on the test split, and prints a per-modality table
+// model, trains stages 0, 1 and 2, evaluates on the test split, and prints a per-modality table
 // of mask quality (mDice, mIoU) and zone accuracy of the generated answers. It leaves
 // overlays of predictions, the loss/metric curves and a checkpoint in -out.
 //

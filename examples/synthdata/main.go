@@ -14,8 +14,8 @@
 //
 //	go run ./examples/synthdata -out DIR [-n 60] [-size 128] [-seed 1]
 //
-// The same flags always write the same bytes. See package prsmed/data
-// (Generate, SynthConfig) for the details of each modality.
+// The same flags always write the same bytes. See package prsmed/data/synth
+// (Generate, Config) for the details of each modality.
 //
 // Exit status: 0 on success, 1 when writing fails, 2 for a usage error.
 package main

@@ -1,5 +1,6 @@
 // Command train trains PRS-Med on a PosMed data root (real or from examples/synthdata):
-// stage 1 (fusion and decoder), then stage 2 (LoRA, TinyViT, fusion, decoder). It writes a
+// stage 0 when -epochs0 asks for it (tiny preset only: the backbone learns to answer), stage 1
+// (fusion and decoder), then stage 2 (LoRA, TinyViT, fusion, decoder). It writes a
 // checkpoint every epoch and on Ctrl-C, and -resume continues exactly where it stopped.
 //
 //	go run ./examples/train -data posmed -out runs/tiny

@@ -24,7 +24,7 @@ const IgnoreLabel = -100
 // Template renders a question into the prompt the model reads.
 type Template string
 
-// The templates: PRS-Med's training format (MODEL.md) and LLaVA-Med's mistral_instruct.
+// The templates: PRS-Med's training format (see docs/model.md) and LLaVA-Med's mistral_instruct.
 const (
 	PRSMed          Template = "<image>\n### User: {question} \n### Assistant: \n"
 	MistralInstruct Template = "[INST] <image>\n{question} [/INST]"

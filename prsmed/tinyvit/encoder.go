@@ -67,8 +67,8 @@ func New(p nn.Path, c Config) (*Encoder, error) {
 }
 
 // Forward maps normalised images (B, C, S, S) to embeddings (B, NeckDim, S/16, S/16).
-// BatchNorm uses batch statistics (and updates its running ones) when the store is in
-// training mode.
+// BatchNorm uses batch statistics (and updates its running ones) when s is in training
+// mode (torch.Scope.Train).
 func (e *Encoder) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	sh := x.Shape()
 	if len(sh) != 4 || sh[1] != e.Config.InChans || sh[2]%16 != 0 || sh[3]%16 != 0 {

@@ -7,7 +7,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 )
 
-// Config holds the training settings (MODEL.md's defaults from DefaultConfig).
+// Config holds the training settings (the paper's recipe from DefaultConfig).
 type Config struct {
 	// Stage0Epochs pretrain the vision-language backbone on the answers (presets with
 	// TrainBackbone only; see prsmed.Stage0).
@@ -33,12 +33,12 @@ type Config struct {
 	ValEvery int `json:"val_every"`
 	// Flip mirrors each training sample of stages 1 and 2 horizontally and vertically with
 	// probability ½, rewriting the answer's position words to match (see Flips). Off in
-	// MODEL.md's recipe; the quickstart turns it on to stretch its small synthetic set (it
+	// the paper's recipe; the quickstart turns it on to stretch its small synthetic set (it
 	// lifted the test mDice; in stage 0 it slowed the zone learning, so stage 0 never flips).
 	Flip bool `json:"flip"`
 }
 
-// DefaultConfig is MODEL.md's: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to
+// DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to
 // 1e-6, clip 1.0, batch 4.
 func DefaultConfig() Config {
 	return Config{Stage1Epochs: 1, Stage2Epochs: 3, BatchSize: 4, LR: 1e-4, MinLR: 1e-6, WeightDecay: 1e-5, Eps: 1e-6, ClipNorm: 1, Seed: 1}

@@ -12,7 +12,8 @@ import (
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// Trainer runs PRS-Med's two training stages over PosMed samples.
+// Trainer runs PRS-Med's training stages (stage 0 for presets whose backbone trains, then
+// stages 1 and 2) over PosMed samples.
 type Trainer struct {
 	M        *prsmed.Model
 	Cfg      Config

@@ -9,8 +9,8 @@ The model is assembled from the other reference scripts, imported, not copied:
   model.mm_projector.*                            mlp2x_gelu     (clip_ref.Projector)
   model.* / lm_head.weight                        Mistral        (mistral_ref.rms / rope / rot)
   model.layers.N.self_attn.{q,k,v,o}_proj.lora_{A,B}.weight       LoRA, written out below
-  fusion.*, decoder.*                             written out below from MODEL.md
-and follows MODEL.md's data flow:
+  fusion.*, decoder.*                             written out below from docs/model.md
+and follows the data flow of docs/model.md:
   z_img = TinyViT(sam)                            (BatchNorm in train mode, batch 2)
   img   = projector(CLIP hidden_states[-2] without CLS)
   ids   = [BOS] + sp(chunk before <image>) + [-200] + sp(chunk after) ; answer sp(answer) + [EOS]
@@ -219,7 +219,7 @@ class FFN(nn.Module):
 
 
 class Fusion(nn.Module):
-    """MODEL.md §5: text 4096→512→256 (Linear, LayerNorm, ReLU twice); image tokens
+    """docs/model.md, Fusion: text 4096→512→256 (Linear, LayerNorm, ReLU twice); image tokens
     LayerNorm; cross-attention (image queries, text keys/values, key padding); residual +
     LayerNorm; FFN + residual + LayerNorm; back to B×C×H×W; skip connection + z_img."""
 
@@ -255,7 +255,7 @@ class DecoderStage(nn.Module):
 
 
 class Decoder(nn.Module):
-    """MODEL.md §6: log2(M/G) stride-2 ConvTranspose2d stages (channels halving to a floor),
+    """docs/model.md, Mask decoder: log2(M/G) stride-2 ConvTranspose2d stages (channels halving to a floor),
     GroupNorm (groups reduced until they divide the channels) and GELU, then a 1×1 conv."""
 
     def __init__(self, cin, grid, mask, c):

@@ -1,5 +1,6 @@
-// Package cli holds what the example programs share: device and tokenizer flags, and
-// writing PNGs.
+// Package cli holds what the example programs share: the common flags, help and exit
+// codes, signal handling (Command), device and tokenizer setup, progress on standard error
+// (Progress), prediction overlays (Overlay) and writing PNGs.
 package cli
 
 import (

@@ -1,6 +1,6 @@
 /* shim.h: the plain-C surface of libtorch that package torch uses.
  *
- * Rules (see ../shared/design/ARCHITECTURE.md):
+ * Rules (docs/architecture.md describes the layers above this one):
  *  - Handles are opaque. A tt_tensor owns one heap at::Tensor; tt_free releases it.
  *  - Every call that can fail returns its status in the same call (code + message).
  *    There is no thread-local "last error": a goroutine may change OS thread between calls.
