@@ -157,7 +157,7 @@ func (t *Tensor) LogSoftmax(s *Scope, dim int64) *Tensor {
 // Dropout zeroes elements with probability p and scales the rest by 1/(1-p) when train is
 // true; g (nil: the default generator) draws the mask exactly as F.dropout does.
 func Dropout(s *Scope, x *Tensor, p float64, train bool, g *Generator) *Tensor {
-	h, err := shim.Dropout(x.handle("dropout"), p, train, g.gen(), s.mode())
+	h, err := shim.Dropout(x.handle("dropout"), p, train, g.genFor("dropout", x.Device(), train && p > 0), s.mode())
 	return s.result("dropout", h, err)
 }
 
@@ -181,13 +181,13 @@ type AttentionOpts struct {
 // otherwise the explicit formula.
 func ScaledDotProductAttention(s *Scope, q, k, v *Tensor, o AttentionOpts) *Tensor {
 	h, err := shim.SDPA(q.handle("sdpa"), k.handle("sdpa"), v.handle("sdpa"), opt("sdpa", o.Mask), o.Dropout, o.Causal,
-		o.Scale, o.Generator.gen(), s.mode())
+		o.Scale, o.Generator.genFor("sdpa", q.Device(), o.Dropout > 0), s.mode())
 	return s.result("scaled_dot_product_attention", h, err)
 }
 
 // Multinomial draws n indices per row of probs (non-negative weights).
 func Multinomial(s *Scope, probs *Tensor, n int64, replacement bool, g *Generator) *Tensor {
-	h, err := shim.Multinomial(probs.handle("multinomial"), n, replacement, g.gen())
+	h, err := shim.Multinomial(probs.handle("multinomial"), n, replacement, g.genFor("multinomial", probs.Device(), true))
 	return s.result("multinomial", h, err)
 }
 
