@@ -82,7 +82,11 @@ func TestPEFT021Refuses(t *testing.T) {
 		func(c map[string]any) { c["init_lora_weights"] = "orthogonal" },
 		func(c map[string]any) { c["init_lora_weights"] = false },
 		func(c map[string]any) { c["use_rslora"] = true },
-		func(c map[string]any) { c["some_new_note"] = "text"; c["some_new_flag"] = false; c["some_new_list"] = []any{} },
+		func(c map[string]any) {
+			c["some_new_note"] = "text"
+			c["some_new_flag"] = false
+			c["some_new_list"] = []any{}
+		},
 	} {
 		dir := editDir(t, s, func(m map[string]any) { peft021(m); edit(m) }, nil)
 		if _, err := loraadapter.ReadConfig(dir); err != nil {
