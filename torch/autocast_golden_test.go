@@ -7,6 +7,7 @@ package torch_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch"
@@ -112,6 +113,9 @@ func TestModeGuard(t *testing.T) {
 		{"grad", shim.ModeGrad, shim.ModeGrad},
 		{"cpu bf16", shim.ModeGrad.WithAutocast(false, bf), shim.ModeGrad.WithAutocast(false, bf)},
 		{"cpu bf16 no grad", shim.Mode(0).WithAutocast(false, bf), shim.Mode(0).WithAutocast(false, bf)},
+		// CUDA autocast is thread-local dispatch state; setting it needs no GPU.
+		{"cuda bf16", shim.ModeGrad.WithAutocast(true, bf), shim.ModeGrad.WithAutocast(true, bf)},
+		{"cuda fp16", shim.ModeGrad.WithAutocast(true, int(torch.Float16)), shim.ModeGrad.WithAutocast(true, int(torch.Float16))},
 	}
 	for _, c := range cases {
 		got, err := shim.ProbeMode(c.in)
@@ -129,5 +133,12 @@ func TestModeGuard(t *testing.T) {
 	}
 	if _, err := shim.ProbeMode(shim.ModeGrad.WithAutocast(false, int(torch.Float32))); err == nil {
 		t.Errorf("autocast to float32 was accepted")
+	}
+	// float16 CPU autocast: refused by libtorch 1.13's guard, accepted from 2.4 on.
+	_, err := shim.ProbeMode(shim.ModeGrad.WithAutocast(false, int(torch.Float16)))
+	if old := strings.HasPrefix(torch.Version(), "1.") || strings.HasPrefix(torch.Version(), "2.0") ||
+		strings.HasPrefix(torch.Version(), "2.1.") || strings.HasPrefix(torch.Version(), "2.2.") ||
+		strings.HasPrefix(torch.Version(), "2.3."); old != (err != nil) {
+		t.Errorf("float16 CPU autocast on libtorch %s: error %v", torch.Version(), err)
 	}
 }
