@@ -23,17 +23,17 @@ using namespace tt;
 
 #ifdef TT_WITH_CUDA
 // The index of the all-pools entry in the caching allocator's per-pool statistics. The enum
-// that names it moved: c10::cuda::CUDACachingAllocator::StatType up to libtorch 2.5, then
-// the device-generic c10/core/CachingDeviceAllocator.h (c10::CachingDeviceAllocator, later
-// c10::CachingAllocator). AGGREGATE has been entry 0 of a 3-entry array in every release, so
-// newer versions index it by number, checked against the array's size.
-#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 6)
+// that names it moved: c10::cuda::CUDACachingAllocator::StatType up to libtorch 2.4, then the
+// device-generic c10/core/CachingDeviceAllocator.h (2024's allocator refactor), and later
+// c10::CachingAllocator, where 2.11 has it. AGGREGATE has been entry 0 of a 3-entry array in
+// every release, so from 2.5 on it is indexed by number, checked against the array's size.
+#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 5)
 constexpr size_t kStatAggregate = (size_t)c10::cuda::CUDACachingAllocator::StatType::AGGREGATE;
 #else
 constexpr size_t kStatAggregate = 0;
 #endif
-static_assert(std::tuple_size<decltype(c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes)>::value == 3,
-              "the caching allocator's per-pool statistics changed shape; check kStatAggregate");
+static_assert(std::tuple_size<decltype(c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes)>::value > kStatAggregate,
+              "the caching allocator's per-pool statistics are not an array holding kStatAggregate");
 #endif
 
 namespace tt {
