@@ -13,7 +13,9 @@
 #   quickstart  examples/quickstart -device cuda (the tiny PRS-Med on synthetic data)
 #
 # Each stage has a time limit and the whole stays under GPU_CHECK_BUDGET seconds (default
-# 470); a stage that would start with too little time left is skipped. Logs go to
+# 470); a stage that would start with too little time left is skipped, and the suite leaves
+# GPU_CHECK_QUICKSTART_RESERVE seconds (default 150) to the quickstart. Extra quickstart flags
+# can be given in GPU_CHECK_QUICKSTART_ARGS. Logs go to
 # GPU_CHECK_LOGS (default $OUT/gpu-check when OUT is set, else /tmp/gpu-check). The exit status
 # is 0 when every stage that ran passed. A C++ compiler (g++) must be on the machine.
 #
@@ -156,7 +158,11 @@ export -f setup_go torchenv gpuinfo gobuild cudatests suite quickstart
 if command -v go >/dev/null 2>&1 && [[ -n "${CGO_CXXFLAGS:-}" ]]; then
   stage build 200 errnote gobuild
   stage cuda-tests 180 testcounts cudatests
-  stage suite 260 suitecounts suite
+  # Leave the quickstart its share of the budget: the suite gets what remains after it.
+  reserve="${GPU_CHECK_QUICKSTART_RESERVE:-150}"
+  suite_limit=$((deadline - SECONDS - 5 - reserve))
+  ((suite_limit > 260)) && suite_limit=260
+  stage suite "$suite_limit" suitecounts suite
   stage quickstart 200 goalnote quickstart
 else
   for s in build cuda-tests suite quickstart; do row "$s" skip 0 "no Go or no torchenv flags"; done
