@@ -225,11 +225,14 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 			t.Errorf("%s: merging left the weight unchanged", l.Name)
 		}
 	}
+	// Against PyTorch: close, not bit-equal (B·A and the forward go through matmul kernels
+	// that differ between libtorch versions).
+	f32 := torchtest.DefaultTol(torch.Float32)
 	for _, l := range ads {
-		exact(t, l.Name+" merged weight", l.Base.Weight, torchtest.Want(t, g, "merged.w."+l.Name+".weight"))
+		torchtest.AllCloseTol(t, l.Name+" merged weight", l.Base.Weight, torchtest.Want(t, g, "merged.w."+l.Name+".weight"), f32)
 	}
 	merged := m.Forward(s, x)
-	exact(t, "merged vs PyTorch merged", merged, torchtest.Want(t, g, "merged.out"))
+	torchtest.AllCloseTol(t, "merged vs PyTorch merged", merged, torchtest.Want(t, g, "merged.out"), f32)
 	torchtest.AllClose(t, "merged vs unmerged", merged, unmerged, 1e-5)
 	torchtest.AllClose(t, "merged vs PyTorch unmerged", merged, torchtest.Want(t, g, "eval.out"), 1e-5)
 	t.Logf("max |output| %.3g", torchtest.CompareTensors(merged, unmerged, torchtest.Tol{}).MaxWant)

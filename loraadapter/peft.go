@@ -172,6 +172,62 @@ type fileConfig struct {
 	ExcludeModules        json.RawMessage `json:"exclude_modules"`
 	TargetParameters      json.RawMessage `json:"target_parameters"`
 	TrainableTokenIndices json.RawMessage `json:"trainable_token_indices"`
+	// Later PEFT versions (to 0.21): variants that change the forward or backward pass.
+	AloraInvocationTokens json.RawMessage `json:"alora_invocation_tokens"`
+	UseBDLoRA             json.RawMessage `json:"use_bdlora"`
+	ArrowConfig           json.RawMessage `json:"arrow_config"`
+	MonteCLoRAConfig      json.RawMessage `json:"monteclora_config"`
+	VeLoRAConfig          json.RawMessage `json:"velora_config"`
+	UseQALoRA             *bool           `json:"use_qalora"`
+	InitLoraWeights       json.RawMessage `json:"init_lora_weights"`
+}
+
+// knownKeys are the adapter_config.json keys of PEFT's LoraConfig up to 0.21 (those that
+// fileConfig reads, and those that do not affect a saved adapter's math: bookkeeping, and
+// options used only while initialising or placing an adapter). ReadConfig refuses any other
+// key whose value is true or a non-empty list or object, so a feature added by a later PEFT
+// is not silently ignored.
+var knownKeys = map[string]bool{
+	"peft_type": true, "r": true, "lora_alpha": true, "lora_dropout": true, "bias": true, "use_rslora": true,
+	"fan_in_fan_out": true, "use_dora": true, "lora_bias": true, "target_modules": true, "modules_to_save": true,
+	"layers_to_transform": true, "rank_pattern": true, "alpha_pattern": true, "layer_replication": true,
+	"exclude_modules": true, "target_parameters": true, "trainable_token_indices": true,
+	"alora_invocation_tokens": true, "use_bdlora": true, "arrow_config": true, "monteclora_config": true,
+	"velora_config": true, "use_qalora": true, "init_lora_weights": true,
+	// Bookkeeping.
+	"task_type": true, "auto_mapping": true, "peft_version": true, "base_model_name_or_path": true,
+	"revision": true, "inference_mode": true, "runtime_config": true,
+	// Only with options refused above, or only at initialisation or for other layer kinds.
+	"layers_pattern": true, "qalora_group_size": true, "loftq_config": true, "eva_config": true,
+	"corda_config": true, "lora_ga_config": true, "megatron_config": true, "megatron_core": true,
+	"ensure_weight_tying": true,
+}
+
+// residualInits are init_lora_weights values whose adapters are trained against a base
+// whose weights the initialisation changed (W − B₀A₀, or a quantised W): applied to the
+// original base they compute something else. PEFT converts such adapters to plain LoRA when
+// saved with path_initial_model_for_weight_conversion (and writes init_lora_weights true).
+func residualInit(v string) bool {
+	switch {
+	case v == "olora", v == "corda", v == "loftq", v == "lora_ga", v == "pissa", strings.HasPrefix(v, "pissa_niter_"):
+		return true
+	}
+	return false
+}
+
+// compact is v without insignificant white space (v itself when it is not valid JSON).
+func compact(v json.RawMessage) string {
+	var c bytes.Buffer
+	if json.Compact(&c, v) != nil {
+		return string(v)
+	}
+	return c.String()
+}
+
+// isContainer reports a JSON object or array.
+func isContainer(v json.RawMessage) bool {
+	t := bytes.TrimSpace(v)
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
 // empty reports an absent, null, {} or [] JSON value.
@@ -195,8 +251,11 @@ func empty(m json.RawMessage) bool {
 // the weight file). It refuses adapters that are not LoRA, and PEFT features that this
 // package does not implement: a target_modules regex string, fan_in_fan_out, DoRA, bias
 // training ("bias" other than "none", lora_bias), modules_to_save, layers_to_transform,
-// rank or alpha patterns, exclude_modules, layer_replication, target_parameters and
-// trainable_token_indices.
+// rank or alpha patterns, exclude_modules, layer_replication, target_parameters,
+// trainable_token_indices, and (PEFT 0.14–0.21) activated LoRA (alora_invocation_tokens),
+// QALoRA, BD-LoRA, Arrow routing, MonteCLoRA, VeLoRA, adapters initialised against modified
+// base weights (init_lora_weights pissa, olora, corda, loftq, lora_ga) and options it does not
+// know. RSLoRA (use_rslora) is implemented.
 func ReadConfig(dir string) (Config, error) {
 	path := filepath.Join(dir, ConfigFile)
 	b, err := os.ReadFile(path)
@@ -207,7 +266,31 @@ func ReadConfig(dir string) (Config, error) {
 	if err := json.Unmarshal(b, &fc); err != nil {
 		return Config{}, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
 	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+	}
 	var bad []string
+	var unknown []string
+	for k, v := range all {
+		if !knownKeys[k] && (bytes.Equal(bytes.TrimSpace(v), []byte("true")) || !empty(v) && isContainer(v)) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		bad = append(bad, fmt.Sprintf("%s %s is an option this package does not know (from a newer PEFT?)", k, compact(all[k])))
+	}
+	if fc.UseQALoRA != nil && *fc.UseQALoRA {
+		bad = append(bad, "use_qalora is not supported")
+	}
+	if !empty(fc.InitLoraWeights) {
+		var init string
+		if json.Unmarshal(fc.InitLoraWeights, &init) == nil && residualInit(init) {
+			bad = append(bad, fmt.Sprintf("init_lora_weights %q: the adapter was trained against modified base weights "+
+				"(convert it to plain LoRA with PEFT's path_initial_model_for_weight_conversion)", init))
+		}
+	}
 	if fc.PeftType == nil || *fc.PeftType != "LORA" {
 		got := "none"
 		if fc.PeftType != nil {
@@ -251,13 +334,11 @@ func ReadConfig(dir string) (Config, error) {
 		{"rank_pattern", fc.RankPattern}, {"alpha_pattern", fc.AlphaPattern},
 		{"layer_replication", fc.LayerReplication}, {"exclude_modules", fc.ExcludeModules},
 		{"target_parameters", fc.TargetParameters}, {"trainable_token_indices", fc.TrainableTokenIndices},
+		{"alora_invocation_tokens", fc.AloraInvocationTokens}, {"use_bdlora", fc.UseBDLoRA},
+		{"arrow_config", fc.ArrowConfig}, {"monteclora_config", fc.MonteCLoRAConfig}, {"velora_config", fc.VeLoRAConfig},
 	} {
 		if !empty(f.v) {
-			var c bytes.Buffer
-			if json.Compact(&c, f.v) != nil {
-				c.Write(f.v)
-			}
-			bad = append(bad, fmt.Sprintf("%s %s is not supported", f.name, c.String()))
+			bad = append(bad, fmt.Sprintf("%s %s is not supported", f.name, compact(f.v)))
 		}
 	}
 	if len(bad) > 0 {

@@ -88,14 +88,14 @@ func (t *Tensor) Fill(v float64) {
 
 // UniformFill draws U(a, b) values in place from g (nil: the default generator).
 func (t *Tensor) UniformFill(a, b float64, g *Generator) {
-	if err := shim.RandomFill(t.handle("uniform_"), 0, a, b, g.gen()); err != nil {
+	if err := shim.RandomFill(t.handle("uniform_"), 0, a, b, g.genFor("uniform_", t.Device(), true)); err != nil {
 		panic(newError("uniform_", err))
 	}
 }
 
 // NormalFill draws N(mean, std²) values in place from g (nil: the default generator).
 func (t *Tensor) NormalFill(mean, std float64, g *Generator) {
-	if err := shim.RandomFill(t.handle("normal_"), 1, mean, std, g.gen()); err != nil {
+	if err := shim.RandomFill(t.handle("normal_"), 1, mean, std, g.genFor("normal_", t.Device(), true)); err != nil {
 		panic(newError("normal_", err))
 	}
 }

@@ -82,18 +82,18 @@ func Linspace(s *Scope, start, end float64, steps int64, dt DType) *Tensor {
 
 // Rand draws uniform [0, 1) values from g (nil: the default generator).
 func Rand(s *Scope, g *Generator, dt DType, shape ...int64) *Tensor {
-	h, err := shim.Random(0, g.gen(), shape, int(dt), s.device.code())
+	h, err := shim.Random(0, g.genFor("rand", s.device, true), shape, int(dt), s.device.code())
 	return s.result("rand", h, err)
 }
 
 // Randn draws standard normal values from g (nil: the default generator).
 func Randn(s *Scope, g *Generator, dt DType, shape ...int64) *Tensor {
-	h, err := shim.Random(1, g.gen(), shape, int(dt), s.device.code())
+	h, err := shim.Random(1, g.genFor("randn", s.device, true), shape, int(dt), s.device.code())
 	return s.result("randn", h, err)
 }
 
 // Randint draws integers in [low, high) as int64.
 func Randint(s *Scope, g *Generator, low, high int64, shape ...int64) *Tensor {
-	h, err := shim.Randint(g.gen(), low, high, shape, int(Int64), s.device.code())
+	h, err := shim.Randint(g.genFor("randint", s.device, true), low, high, shape, int(Int64), s.device.code())
 	return s.result("randint", h, err)
 }

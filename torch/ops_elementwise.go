@@ -3,17 +3,17 @@ package torch
 import "github.com/prsmed/prsmed-go/torch/internal/shim"
 
 func (t *Tensor) unary(s *Scope, op int, name string) *Tensor {
-	h, err := shim.Unary(op, t.handle(name), s.grad)
+	h, err := shim.Unary(op, t.handle(name), s.mode())
 	return s.result(name, h, err)
 }
 
 func (t *Tensor) binary(s *Scope, op int, name string, o *Tensor) *Tensor {
-	h, err := shim.Binary(op, t.handle(name), o.handle(name), s.grad)
+	h, err := shim.Binary(op, t.handle(name), o.handle(name), s.mode())
 	return s.result(name, h, err)
 }
 
 func (t *Tensor) scalar(s *Scope, op int, name string, v float64) *Tensor {
-	h, err := shim.BinaryScalar(op, t.handle(name), v, s.grad)
+	h, err := shim.BinaryScalar(op, t.handle(name), v, s.mode())
 	return s.result(name, h, err)
 }
 
@@ -204,49 +204,49 @@ func (t *Tensor) GeScalar(s *Scope, v float64) *Tensor { return t.scalar(s, shim
 
 // Where picks a where cond is true and b elsewhere.
 func Where(s *Scope, cond, a, b *Tensor) *Tensor {
-	h, err := shim.Where(cond.handle("where"), a.handle("where"), b.handle("where"), s.grad)
+	h, err := shim.Where(cond.handle("where"), a.handle("where"), b.handle("where"), s.mode())
 	return s.result("where", h, err)
 }
 
 // Clamp limits values to [lo, hi].
 func (t *Tensor) Clamp(s *Scope, lo, hi float64) *Tensor {
-	h, err := shim.Clamp(t.handle("clamp"), lo, hi, true, true, s.grad)
+	h, err := shim.Clamp(t.handle("clamp"), lo, hi, true, true, s.mode())
 	return s.result("clamp", h, err)
 }
 
 // ClampMin limits values from below.
 func (t *Tensor) ClampMin(s *Scope, lo float64) *Tensor {
-	h, err := shim.Clamp(t.handle("clamp"), lo, 0, true, false, s.grad)
+	h, err := shim.Clamp(t.handle("clamp"), lo, 0, true, false, s.mode())
 	return s.result("clamp", h, err)
 }
 
 // ClampMax limits values from above.
 func (t *Tensor) ClampMax(s *Scope, hi float64) *Tensor {
-	h, err := shim.Clamp(t.handle("clamp"), 0, hi, false, true, s.grad)
+	h, err := shim.Clamp(t.handle("clamp"), 0, hi, false, true, s.mode())
 	return s.result("clamp", h, err)
 }
 
 // MaskedFill sets v where mask (bool, broadcastable) is true.
 func (t *Tensor) MaskedFill(s *Scope, mask *Tensor, v float64) *Tensor {
-	h, err := shim.MaskedFill(t.handle("masked_fill"), mask.handle("masked_fill"), v, s.grad)
+	h, err := shim.MaskedFill(t.handle("masked_fill"), mask.handle("masked_fill"), v, s.mode())
 	return s.result("masked_fill", h, err)
 }
 
 // Triu keeps the upper triangle from diagonal k.
 func (t *Tensor) Triu(s *Scope, k int64) *Tensor {
-	h, err := shim.Triangle(t.handle("triu"), k, true, s.grad)
+	h, err := shim.Triangle(t.handle("triu"), k, true, s.mode())
 	return s.result("triu", h, err)
 }
 
 // Tril keeps the lower triangle up to diagonal k.
 func (t *Tensor) Tril(s *Scope, k int64) *Tensor {
-	h, err := shim.Triangle(t.handle("tril"), k, false, s.grad)
+	h, err := shim.Triangle(t.handle("tril"), k, false, s.mode())
 	return s.result("tril", h, err)
 }
 
 // To moves and casts the tensor (a new tensor even when nothing changes).
 func (t *Tensor) To(s *Scope, dev Device, dt DType) *Tensor {
-	h, err := shim.To(t.handle("to"), dev.code(), int(dt), true, s.grad)
+	h, err := shim.To(t.handle("to"), dev.code(), int(dt), true, s.mode())
 	return s.result("to", h, err)
 }
 
@@ -258,6 +258,6 @@ func (t *Tensor) ToDevice(s *Scope, dev Device) *Tensor { return t.To(s, dev, t.
 
 // Addcmul is t + v·a·b.
 func (t *Tensor) Addcmul(s *Scope, a, b *Tensor, v float64) *Tensor {
-	h, err := shim.Addcmul(t.handle("addcmul"), a.handle("addcmul"), b.handle("addcmul"), v, s.grad)
+	h, err := shim.Addcmul(t.handle("addcmul"), a.handle("addcmul"), b.handle("addcmul"), v, s.mode())
 	return s.result("addcmul", h, err)
 }

@@ -3,7 +3,7 @@ package torch
 import "github.com/prsmed/prsmed-go/torch/internal/shim"
 
 func (t *Tensor) reduce(s *Scope, op int, name string, dims []int64, keep bool) *Tensor {
-	h, err := shim.Reduce(op, t.handle(name), dims, keep, s.grad)
+	h, err := shim.Reduce(op, t.handle(name), dims, keep, s.mode())
 	return s.result(name, h, err)
 }
 
@@ -61,19 +61,19 @@ func (t *Tensor) Any(s *Scope, dims []int64, keepdim bool) *Tensor {
 
 // Max is the maximum over one dim with its indices.
 func (t *Tensor) Max(s *Scope, dim int64, keepdim bool) (values, indices *Tensor) {
-	a, b, err := shim.ReduceDim2(0, t.handle("max"), dim, keepdim, s.grad)
+	a, b, err := shim.ReduceDim2(0, t.handle("max"), dim, keepdim, s.mode())
 	return s.result2("max", a, b, err)
 }
 
 // Min is the minimum over one dim with its indices.
 func (t *Tensor) Min(s *Scope, dim int64, keepdim bool) (values, indices *Tensor) {
-	a, b, err := shim.ReduceDim2(1, t.handle("min"), dim, keepdim, s.grad)
+	a, b, err := shim.ReduceDim2(1, t.handle("min"), dim, keepdim, s.mode())
 	return s.result2("min", a, b, err)
 }
 
 // Sort sorts along dim with the permutation indices.
 func (t *Tensor) Sort(s *Scope, dim int64, descending bool) (values, indices *Tensor) {
-	a, b, err := shim.ReduceDim2(2, t.handle("sort"), dim, descending, s.grad)
+	a, b, err := shim.ReduceDim2(2, t.handle("sort"), dim, descending, s.mode())
 	return s.result2("sort", a, b, err)
 }
 
@@ -97,24 +97,24 @@ func (t *Tensor) Argmin(s *Scope, dim int64, keepdim bool) *Tensor {
 
 // Var is the variance over dims (all when empty), unbiased as PyTorch's default.
 func (t *Tensor) Var(s *Scope, dims []int64, unbiased, keepdim bool) *Tensor {
-	h, err := shim.Var(t.handle("var"), dims, unbiased, keepdim, s.grad)
+	h, err := shim.Var(t.handle("var"), dims, unbiased, keepdim, s.mode())
 	return s.result("var", h, err)
 }
 
 // Norm is the p-norm over dims (all when empty).
 func (t *Tensor) Norm(s *Scope, p float64, dims []int64, keepdim bool) *Tensor {
-	h, err := shim.Norm(t.handle("norm"), p, dims, keepdim, s.grad)
+	h, err := shim.Norm(t.handle("norm"), p, dims, keepdim, s.mode())
 	return s.result("norm", h, err)
 }
 
 // Cumsum is the running sum along dim.
 func (t *Tensor) Cumsum(s *Scope, dim int64) *Tensor {
-	h, err := shim.Cumsum(t.handle("cumsum"), dim, s.grad)
+	h, err := shim.Cumsum(t.handle("cumsum"), dim, s.mode())
 	return s.result("cumsum", h, err)
 }
 
 // Topk is the k largest (or smallest) values along dim with their indices.
 func (t *Tensor) Topk(s *Scope, k, dim int64, largest, sorted bool) (values, indices *Tensor) {
-	a, b, err := shim.Topk(t.handle("topk"), k, dim, largest, sorted, s.grad)
+	a, b, err := shim.Topk(t.handle("topk"), k, dim, largest, sorted, s.mode())
 	return s.result2("topk", a, b, err)
 }

@@ -3,7 +3,7 @@ package torch
 import "github.com/prsmed/prsmed-go/torch/internal/shim"
 
 func (t *Tensor) shapeOp(s *Scope, op int, name string, v []int64) *Tensor {
-	h, err := shim.ShapeOp(op, t.handle(name), v, s.grad)
+	h, err := shim.ShapeOp(op, t.handle(name), v, s.mode())
 	return s.result(name, h, err)
 }
 
@@ -32,7 +32,7 @@ func (t *Tensor) Flip(s *Scope, dims ...int64) *Tensor { return t.shapeOp(s, shi
 
 // Transpose swaps two dims.
 func (t *Tensor) Transpose(s *Scope, d0, d1 int64) *Tensor {
-	h, err := shim.Transpose(t.handle("transpose"), d0, d1, s.grad)
+	h, err := shim.Transpose(t.handle("transpose"), d0, d1, s.mode())
 	return s.result("transpose", h, err)
 }
 
@@ -41,67 +41,67 @@ func (t *Tensor) T(s *Scope) *Tensor { return t.Transpose(s, -2, -1) }
 
 // Squeeze removes dim if its size is 1.
 func (t *Tensor) Squeeze(s *Scope, dim int64) *Tensor {
-	h, err := shim.Squeeze(t.handle("squeeze"), dim, true, s.grad)
+	h, err := shim.Squeeze(t.handle("squeeze"), dim, true, s.mode())
 	return s.result("squeeze", h, err)
 }
 
 // SqueezeAll removes every size-1 dim.
 func (t *Tensor) SqueezeAll(s *Scope) *Tensor {
-	h, err := shim.Squeeze(t.handle("squeeze"), 0, false, s.grad)
+	h, err := shim.Squeeze(t.handle("squeeze"), 0, false, s.mode())
 	return s.result("squeeze", h, err)
 }
 
 // Unsqueeze inserts a size-1 dim at dim.
 func (t *Tensor) Unsqueeze(s *Scope, dim int64) *Tensor {
-	h, err := shim.Unsqueeze(t.handle("unsqueeze"), dim, s.grad)
+	h, err := shim.Unsqueeze(t.handle("unsqueeze"), dim, s.mode())
 	return s.result("unsqueeze", h, err)
 }
 
 // Narrow is the view of length elements from start along dim.
 func (t *Tensor) Narrow(s *Scope, dim, start, length int64) *Tensor {
-	h, err := shim.Narrow(t.handle("narrow"), dim, start, length, s.grad)
+	h, err := shim.Narrow(t.handle("narrow"), dim, start, length, s.mode())
 	return s.result("narrow", h, err)
 }
 
 // Slice is t[start:end:step] along dim (Python's clamping of start and end).
 func (t *Tensor) Slice(s *Scope, dim, start, end, step int64) *Tensor {
-	h, err := shim.Slice(t.handle("slice"), dim, start, end, step, s.grad)
+	h, err := shim.Slice(t.handle("slice"), dim, start, end, step, s.mode())
 	return s.result("slice", h, err)
 }
 
 // Select is t[..., index, ...] along dim, dropping that dim.
 func (t *Tensor) Select(s *Scope, dim, index int64) *Tensor {
-	h, err := shim.Select(t.handle("select"), dim, index, s.grad)
+	h, err := shim.Select(t.handle("select"), dim, index, s.mode())
 	return s.result("select", h, err)
 }
 
 // IndexSelect picks entries along dim by an int64 index tensor.
 func (t *Tensor) IndexSelect(s *Scope, dim int64, idx *Tensor) *Tensor {
-	h, err := shim.IndexSelect(t.handle("index_select"), dim, idx.handle("index_select"), s.grad)
+	h, err := shim.IndexSelect(t.handle("index_select"), dim, idx.handle("index_select"), s.mode())
 	return s.result("index_select", h, err)
 }
 
 // Gather is torch.gather.
 func (t *Tensor) Gather(s *Scope, dim int64, idx *Tensor) *Tensor {
-	h, err := shim.Gather(t.handle("gather"), dim, idx.handle("gather"), s.grad)
+	h, err := shim.Gather(t.handle("gather"), dim, idx.handle("gather"), s.mode())
 	return s.result("gather", h, err)
 }
 
 // Scatter is torch.scatter (out of place).
 func (t *Tensor) Scatter(s *Scope, dim int64, idx, src *Tensor) *Tensor {
-	h, err := shim.Scatter(t.handle("scatter"), dim, idx.handle("scatter"), src.handle("scatter"), false, s.grad)
+	h, err := shim.Scatter(t.handle("scatter"), dim, idx.handle("scatter"), src.handle("scatter"), false, s.mode())
 	return s.result("scatter", h, err)
 }
 
 // ScatterAdd is torch.scatter_add (out of place).
 func (t *Tensor) ScatterAdd(s *Scope, dim int64, idx, src *Tensor) *Tensor {
-	h, err := shim.Scatter(t.handle("scatter_add"), dim, idx.handle("scatter_add"), src.handle("scatter_add"), true, s.grad)
+	h, err := shim.Scatter(t.handle("scatter_add"), dim, idx.handle("scatter_add"), src.handle("scatter_add"), true, s.mode())
 	return s.result("scatter_add", h, err)
 }
 
 // IndexPut is t[idx] = values (out of place) with one index tensor (int64 or bool).
 func (t *Tensor) IndexPut(s *Scope, idx, values *Tensor) *Tensor {
-	h, err := shim.IndexPut(t.handle("index_put"), idx.handle("index_put"), values.handle("index_put"), s.grad)
+	h, err := shim.IndexPut(t.handle("index_put"), idx.handle("index_put"), values.handle("index_put"), s.mode())
 	return s.result("index_put", h, err)
 }
 
@@ -115,13 +115,13 @@ func handles(op string, ts []*Tensor) []shim.Handle {
 
 // Cat joins tensors along an existing dim.
 func Cat(s *Scope, dim int64, ts ...*Tensor) *Tensor {
-	h, err := shim.Join(0, handles("cat", ts), dim, s.grad)
+	h, err := shim.Join(0, handles("cat", ts), dim, s.mode())
 	return s.result("cat", h, err)
 }
 
 // Stack joins tensors along a new dim.
 func Stack(s *Scope, dim int64, ts ...*Tensor) *Tensor {
-	h, err := shim.Join(1, handles("stack", ts), dim, s.grad)
+	h, err := shim.Join(1, handles("stack", ts), dim, s.mode())
 	return s.result("stack", h, err)
 }
 
@@ -148,7 +148,7 @@ func (t *Tensor) split(s *Scope, op int, name string, arg, dim int64) []*Tensor 
 		n = 1
 	}
 	out := make([]shim.Handle, n)
-	cnt, err := shim.Split(op, h, arg, dim, out, s.grad)
+	cnt, err := shim.Split(op, h, arg, dim, out, s.mode())
 	if err != nil {
 		panic(newError(name, err))
 	}
@@ -167,7 +167,7 @@ func (t *Tensor) Chunk(s *Scope, n, dim int64) []*Tensor { return t.split(s, 1, 
 
 // Roll shifts elements cyclically along dims.
 func (t *Tensor) Roll(s *Scope, shifts, dims []int64) *Tensor {
-	h, err := shim.Roll(t.handle("roll"), shifts, dims, s.grad)
+	h, err := shim.Roll(t.handle("roll"), shifts, dims, s.mode())
 	return s.result("roll", h, err)
 }
 
@@ -184,7 +184,7 @@ const (
 
 // Pad is F.pad: pad lists (before, after) pairs starting from the last dim.
 func (t *Tensor) Pad(s *Scope, pad []int64, mode PadMode, value float64) *Tensor {
-	h, err := shim.Pad(t.handle("pad"), pad, int(mode), value, s.grad)
+	h, err := shim.Pad(t.handle("pad"), pad, int(mode), value, s.mode())
 	return s.result("pad", h, err)
 }
 
@@ -200,12 +200,12 @@ func Linear(s *Scope, x, w, b *Tensor) *Tensor {
 	if b != nil {
 		bh = b.handle("linear")
 	}
-	h, err := shim.Linear(x.handle("linear"), w.handle("linear"), bh, s.grad)
+	h, err := shim.Linear(x.handle("linear"), w.handle("linear"), bh, s.mode())
 	return s.result("linear", h, err)
 }
 
 // Baddbmm is beta·in + alpha·(b1 @ b2).
 func Baddbmm(s *Scope, in, b1, b2 *Tensor, beta, alpha float64) *Tensor {
-	h, err := shim.Baddbmm(in.handle("baddbmm"), b1.handle("baddbmm"), b2.handle("baddbmm"), beta, alpha, s.grad)
+	h, err := shim.Baddbmm(in.handle("baddbmm"), b1.handle("baddbmm"), b2.handle("baddbmm"), beta, alpha, s.mode())
 	return s.result("baddbmm", h, err)
 }

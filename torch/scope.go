@@ -23,6 +23,7 @@ type Scope struct {
 	grad     bool
 	training bool
 	gen      *Generator
+	autocast DType // the autocast dtype; 0 (Uint8, never valid) means off
 	tensors  []*Tensor
 	children []*Scope
 	freed    int // tensors of this scope freed early (compacted away now and then)
@@ -41,10 +42,10 @@ func (s *Scope) Device() Device { return s.device }
 // GradEnabled reports whether ops in this scope record autograd history.
 func (s *Scope) GradEnabled() bool { return s.grad }
 
-// Child opens a scope with the same device and grad mode. Its tensors are freed when it
+// Child opens a scope with the same device, grad mode and autocast setting. Its tensors are freed when it
 // closes, or when s closes, whichever comes first.
 func (s *Scope) Child() *Scope {
-	c := &Scope{parent: s, device: s.device, grad: s.grad, training: s.training, gen: s.gen}
+	c := &Scope{parent: s, device: s.device, grad: s.grad, training: s.training, gen: s.gen, autocast: s.autocast}
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]

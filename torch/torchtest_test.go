@@ -142,6 +142,12 @@ func TestTorchtestCompare(t *testing.T) {
 		{"exact equal", []float64{0.1, 7}, []float64{0.1, 7}, torchtest.Tol{Exact: true}, true},
 		{"exact one ulp", []float64{math.Nextafter(0.1, 1)}, []float64{0.1}, torchtest.Tol{Exact: true}, false},
 		{"length", []float64{1}, []float64{1, 2}, f32, false},
+		// A zero-by-construction tensor of rounding noise (the clip k_proj.bias case):
+		// relative error 23 fails on its own scale, passes on the computation's scale (17).
+		{"noise on own scale", []float64{2.3e-6, 1e-7}, []float64{1e-7, 1e-7}, f32, false},
+		{"noise on computation scale", []float64{2.3e-6, 1e-7}, []float64{1e-7, 1e-7}, torchtest.Tol{RTol: 1e-5, ATol: 1e-6, Scale: 17}, true},
+		{"scale still bounds", []float64{3e-5, 1e-7}, []float64{1e-7, 1e-7}, torchtest.Tol{RTol: 1e-5, ATol: 1e-6, Scale: 17}, false},
+		{"scale below max|want| is ignored", []float64{1 + 5e-5, 2}, []float64{1, 2}, torchtest.Tol{RTol: 1e-5, ATol: 1e-6, Scale: 1e-9}, false},
 	}
 	for _, c := range cases {
 		st := torchtest.CompareValues(c.got, c.want, c.tol)
@@ -170,6 +176,9 @@ func TestTorchtestCompare(t *testing.T) {
 	}
 	if st := torchtest.CompareTensors(a, a.ToDType(s, torch.Float64), f32); st.OK() {
 		t.Errorf("dtype mismatch passed")
+	}
+	if m := torchtest.MaxAbs(a, nil, torch.FromSlice(s, []float32{-7, 1})); m != 7 {
+		t.Errorf("MaxAbs = %v, want 7", m)
 	}
 	// AllClose reports through the TB it is given.
 	rec := &recordTB{TB: t}

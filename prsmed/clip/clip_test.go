@@ -90,6 +90,16 @@ func TestTinyGradients(t *testing.T) {
 	y := pr.Forward(s, tw.Forward(s, x))
 	y.Mul(s, torchtest.Want(t, g, "tiny.gout")).SumAll(s).Backward()
 	torchtest.AllClose(t, "grad input", x.Grad(s), torchtest.Want(t, g, "tiny.grad.input"), 1e-5)
+	// The absolute floor is set by the largest parameter gradient of this backward pass, not
+	// each tensor's own: k_proj.bias's true gradient is zero (softmax cancels a key bias), so
+	// its values (~1e-7) are rounding noise that differs between libtorch versions.
+	var grads []*torch.Tensor
+	for name, want := range g {
+		if pname, ok := strings.CutPrefix(name, "tiny.grad."); ok && pname != "input" {
+			grads = append(grads, want)
+		}
+	}
+	scale := torchtest.MaxAbs(grads...)
 	n := 0
 	for name, want := range g {
 		pname, ok := strings.CutPrefix(name, "tiny.grad.")
@@ -100,7 +110,7 @@ func TestTinyGradients(t *testing.T) {
 		if !ok {
 			t.Fatalf("store has no %s", pname)
 		}
-		torchtest.AllClose(t, "grad "+pname, e.Tensor.Grad(s), want, 1e-5)
+		torchtest.AllCloseScaled(t, "grad "+pname, e.Tensor.Grad(s), want, 1e-5, scale)
 		n++
 	}
 	if n != 11 {

@@ -4,7 +4,6 @@
 package mistral
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 )
@@ -27,6 +26,16 @@ type Config struct {
 	TieWordEmbeddings bool     `json:"tie_word_embeddings"`
 	HiddenAct         string   `json:"hidden_act"`
 	Architectures     []string `json:"architectures,omitempty"`
+	// HeadSize is config.json's head_dim: the width of one attention head when it is set
+	// (Mistral-NeMo-style models, where it differs from hidden/heads); 0 means hidden/heads.
+	HeadSize int64 `json:"head_dim,omitempty"`
+
+	// DType is the dtype the file says the weights were saved in ("torch_dtype" in
+	// transformers 4.x, "dtype" in 5.x); for information, the weights carry their own.
+	DType string `json:"-"`
+	// Defaulted lists the keys LoadConfig did not find in the file and took from
+	// DefaultConfig (sorted), so a caller can tell a value read from a value assumed.
+	Defaulted []string `json:"-"`
 }
 
 // DefaultConfig is transformers' MistralConfig() defaults (Mistral-7B sizes, θ = 10000,
@@ -40,16 +49,29 @@ func DefaultConfig() Config {
 	}
 }
 
-// HeadDim is hidden / heads.
-func (c Config) HeadDim() int64 { return c.HiddenSize / c.NumAttentionHeads }
+// HeadDim is the width of one attention head: HeadSize when set, else hidden / heads.
+func (c Config) HeadDim() int64 {
+	if c.HeadSize > 0 {
+		return c.HeadSize
+	}
+	return c.HiddenSize / c.NumAttentionHeads
+}
+
+// QDim is the width of the queries of all heads (heads × HeadDim), hidden_size unless
+// head_dim says otherwise.
+func (c Config) QDim() int64 { return c.NumAttentionHeads * c.HeadDim() }
 
 // Validate reports the first inconsistency.
 func (c Config) Validate() error {
 	switch {
 	case c.VocabSize <= 0 || c.HiddenSize <= 0 || c.IntermediateSize <= 0 || c.NumHiddenLayers <= 0:
 		return fmt.Errorf("mistral: vocab, hidden, intermediate sizes and layer count must be positive")
-	case c.NumAttentionHeads <= 0 || c.HiddenSize%c.NumAttentionHeads != 0:
-		return fmt.Errorf("mistral: hidden size %d is not divisible by %d heads", c.HiddenSize, c.NumAttentionHeads)
+	case c.NumAttentionHeads <= 0:
+		return fmt.Errorf("mistral: %d attention heads", c.NumAttentionHeads)
+	case c.HeadSize < 0:
+		return fmt.Errorf("mistral: head_dim %d is negative", c.HeadSize)
+	case c.HeadSize == 0 && c.HiddenSize%c.NumAttentionHeads != 0:
+		return fmt.Errorf("mistral: hidden size %d is not divisible by %d heads (and no head_dim is given)", c.HiddenSize, c.NumAttentionHeads)
 	case c.NumKeyValueHeads <= 0 || c.NumAttentionHeads%c.NumKeyValueHeads != 0:
 		return fmt.Errorf("mistral: %d heads are not a multiple of %d key/value heads", c.NumAttentionHeads, c.NumKeyValueHeads)
 	case c.HeadDim()%2 != 0:
@@ -62,18 +84,20 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// LoadConfig reads a Hugging Face config.json (a LLaVA or Mistral one); absent keys keep
-// DefaultConfig's values.
+// LoadConfig reads a Hugging Face config.json (a LLaVA or Mistral one) written by
+// transformers 4.x (top-level rope_theta, torch_dtype, rope_scaling) or 5.x
+// (rope_parameters {rope_theta, rope_type}, dtype, head_dim). Absent keys keep
+// DefaultConfig's values and are listed in Defaulted. Settings that change the math and
+// that the decoder does not implement (RoPE scaling of any type but "default", partial
+// rotary embeddings, attention or MLP biases, another activation) are refused with an error
+// rather than ignored.
 func LoadConfig(path string) (Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	c := DefaultConfig()
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return Config{}, fmt.Errorf("mistral: %s: %v", path, err)
-	}
-	if err := c.Validate(); err != nil {
+	c, err := ParseConfig(raw)
+	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil

@@ -44,10 +44,10 @@ func New(p nn.Path, c Config) (*Model, error) {
 		ap, fp := lp.Sub("self_attn"), lp.Sub("mlp")
 		m.Layers = append(m.Layers, &Layer{
 			InputNorm: nn.NewRMSNorm(lp.Sub("input_layernorm"), h, c.RMSNormEps),
-			Q:         linear(ap.Sub("q_proj"), h, h),
+			Q:         linear(ap.Sub("q_proj"), h, c.QDim()),
 			K:         linear(ap.Sub("k_proj"), h, kv),
 			V:         linear(ap.Sub("v_proj"), h, kv),
-			O:         linear(ap.Sub("o_proj"), h, h),
+			O:         linear(ap.Sub("o_proj"), c.QDim(), h),
 			PostNorm:  nn.NewRMSNorm(lp.Sub("post_attention_layernorm"), h, c.RMSNormEps),
 			Gate:      linear(fp.Sub("gate_proj"), h, c.IntermediateSize),
 			Up:        linear(fp.Sub("up_proj"), h, c.IntermediateSize),
@@ -188,7 +188,7 @@ func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch
 		k, v = cache.append(s, idx, k, v)
 	}
 	a := nn.Attention(s, q, k, v, mask, 0)
-	a = a.Transpose(s, 1, 2).Reshape(s, b, l, c.HiddenSize)
+	a = a.Transpose(s, 1, 2).Reshape(s, b, l, c.QDim())
 	h := x.Add(s, ly.O.Forward(s, a))
 	n2 := ly.PostNorm.Forward(s, h)
 	mlp := ly.Down.Forward(s, ly.Gate.Forward(s, n2).Silu(s).Mul(s, ly.Up.Forward(s, n2)))

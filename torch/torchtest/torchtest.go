@@ -154,9 +154,16 @@ func (f *File) Cases() []string {
 // Tol is a comparison tolerance: an element passes when
 // |got − want| ≤ RTol·|want| + ATol·max|want| (ATol is relative to the largest magnitude in
 // want, a floor for elements near zero). Exact asks for bit-equal values (NaN equals NaN).
+//
+// Scale, when larger than max|want|, replaces it in the floor: the magnitude of the
+// computation the values come from. A tensor that is zero by construction (the gradient of
+// an attention key bias, which softmax cancels) holds only rounding noise, whose size follows
+// the magnitudes the computation went through, not its own; compare it with ATol·Scale,
+// Scale being, for example, the largest gradient of the same backward pass.
 type Tol struct {
 	RTol, ATol float64
 	Exact      bool
+	Scale      float64
 }
 
 // DefaultTol is the tolerance for a dtype: float32 rel 1e-5 with an absolute floor of
@@ -261,7 +268,7 @@ func CompareValues(got, want []float64, tol Tol) Stats {
 					excess = -1
 				}
 			} else {
-				excess = d - (tol.RTol*math.Abs(w) + tol.ATol*st.MaxWant)
+				excess = d - (tol.RTol*math.Abs(w) + tol.ATol*math.Max(st.MaxWant, tol.Scale))
 			}
 		}
 		if d > st.MaxAbs {
@@ -318,6 +325,31 @@ func AllClose(t testing.TB, name string, got, want *torch.Tensor, rtol float64) 
 		tol = Tol{Exact: true}
 	}
 	return AllCloseTol(t, name, got, want, tol)
+}
+
+// AllCloseScaled is AllClose with the absolute floor rtol/10·max(scale, max|want|): for
+// tensors whose true value is (near) zero, where the error follows the scale of the
+// computation (see Tol.Scale). MaxAbs finds such a scale in the expected tensors.
+func AllCloseScaled(t testing.TB, name string, got, want *torch.Tensor, rtol, scale float64) Stats {
+	t.Helper()
+	return AllCloseTol(t, name, got, want, Tol{RTol: rtol, ATol: rtol / 10, Scale: scale})
+}
+
+// MaxAbs is the largest magnitude in the given tensors (read back with Bytes; nil tensors
+// are skipped).
+func MaxAbs(ts ...*torch.Tensor) float64 {
+	m := 0.0
+	for _, x := range ts {
+		if x == nil || x.Freed() {
+			continue
+		}
+		for _, v := range decode(x.DType(), x.Bytes()) {
+			if a := math.Abs(v); a > m && !math.IsInf(a, 0) {
+				m = a
+			}
+		}
+	}
+	return m
 }
 
 // AllCloseTol is AllClose with an explicit tolerance.

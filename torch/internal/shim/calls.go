@@ -300,48 +300,48 @@ const (
 )
 
 // Unary applies a one-input op.
-func Unary(op int, a Handle, grad bool) (Handle, error) {
-	return res(C.tt_unary(C.int(op), a.p, cb(grad)))
+func Unary(op int, a Handle, grad Mode) (Handle, error) {
+	return res(C.tt_unary(C.int(op), a.p, C.int(grad)))
 }
 
 // Binary applies a two-input op with broadcasting.
-func Binary(op int, a, b Handle, grad bool) (Handle, error) {
-	return res(C.tt_binary(C.int(op), a.p, b.p, cb(grad)))
+func Binary(op int, a, b Handle, grad Mode) (Handle, error) {
+	return res(C.tt_binary(C.int(op), a.p, b.p, C.int(grad)))
 }
 
 // BinaryScalar applies a two-input op with a scalar second input.
-func BinaryScalar(op int, a Handle, s float64, grad bool) (Handle, error) {
-	return res(C.tt_binary_scalar(C.int(op), a.p, C.double(s), cb(grad)))
+func BinaryScalar(op int, a Handle, s float64, grad Mode) (Handle, error) {
+	return res(C.tt_binary_scalar(C.int(op), a.p, C.double(s), C.int(grad)))
 }
 
 // Where is torch.where.
-func Where(c, a, b Handle, grad bool) (Handle, error) {
-	return res(C.tt_where(c.p, a.p, b.p, cb(grad)))
+func Where(c, a, b Handle, grad Mode) (Handle, error) {
+	return res(C.tt_where(c.p, a.p, b.p, C.int(grad)))
 }
 
 // Clamp is torch.clamp with optional bounds.
-func Clamp(a Handle, lo, hi float64, hasLo, hasHi, grad bool) (Handle, error) {
-	return res(C.tt_clamp(a.p, C.double(lo), C.double(hi), cb(hasLo), cb(hasHi), cb(grad)))
+func Clamp(a Handle, lo, hi float64, hasLo, hasHi bool, grad Mode) (Handle, error) {
+	return res(C.tt_clamp(a.p, C.double(lo), C.double(hi), cb(hasLo), cb(hasHi), C.int(grad)))
 }
 
 // MaskedFill is Tensor.masked_fill.
-func MaskedFill(a, mask Handle, v float64, grad bool) (Handle, error) {
-	return res(C.tt_masked_fill(a.p, mask.p, C.double(v), cb(grad)))
+func MaskedFill(a, mask Handle, v float64, grad Mode) (Handle, error) {
+	return res(C.tt_masked_fill(a.p, mask.p, C.double(v), C.int(grad)))
 }
 
 // Triangle is triu (upper) or tril.
-func Triangle(a Handle, k int64, upper, grad bool) (Handle, error) {
-	return res(C.tt_triangle(a.p, C.int64_t(k), cb(upper), cb(grad)))
+func Triangle(a Handle, k int64, upper bool, grad Mode) (Handle, error) {
+	return res(C.tt_triangle(a.p, C.int64_t(k), cb(upper), C.int(grad)))
 }
 
 // To moves or casts a tensor.
-func To(a Handle, dev, dtype int, copy, grad bool) (Handle, error) {
-	return res(C.tt_to(a.p, C.int(dev), C.int(dtype), cb(copy), cb(grad)))
+func To(a Handle, dev, dtype int, copy bool, grad Mode) (Handle, error) {
+	return res(C.tt_to(a.p, C.int(dev), C.int(dtype), cb(copy), C.int(grad)))
 }
 
 // Addcmul is a + value·b·c.
-func Addcmul(a, b, c Handle, value float64, grad bool) (Handle, error) {
-	return res(C.tt_addcmul(a.p, b.p, c.p, C.double(value), cb(grad)))
+func Addcmul(a, b, c Handle, value float64, grad Mode) (Handle, error) {
+	return res(C.tt_addcmul(a.p, b.p, c.p, C.double(value), C.int(grad)))
 }
 
 // ---- reductions ----
@@ -359,13 +359,13 @@ const (
 )
 
 // Reduce reduces over dims (all when empty).
-func Reduce(op int, a Handle, dims []int64, keep, grad bool) (Handle, error) {
-	return res(C.tt_reduce(C.int(op), a.p, ip(dims), C.int64_t(len(dims)), cb(keep), cb(grad)))
+func Reduce(op int, a Handle, dims []int64, keep bool, grad Mode) (Handle, error) {
+	return res(C.tt_reduce(C.int(op), a.p, ip(dims), C.int64_t(len(dims)), cb(keep), C.int(grad)))
 }
 
 // ReduceDim2 is max (0), min (1) or sort (2, keep = descending) with indices.
-func ReduceDim2(op int, a Handle, dim int64, keep, grad bool) (Handle, Handle, error) {
-	return res2(C.tt_reduce_dim2(C.int(op), a.p, C.int64_t(dim), cb(keep), cb(grad)))
+func ReduceDim2(op int, a Handle, dim int64, keep bool, grad Mode) (Handle, Handle, error) {
+	return res2(C.tt_reduce_dim2(C.int(op), a.p, C.int64_t(dim), cb(keep), C.int(grad)))
 }
 
 // Argmax is argmax or argmin over a dim or everything.
@@ -374,23 +374,23 @@ func Argmax(a Handle, dim int64, hasDim, keep, argmin bool) (Handle, error) {
 }
 
 // Var is torch.var.
-func Var(a Handle, dims []int64, unbiased, keep, grad bool) (Handle, error) {
-	return res(C.tt_var(a.p, ip(dims), C.int64_t(len(dims)), cb(unbiased), cb(keep), cb(grad)))
+func Var(a Handle, dims []int64, unbiased, keep bool, grad Mode) (Handle, error) {
+	return res(C.tt_var(a.p, ip(dims), C.int64_t(len(dims)), cb(unbiased), cb(keep), C.int(grad)))
 }
 
 // Norm is torch.norm.
-func Norm(a Handle, p float64, dims []int64, keep, grad bool) (Handle, error) {
-	return res(C.tt_norm(a.p, C.double(p), ip(dims), C.int64_t(len(dims)), cb(keep), cb(grad)))
+func Norm(a Handle, p float64, dims []int64, keep bool, grad Mode) (Handle, error) {
+	return res(C.tt_norm(a.p, C.double(p), ip(dims), C.int64_t(len(dims)), cb(keep), C.int(grad)))
 }
 
 // Cumsum is torch.cumsum.
-func Cumsum(a Handle, dim int64, grad bool) (Handle, error) {
-	return res(C.tt_cumsum(a.p, C.int64_t(dim), cb(grad)))
+func Cumsum(a Handle, dim int64, grad Mode) (Handle, error) {
+	return res(C.tt_cumsum(a.p, C.int64_t(dim), C.int(grad)))
 }
 
 // Topk is torch.topk.
-func Topk(a Handle, k, dim int64, largest, sorted, grad bool) (Handle, Handle, error) {
-	return res2(C.tt_topk(a.p, C.int64_t(k), C.int64_t(dim), cb(largest), cb(sorted), cb(grad)))
+func Topk(a Handle, k, dim int64, largest, sorted bool, grad Mode) (Handle, Handle, error) {
+	return res2(C.tt_topk(a.p, C.int64_t(k), C.int64_t(dim), cb(largest), cb(sorted), C.int(grad)))
 }
 
 // ---- views and indexing ----
@@ -405,159 +405,159 @@ const (
 )
 
 // ShapeOp applies reshape, view, permute, expand or flip.
-func ShapeOp(op int, a Handle, v []int64, grad bool) (Handle, error) {
-	return res(C.tt_shape_op(C.int(op), a.p, ip(v), C.int64_t(len(v)), cb(grad)))
+func ShapeOp(op int, a Handle, v []int64, grad Mode) (Handle, error) {
+	return res(C.tt_shape_op(C.int(op), a.p, ip(v), C.int64_t(len(v)), C.int(grad)))
 }
 
 // Transpose swaps two dims.
-func Transpose(a Handle, d0, d1 int64, grad bool) (Handle, error) {
-	return res(C.tt_transpose(a.p, C.int64_t(d0), C.int64_t(d1), cb(grad)))
+func Transpose(a Handle, d0, d1 int64, grad Mode) (Handle, error) {
+	return res(C.tt_transpose(a.p, C.int64_t(d0), C.int64_t(d1), C.int(grad)))
 }
 
 // Squeeze removes a size-1 dim (or all of them).
-func Squeeze(a Handle, dim int64, hasDim, grad bool) (Handle, error) {
-	return res(C.tt_squeeze(a.p, C.int64_t(dim), cb(hasDim), cb(grad)))
+func Squeeze(a Handle, dim int64, hasDim bool, grad Mode) (Handle, error) {
+	return res(C.tt_squeeze(a.p, C.int64_t(dim), cb(hasDim), C.int(grad)))
 }
 
 // Unsqueeze inserts a size-1 dim.
-func Unsqueeze(a Handle, dim int64, grad bool) (Handle, error) {
-	return res(C.tt_unsqueeze(a.p, C.int64_t(dim), cb(grad)))
+func Unsqueeze(a Handle, dim int64, grad Mode) (Handle, error) {
+	return res(C.tt_unsqueeze(a.p, C.int64_t(dim), C.int(grad)))
 }
 
 // Narrow is Tensor.narrow.
-func Narrow(a Handle, dim, start, length int64, grad bool) (Handle, error) {
-	return res(C.tt_narrow(a.p, C.int64_t(dim), C.int64_t(start), C.int64_t(length), cb(grad)))
+func Narrow(a Handle, dim, start, length int64, grad Mode) (Handle, error) {
+	return res(C.tt_narrow(a.p, C.int64_t(dim), C.int64_t(start), C.int64_t(length), C.int(grad)))
 }
 
 // Slice is Tensor.slice.
-func Slice(a Handle, dim, start, end, step int64, grad bool) (Handle, error) {
-	return res(C.tt_slice(a.p, C.int64_t(dim), C.int64_t(start), C.int64_t(end), C.int64_t(step), cb(grad)))
+func Slice(a Handle, dim, start, end, step int64, grad Mode) (Handle, error) {
+	return res(C.tt_slice(a.p, C.int64_t(dim), C.int64_t(start), C.int64_t(end), C.int64_t(step), C.int(grad)))
 }
 
 // Select is Tensor.select.
-func Select(a Handle, dim, index int64, grad bool) (Handle, error) {
-	return res(C.tt_select(a.p, C.int64_t(dim), C.int64_t(index), cb(grad)))
+func Select(a Handle, dim, index int64, grad Mode) (Handle, error) {
+	return res(C.tt_select(a.p, C.int64_t(dim), C.int64_t(index), C.int(grad)))
 }
 
 // IndexSelect is torch.index_select.
-func IndexSelect(a Handle, dim int64, idx Handle, grad bool) (Handle, error) {
-	return res(C.tt_index_select(a.p, C.int64_t(dim), idx.p, cb(grad)))
+func IndexSelect(a Handle, dim int64, idx Handle, grad Mode) (Handle, error) {
+	return res(C.tt_index_select(a.p, C.int64_t(dim), idx.p, C.int(grad)))
 }
 
 // Gather is torch.gather.
-func Gather(a Handle, dim int64, idx Handle, grad bool) (Handle, error) {
-	return res(C.tt_gather(a.p, C.int64_t(dim), idx.p, cb(grad)))
+func Gather(a Handle, dim int64, idx Handle, grad Mode) (Handle, error) {
+	return res(C.tt_gather(a.p, C.int64_t(dim), idx.p, C.int(grad)))
 }
 
 // Scatter is torch.scatter (or scatter_add).
-func Scatter(a Handle, dim int64, idx, src Handle, add, grad bool) (Handle, error) {
-	return res(C.tt_scatter(a.p, C.int64_t(dim), idx.p, src.p, cb(add), cb(grad)))
+func Scatter(a Handle, dim int64, idx, src Handle, add bool, grad Mode) (Handle, error) {
+	return res(C.tt_scatter(a.p, C.int64_t(dim), idx.p, src.p, cb(add), C.int(grad)))
 }
 
 // IndexPut is index_put with one index tensor.
-func IndexPut(a, idx, values Handle, grad bool) (Handle, error) {
-	return res(C.tt_index_put(a.p, idx.p, values.p, cb(grad)))
+func IndexPut(a, idx, values Handle, grad Mode) (Handle, error) {
+	return res(C.tt_index_put(a.p, idx.p, values.p, C.int(grad)))
 }
 
 // Join is cat (op 0) or stack (op 1).
-func Join(op int, ts []Handle, dim int64, grad bool) (Handle, error) {
-	return res(C.tt_join(C.int(op), hp(ts), C.int64_t(len(ts)), C.int64_t(dim), cb(grad)))
+func Join(op int, ts []Handle, dim int64, grad Mode) (Handle, error) {
+	return res(C.tt_join(C.int(op), hp(ts), C.int64_t(len(ts)), C.int64_t(dim), C.int(grad)))
 }
 
 // Split is split by size (op 0) or chunk (op 1); out must have room for every piece.
-func Split(op int, a Handle, arg, dim int64, out []Handle, grad bool) (int, error) {
-	v, err := st(C.tt_split(C.int(op), a.p, C.int64_t(arg), C.int64_t(dim), hp(out), C.int64_t(len(out)), cb(grad)))
+func Split(op int, a Handle, arg, dim int64, out []Handle, grad Mode) (int, error) {
+	v, err := st(C.tt_split(C.int(op), a.p, C.int64_t(arg), C.int64_t(dim), hp(out), C.int64_t(len(out)), C.int(grad)))
 	return int(v), err
 }
 
 // Roll is torch.roll.
-func Roll(a Handle, shifts, dims []int64, grad bool) (Handle, error) {
-	return res(C.tt_roll(a.p, ip(shifts), C.int64_t(len(shifts)), ip(dims), C.int64_t(len(dims)), cb(grad)))
+func Roll(a Handle, shifts, dims []int64, grad Mode) (Handle, error) {
+	return res(C.tt_roll(a.p, ip(shifts), C.int64_t(len(shifts)), ip(dims), C.int64_t(len(dims)), C.int(grad)))
 }
 
 // Pad is F.pad (mode 0 constant, 1 reflect, 2 replicate, 3 circular).
-func Pad(a Handle, pad []int64, mode int, value float64, grad bool) (Handle, error) {
-	return res(C.tt_pad(a.p, ip(pad), C.int64_t(len(pad)), C.int(mode), C.double(value), cb(grad)))
+func Pad(a Handle, pad []int64, mode int, value float64, grad Mode) (Handle, error) {
+	return res(C.tt_pad(a.p, ip(pad), C.int64_t(len(pad)), C.int(mode), C.double(value), C.int(grad)))
 }
 
 // ---- linear algebra ----
 
 // Linear is F.linear; b may be the zero Handle.
-func Linear(x, w, b Handle, grad bool) (Handle, error) {
-	return res(C.tt_linear(x.p, w.p, b.p, cb(grad)))
+func Linear(x, w, b Handle, grad Mode) (Handle, error) {
+	return res(C.tt_linear(x.p, w.p, b.p, C.int(grad)))
 }
 
 // Baddbmm is torch.baddbmm.
-func Baddbmm(in, b1, b2 Handle, beta, alpha float64, grad bool) (Handle, error) {
-	return res(C.tt_baddbmm(in.p, b1.p, b2.p, C.double(beta), C.double(alpha), cb(grad)))
+func Baddbmm(in, b1, b2 Handle, beta, alpha float64, grad Mode) (Handle, error) {
+	return res(C.tt_baddbmm(in.p, b1.p, b2.p, C.double(beta), C.double(alpha), C.int(grad)))
 }
 
 // ---- nn ----
 
 // Conv2d is F.conv2d; each of stride, pad and dil has two values.
-func Conv2d(x, w, b Handle, stride, pad, dil []int64, groups int64, grad bool) (Handle, error) {
-	return res(C.tt_conv2d(x.p, w.p, b.p, ip(stride), ip(pad), ip(dil), C.int64_t(groups), cb(grad)))
+func Conv2d(x, w, b Handle, stride, pad, dil []int64, groups int64, grad Mode) (Handle, error) {
+	return res(C.tt_conv2d(x.p, w.p, b.p, ip(stride), ip(pad), ip(dil), C.int64_t(groups), C.int(grad)))
 }
 
 // ConvTranspose2d is F.conv_transpose2d.
-func ConvTranspose2d(x, w, b Handle, stride, pad, outpad, dil []int64, groups int64, grad bool) (Handle, error) {
-	return res(C.tt_conv_transpose2d(x.p, w.p, b.p, ip(stride), ip(pad), ip(outpad), ip(dil), C.int64_t(groups), cb(grad)))
+func ConvTranspose2d(x, w, b Handle, stride, pad, outpad, dil []int64, groups int64, grad Mode) (Handle, error) {
+	return res(C.tt_conv_transpose2d(x.p, w.p, b.p, ip(stride), ip(pad), ip(outpad), ip(dil), C.int64_t(groups), C.int(grad)))
 }
 
 // Pool2d is max (op 0) or average (op 1) pooling.
-func Pool2d(op int, x Handle, k, stride, pad, dil []int64, ceil, countIncludePad, grad bool) (Handle, error) {
-	return res(C.tt_pool2d(C.int(op), x.p, ip(k), ip(stride), ip(pad), ip(dil), cb(ceil), cb(countIncludePad), cb(grad)))
+func Pool2d(op int, x Handle, k, stride, pad, dil []int64, ceil, countIncludePad bool, grad Mode) (Handle, error) {
+	return res(C.tt_pool2d(C.int(op), x.p, ip(k), ip(stride), ip(pad), ip(dil), cb(ceil), cb(countIncludePad), C.int(grad)))
 }
 
 // AdaptiveAvgPool2d is F.adaptive_avg_pool2d.
-func AdaptiveAvgPool2d(x Handle, out []int64, grad bool) (Handle, error) {
-	return res(C.tt_adaptive_avg_pool2d(x.p, ip(out), cb(grad)))
+func AdaptiveAvgPool2d(x Handle, out []int64, grad Mode) (Handle, error) {
+	return res(C.tt_adaptive_avg_pool2d(x.p, ip(out), C.int(grad)))
 }
 
 // Interpolate resizes to size (mode 0 nearest, 1 bilinear, 2 bicubic, 3 nearest-exact;
 // alignCorners -1 unset, 0 false, 1 true).
-func Interpolate(x Handle, size []int64, mode, alignCorners int, grad bool) (Handle, error) {
-	return res(C.tt_interpolate(x.p, ip(size), C.int(mode), C.int(alignCorners), cb(grad)))
+func Interpolate(x Handle, size []int64, mode, alignCorners int, grad Mode) (Handle, error) {
+	return res(C.tt_interpolate(x.p, ip(size), C.int(mode), C.int(alignCorners), C.int(grad)))
 }
 
 // LayerNorm is F.layer_norm.
-func LayerNorm(x Handle, shape []int64, w, b Handle, eps float64, grad bool) (Handle, error) {
-	return res(C.tt_layer_norm(x.p, ip(shape), C.int64_t(len(shape)), w.p, b.p, C.double(eps), cb(grad)))
+func LayerNorm(x Handle, shape []int64, w, b Handle, eps float64, grad Mode) (Handle, error) {
+	return res(C.tt_layer_norm(x.p, ip(shape), C.int64_t(len(shape)), w.p, b.p, C.double(eps), C.int(grad)))
 }
 
 // GroupNorm is F.group_norm.
-func GroupNorm(x Handle, groups int64, w, b Handle, eps float64, grad bool) (Handle, error) {
-	return res(C.tt_group_norm(x.p, C.int64_t(groups), w.p, b.p, C.double(eps), cb(grad)))
+func GroupNorm(x Handle, groups int64, w, b Handle, eps float64, grad Mode) (Handle, error) {
+	return res(C.tt_group_norm(x.p, C.int64_t(groups), w.p, b.p, C.double(eps), C.int(grad)))
 }
 
 // BatchNorm is F.batch_norm (training updates the running stats in place).
-func BatchNorm(x, w, b, rm, rv Handle, training bool, momentum, eps float64, grad bool) (Handle, error) {
-	return res(C.tt_batch_norm(x.p, w.p, b.p, rm.p, rv.p, cb(training), C.double(momentum), C.double(eps), cb(grad)))
+func BatchNorm(x, w, b, rm, rv Handle, training bool, momentum, eps float64, grad Mode) (Handle, error) {
+	return res(C.tt_batch_norm(x.p, w.p, b.p, rm.p, rv.p, cb(training), C.double(momentum), C.double(eps), C.int(grad)))
 }
 
 // InstanceNorm is F.instance_norm.
-func InstanceNorm(x, w, b, rm, rv Handle, useInputStats bool, momentum, eps float64, grad bool) (Handle, error) {
-	return res(C.tt_instance_norm(x.p, w.p, b.p, rm.p, rv.p, cb(useInputStats), C.double(momentum), C.double(eps), cb(grad)))
+func InstanceNorm(x, w, b, rm, rv Handle, useInputStats bool, momentum, eps float64, grad Mode) (Handle, error) {
+	return res(C.tt_instance_norm(x.p, w.p, b.p, rm.p, rv.p, cb(useInputStats), C.double(momentum), C.double(eps), C.int(grad)))
 }
 
 // Embedding is F.embedding.
-func Embedding(w, idx Handle, paddingIdx int64, grad bool) (Handle, error) {
-	return res(C.tt_embedding(w.p, idx.p, C.int64_t(paddingIdx), cb(grad)))
+func Embedding(w, idx Handle, paddingIdx int64, grad Mode) (Handle, error) {
+	return res(C.tt_embedding(w.p, idx.p, C.int64_t(paddingIdx), C.int(grad)))
 }
 
 // Softmax is softmax (op 0) or log_softmax (op 1).
-func Softmax(op int, x Handle, dim int64, grad bool) (Handle, error) {
-	return res(C.tt_softmax(C.int(op), x.p, C.int64_t(dim), cb(grad)))
+func Softmax(op int, x Handle, dim int64, grad Mode) (Handle, error) {
+	return res(C.tt_softmax(C.int(op), x.p, C.int64_t(dim), C.int(grad)))
 }
 
 // Dropout is F.dropout with an optional generator.
-func Dropout(x Handle, p float64, train bool, g Gen, grad bool) (Handle, error) {
-	return res(C.tt_dropout(x.p, C.double(p), cb(train), g.p, cb(grad)))
+func Dropout(x Handle, p float64, train bool, g Gen, grad Mode) (Handle, error) {
+	return res(C.tt_dropout(x.p, C.double(p), cb(train), g.p, C.int(grad)))
 }
 
 // SDPA is scaled-dot-product attention; mask may be the zero Handle; scale <= 0 means 1/√d.
-func SDPA(q, k, v, mask Handle, dropout float64, causal bool, scale float64, g Gen, grad bool) (Handle, error) {
-	return res(C.tt_sdpa(q.p, k.p, v.p, mask.p, C.double(dropout), cb(causal), C.double(scale), g.p, cb(grad)))
+func SDPA(q, k, v, mask Handle, dropout float64, causal bool, scale float64, g Gen, grad Mode) (Handle, error) {
+	return res(C.tt_sdpa(q.p, k.p, v.p, mask.p, C.double(dropout), cb(causal), C.double(scale), g.p, C.int(grad)))
 }
 
 // Multinomial is torch.multinomial.
@@ -569,18 +569,18 @@ func Multinomial(probs Handle, n int64, replacement bool, g Gen) (Handle, error)
 func OneHot(idx Handle, n int64) (Handle, error) { return res(C.tt_one_hot(idx.p, C.int64_t(n))) }
 
 // BCEWithLogits is F.binary_cross_entropy_with_logits (reduction 0 none, 1 mean, 2 sum).
-func BCEWithLogits(x, y, weight, posWeight Handle, reduction int, grad bool) (Handle, error) {
-	return res(C.tt_bce_with_logits(x.p, y.p, weight.p, posWeight.p, C.int(reduction), cb(grad)))
+func BCEWithLogits(x, y, weight, posWeight Handle, reduction int, grad Mode) (Handle, error) {
+	return res(C.tt_bce_with_logits(x.p, y.p, weight.p, posWeight.p, C.int(reduction), C.int(grad)))
 }
 
 // CrossEntropy is F.cross_entropy.
-func CrossEntropy(logits, target, weight Handle, reduction int, ignoreIndex int64, labelSmoothing float64, grad bool) (Handle, error) {
-	return res(C.tt_cross_entropy(logits.p, target.p, weight.p, C.int(reduction), C.int64_t(ignoreIndex), C.double(labelSmoothing), cb(grad)))
+func CrossEntropy(logits, target, weight Handle, reduction int, ignoreIndex int64, labelSmoothing float64, grad Mode) (Handle, error) {
+	return res(C.tt_cross_entropy(logits.p, target.p, weight.p, C.int(reduction), C.int64_t(ignoreIndex), C.double(labelSmoothing), C.int(grad)))
 }
 
 // MSE is F.mse_loss.
-func MSE(x, y Handle, reduction int, grad bool) (Handle, error) {
-	return res(C.tt_mse(x.p, y.p, C.int(reduction), cb(grad)))
+func MSE(x, y Handle, reduction int, grad Mode) (Handle, error) {
+	return res(C.tt_mse(x.p, y.p, C.int(reduction), C.int(grad)))
 }
 
 // ---- autograd ----

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 
+#include "mode.h"
 #include "shim.h"
 
 struct tt_tensor_s {
@@ -90,23 +91,23 @@ inline int guard(char **msg, F &&f) {
   }
 }
 
-// run evaluates f (returning an at::Tensor) with the given grad mode.
+// run evaluates f (returning an at::Tensor) under the given mode flags (TT_MODE_*).
 template <class F>
 inline tt_result run(int grad, F &&f) {
   tt_result r{nullptr, TT_OK, nullptr};
   r.code = guard(&r.msg, [&] {
-    at::AutoGradMode gm(grad != 0);
+    ModeGuard gm(grad);
     r.t = wrap(f());
   });
   return r;
 }
 
-// run2 evaluates f (returning a pair of tensors) with the given grad mode.
+// run2 evaluates f (returning a pair of tensors) under the given mode flags (TT_MODE_*).
 template <class F>
 inline tt_result2 run2(int grad, F &&f) {
   tt_result2 r{nullptr, nullptr, TT_OK, nullptr};
   r.code = guard(&r.msg, [&] {
-    at::AutoGradMode gm(grad != 0);
+    ModeGuard gm(grad);
     auto p = f();
     r.a = wrap(std::get<0>(p));
     r.b = wrap(std::get<1>(p));

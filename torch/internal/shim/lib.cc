@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #ifdef TT_WITH_CUDA
@@ -19,6 +20,21 @@
 #endif
 
 using namespace tt;
+
+#ifdef TT_WITH_CUDA
+// The index of the all-pools entry in the caching allocator's per-pool statistics. The enum
+// that names it moved: c10::cuda::CUDACachingAllocator::StatType up to libtorch 2.4, then the
+// device-generic c10/core/CachingDeviceAllocator.h (2024's allocator refactor), and later
+// c10::CachingAllocator, where 2.11 has it. AGGREGATE has been entry 0 of a 3-entry array in
+// every release, so from 2.5 on it is indexed by number, checked against the array's size.
+#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 5)
+constexpr size_t kStatAggregate = (size_t)c10::cuda::CUDACachingAllocator::StatType::AGGREGATE;
+#else
+constexpr size_t kStatAggregate = 0;
+#endif
+static_assert(std::tuple_size<decltype(c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes)>::value > kStatAggregate,
+              "the caching allocator's per-pool statistics are not an array holding kStatAggregate");
+#endif
 
 namespace tt {
 std::atomic<int> g_threads{0};
@@ -99,7 +115,7 @@ tt_status tt_cuda_memory_allocated(int device) {
   return status([&]() -> double {
 #ifdef TT_WITH_CUDA
     auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
-    return (double)st.allocated_bytes[(size_t)c10::cuda::CUDACachingAllocator::StatType::AGGREGATE].current;
+    return (double)st.allocated_bytes[kStatAggregate].current;
 #else
     (void)device;
     TORCH_CHECK(false, "CUDA is not compiled into this build of the shim");
@@ -111,7 +127,7 @@ tt_status tt_cuda_memory_reserved(int device) {
   return status([&]() -> double {
 #ifdef TT_WITH_CUDA
     auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
-    return (double)st.reserved_bytes[(size_t)c10::cuda::CUDACachingAllocator::StatType::AGGREGATE].current;
+    return (double)st.reserved_bytes[kStatAggregate].current;
 #else
     (void)device;
     TORCH_CHECK(false, "CUDA is not compiled into this build of the shim");

@@ -289,7 +289,7 @@ tt_result tt_join(int op, const tt_tensor *ts, int64_t n, int64_t dim, int grad)
 tt_status tt_split(int op, tt_tensor h, int64_t arg, int64_t dim, tt_tensor *out, int64_t cap, int grad) {
   tt_status r{0, TT_OK, nullptr};
   r.code = guard(&r.msg, [&] {
-    at::AutoGradMode gm(grad != 0);
+    ModeGuard gm(grad);
     std::vector<at::Tensor> parts = op == 0 ? T(h).split(arg, dim) : T(h).chunk(arg, dim);
     TORCH_CHECK((int64_t)parts.size() <= cap, "split: ", parts.size(), " pieces but room for ", cap);
     for (size_t i = 0; i < parts.size(); i++) out[i] = wrap(parts[i]);

@@ -205,6 +205,15 @@ tt_status tt_adamw_step(tt_tensor p, tt_tensor exp_avg, tt_tensor exp_avg_sq, in
 tt_status tt_sgd_step(tt_tensor p, tt_tensor buf, int first, double lr, double momentum, double dampening,
                       double weight_decay, int nesterov);
 
+/* ---- per-call mode: the `grad` argument of every op is a flags word ----
+ * bit 0 records autograd history; bits 1 and 2 run the call under CPU or CUDA autocast
+ * (libtorch's automatic mixed precision, cast cache off) to the dtype in bits 8..15 (a
+ * c10::ScalarType code: bfloat16 or float16). 0 and 1 keep their old meaning. */
+enum { TT_MODE_GRAD = 1, TT_MODE_AUTOCAST_CPU = 2, TT_MODE_AUTOCAST_CUDA = 4, TT_MODE_DTYPE_SHIFT = 8 };
+/* Reports the mode a call with these flags would see inside it (the flags word back), or an
+ * error when the flags are invalid: a check that the guard sets and restores the state. */
+tt_status tt_mode_probe(int flags);
+
 #ifdef __cplusplus
 }
 #endif
