@@ -2,11 +2,14 @@ package prsmed
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -66,7 +69,14 @@ func (m *Model) LoadTinySAM(path string) error {
 // its folder (model.safetensors.index.json, or pytorch_model.bin.index.json, or a single
 // model.safetensors). Tensors the model does not use are ignored; a missing or wrong-shape
 // tensor is an error that names it.
+//
+// The folder's config.json must describe the language model the model was built with (see
+// PaperFrom): a different RoPE θ or norm epsilon would load every tensor and still compute
+// something else, so it is refused with the differing keys named.
 func (m *Model) LoadLLaVAMed(dir string) error {
+	if err := checkLLaVAConfig(dir, m.Config.Mistral); err != nil {
+		return err
+	}
 	path, err := llava.WeightsIn(dir)
 	if err != nil {
 		return err
@@ -112,4 +122,46 @@ func Load(dir string, tok *tokenizer.Tokenizer, tinySAM, llavaDir string, dev to
 		return fail(err)
 	}
 	return m, nil
+}
+
+// PaperFrom is the paper preset with the language model's settings read from a LLaVA-Med
+// folder's config.json (RoPE θ, norm epsilon, sizes, in transformers 4.x or 5.x layout)
+// instead of transformers' defaults, which differ from LLaVA-Med v1.5's.
+func PaperFrom(llavaDir string) (Config, error) {
+	c := Paper()
+	lm, err := mistral.LoadConfig(filepath.Join(llavaDir, "config.json"))
+	if err != nil {
+		return Config{}, err
+	}
+	c.Mistral = lm
+	return c, c.Validate()
+}
+
+// checkLLaVAConfig compares the settings that change the language model's math with the
+// folder's config.json.
+func checkLLaVAConfig(dir string, have mistral.Config) error {
+	want, err := mistral.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return err
+	}
+	var diff []string
+	add := func(key string, a, b any) {
+		if a != b {
+			diff = append(diff, fmt.Sprintf("%s %v (file %v)", key, a, b))
+		}
+	}
+	add("rope_theta", have.RopeTheta, want.RopeTheta)
+	add("rms_norm_eps", have.RMSNormEps, want.RMSNormEps)
+	add("hidden_size", have.HiddenSize, want.HiddenSize)
+	add("intermediate_size", have.IntermediateSize, want.IntermediateSize)
+	add("num_hidden_layers", have.NumHiddenLayers, want.NumHiddenLayers)
+	add("num_attention_heads", have.NumAttentionHeads, want.NumAttentionHeads)
+	add("num_key_value_heads", have.NumKeyValueHeads, want.NumKeyValueHeads)
+	add("head_dim", have.HeadDim(), want.HeadDim())
+	add("vocab_size", have.VocabSize, want.VocabSize)
+	if len(diff) > 0 {
+		return fmt.Errorf("prsmed: the model's language settings differ from %s: %s (build the config with prsmed.PaperFrom)",
+			filepath.Join(dir, "config.json"), strings.Join(diff, ", "))
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package prsmed_test
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -52,6 +55,7 @@ func TestLoadLLaVAMed(t *testing.T) {
 	if err := torch.SaveSafetensors(filepath.Join(dir, "model.safetensors"), file, nil); err != nil {
 		t.Fatal(err)
 	}
+	writeLMConfig(t, dir, src.Config.Mistral)
 	if err := dst.LoadLLaVAMed(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +73,7 @@ func TestLoadLLaVAMed(t *testing.T) {
 	if err := torch.SaveSafetensors(filepath.Join(broken, "model.safetensors"), file, nil); err != nil {
 		t.Fatal(err)
 	}
+	writeLMConfig(t, broken, src.Config.Mistral)
 	fresh := llavaTestModel(t, 3)
 	e, _ := fresh.Store.Get("model.norm.weight")
 	before := e.Tensor.Float32s()
@@ -82,5 +87,42 @@ func TestLoadLLaVAMed(t *testing.T) {
 	}
 	if !reflect.DeepEqual(e.Tensor.Float32s(), before) {
 		t.Error("a failed load changed the model")
+	}
+}
+
+// writeLMConfig writes a LLaVA folder's config.json for the language model c.
+func writeLMConfig(t *testing.T, dir string, c mistral.Config) {
+	t.Helper()
+	raw, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadLLaVAMedRefusesOtherSettings: a LLaVA folder whose config.json gives another RoPE
+// θ than the model was built with is refused before any tensor is read, naming the key;
+// PaperFrom reads the folder's settings into the paper preset.
+func TestLoadLLaVAMedRefusesOtherSettings(t *testing.T) {
+	m := llavaTestModel(t, 4)
+	dir := t.TempDir()
+	c := m.Config.Mistral
+	c.RopeTheta = 1e6
+	writeLMConfig(t, dir, c)
+	err := m.LoadLLaVAMed(dir)
+	if err == nil || !strings.Contains(err.Error(), "rope_theta") {
+		t.Fatalf("err = %v, want one naming rope_theta", err)
+	}
+	paper := mistral.DefaultConfig()
+	paper.RopeTheta, paper.RMSNormEps = 1e6, 1e-5
+	writeLMConfig(t, dir, paper)
+	cfg, err := prsmed.PaperFrom(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mistral.RopeTheta != 1e6 || cfg.Mistral.RMSNormEps != 1e-5 || cfg.Name != "paper" {
+		t.Errorf("PaperFrom: θ %g eps %g preset %q", cfg.Mistral.RopeTheta, cfg.Mistral.RMSNormEps, cfg.Name)
 	}
 }
