@@ -52,6 +52,9 @@ func (g *Group) AllReduce(ctx context.Context, t *torch.Tensor, op Op) error {
 	if err != nil {
 		return &Error{Op: name, Rank: g.rank, World: g.world, Msg: err.Error(), kinds: []error{ErrConfig}}
 	}
+	if err := g.agree(ctx, name, opAllReduce, c, []*torch.Tensor{t}); err != nil {
+		return err
+	}
 	h, err := g.handle(name, t)
 	if err != nil {
 		return err
@@ -66,6 +69,13 @@ func (g *Group) Broadcast(ctx context.Context, t *torch.Tensor, root int) error 
 	if err != nil {
 		return err
 	}
+	if root < 0 || root >= g.world {
+		return &Error{Op: name, Rank: g.rank, World: g.world, kinds: []error{ErrConfig},
+			Msg: fmt.Sprintf("root %d is outside the group", root)}
+	}
+	if err := g.agree(ctx, name, opBroadcast, root, []*torch.Tensor{t}); err != nil {
+		return err
+	}
 	h, err := g.handle(name, t)
 	if err != nil {
 		return err
@@ -74,7 +84,16 @@ func (g *Group) Broadcast(ctx context.Context, t *torch.Tensor, root int) error 
 }
 
 // AllGather returns, in s, a tensor of shape (World, *t.shape) whose row r is rank r's t.
-func (g *Group) AllGather(ctx context.Context, s *torch.Scope, t *torch.Tensor) (out *torch.Tensor, err error) {
+func (g *Group) AllGather(ctx context.Context, s *torch.Scope, t *torch.Tensor) (*torch.Tensor, error) {
+	if err := g.agree(ctx, "all_gather", opAllGather, 0, []*torch.Tensor{t}); err != nil {
+		return nil, err
+	}
+	return g.allGather(ctx, s, t)
+}
+
+// allGather is AllGather without the check that every rank passes the same shape (a size
+// mismatch would abort the process inside Gloo); agree uses it for its fixed-size record.
+func (g *Group) allGather(ctx context.Context, s *torch.Scope, t *torch.Tensor) (out *torch.Tensor, err error) {
 	const name = "all_gather"
 	to, err := g.opTimeout(ctx, name)
 	if err != nil {

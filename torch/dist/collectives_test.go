@@ -309,10 +309,26 @@ func workMismatchedSizes(env dist.Env) (any, error) {
 	defer s.Close()
 	n := int64(4 + env.Rank)
 	p := torch.Zeros(s, torch.Float32, n)
+	if os.Getenv("RAW") != "" {
+		// A plain all-reduce: its shape check must catch the mismatch before Gloo sees it
+		// (Gloo aborts the process on a size mismatch).
+		return nil, g.AllReduce(context.Background(), p, dist.Sum)
+	}
 	return nil, g.BroadcastParams(context.Background(), []*torch.Tensor{p}, 0, 0)
 }
 
 func TestMismatchedSizes(t *testing.T) {
+	// A plain all-reduce of different sizes: a clear error on every rank, not a crash.
+	raw := spawn(t, "mismatched_sizes", 2, 2*time.Minute, func(rank int, env []string) []string {
+		return append(env, "RAW=1")
+	})
+	for _, r := range raw {
+		t.Logf("raw all_reduce, rank %d: %s (after %d ms)", r.Rank, r.Out.Err, r.Out.ElapsedMS)
+		if !has(r.Out.Kinds, "mismatch") || r.Signaled || r.ExitCode != 0 || !strings.Contains(r.Out.Err, "all_reduce") {
+			t.Errorf("rank %d: exit %d, signaled %v, error %q; want a clean all_reduce error (stderr %s)",
+				r.Rank, r.ExitCode, r.Signaled, r.Out.Err, tail(r.Stderr))
+		}
+	}
 	runs := spawn(t, "mismatched_sizes", 2, 2*time.Minute, nil)
 	for _, r := range runs {
 		t.Logf("rank %d: %s", r.Rank, r.Out.Err)

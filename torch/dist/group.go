@@ -298,9 +298,11 @@ func (g *Group) stopHeartbeat() {
 	g.beatDone.Wait()
 }
 
-// deadPeers finds the ranks whose heartbeat stood still for deadAfter. When the store
-// itself cannot be reached, rank 0 (its host) is the one at fault.
-func (g *Group) deadPeers() []int {
+// deadPeers finds the ranks whose heartbeat stood still for deadAfter, and says why. When
+// the store itself cannot be reached, rank 0 (its host) is the one at fault.
+func (g *Group) deadPeers() ([]int, string) {
+	const storeGone = "the store it hosts cannot be reached (the process is gone)"
+	noBeat := "stopped responding (no heartbeat in the store for " + deadAfter.String() + ")"
 	read := func() ([]int64, error) {
 		v := make([]int64, g.world)
 		for r := range v {
@@ -315,17 +317,17 @@ func (g *Group) deadPeers() []int {
 	a, err := read()
 	if err != nil {
 		if g.rank != 0 {
-			return []int{0}
+			return []int{0}, storeGone
 		}
-		return nil
+		return nil, ""
 	}
 	time.Sleep(deadAfter)
 	b, err := read()
 	if err != nil {
 		if g.rank != 0 {
-			return []int{0}
+			return []int{0}, storeGone
 		}
-		return nil
+		return nil, ""
 	}
 	var dead []int
 	for r := range a {
@@ -333,7 +335,7 @@ func (g *Group) deadPeers() []int {
 			dead = append(dead, r)
 		}
 	}
-	return dead
+	return dead, noBeat
 }
 
 // wrap turns a shim error of op into an *Error, finding the dead ranks when a peer failed
@@ -349,12 +351,12 @@ func (g *Group) wrap(op string, err error) error {
 	msg := libtorchMsg(err)
 	e := &Error{Op: op, Rank: g.rank, World: g.world, Msg: msg, kinds: classify(msg)}
 	if e.Is(ErrTimeout) || e.Is(ErrPeer) {
-		if dead := g.deadPeers(); len(dead) > 0 {
+		if dead, why := g.deadPeers(); len(dead) > 0 {
 			e.Peers = dead
 			if !e.Is(ErrPeer) {
 				e.kinds = append(e.kinds, ErrPeer)
 			}
-			e.Msg = "stopped responding (no heartbeat in the store for " + deadAfter.String() + "): " + msg
+			e.Msg = why + ": " + msg
 		}
 	}
 	return e

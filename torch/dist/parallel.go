@@ -2,6 +2,7 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 
@@ -32,41 +33,84 @@ func (g *Group) handles(op string, ts []*torch.Tensor) ([]shim.Handle, error) {
 	return hs, nil
 }
 
-// verifyLayout checks that every rank passes the same number of tensors with the same
-// shapes and dtypes, so that a model built differently on one rank is a clear error rather
-// than a collective over mismatched buffers.
-func (g *Group) verifyLayout(ctx context.Context, op string, ts []*torch.Tensor) (err error) {
+// Op codes for agree: the ranks must be in the same collective.
+const (
+	opAllReduce = iota + 1
+	opBroadcast
+	opAllGather
+	opBroadcastParams
+	opAllReduceGrads
+	opReducer
+)
+
+var opNames = map[int64]string{opAllReduce: "all_reduce", opBroadcast: "broadcast", opAllGather: "all_gather",
+	opBroadcastParams: "broadcast_params", opAllReduceGrads: "all_reduce_grads", opReducer: "reducer"}
+
+// agree checks, with one small all-gather, that every rank is in the same collective
+// (same op, same root) with the same number of tensors of the same shapes and dtypes. Gloo
+// does not survive ranks that pass buffers of different sizes (its network thread aborts
+// the process), so every collective but Barrier and the Reducer's buckets (whose layout is
+// checked once, when the Reducer is made) starts with it.
+func (g *Group) agree(ctx context.Context, op string, code, root int, ts []*torch.Tensor) (err error) {
 	if g.world == 1 {
 		return nil
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(g.device)
 	defer s.Close()
-	defer torch.Recover(&err)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Op: op, Rank: g.rank, World: g.world, Msg: fmt.Sprint(r)}
+		}
+	}()
 	h := fnv.New64a()
 	var numel int64
 	for _, t := range ts {
+		if t == nil || t.Freed() {
+			return &Error{Op: op, Rank: g.rank, World: g.world, Msg: "nil or freed tensor"}
+		}
 		fmt.Fprintf(h, "%v/%v;", t.Shape(), t.DType())
 		numel += t.Numel()
 	}
-	mine := []int64{int64(len(ts)), numel, int64(h.Sum64() >> 1)}
-	all, err := g.AllGather(ctx, s, torch.FromSlice(s, mine))
+	const k = 5
+	mine := []int64{int64(code), int64(root), int64(len(ts)), numel, int64(h.Sum64() >> 1)}
+	all, err := g.allGather(ctx, s, torch.FromSlice(s, mine))
 	if err != nil {
+		var de *Error
+		if errors.As(err, &de) {
+			de.Op = op + " (shape check)"
+		}
 		return err
 	}
 	v := torch.Data[int64](all)
 	var bad []int
 	for r := 0; r < g.world; r++ {
-		if v[3*r] != mine[0] || v[3*r+1] != mine[1] || v[3*r+2] != mine[2] {
-			bad = append(bad, r)
+		for i := 0; i < k; i++ {
+			if v[k*r+i] != mine[i] {
+				bad = append(bad, r)
+				break
+			}
 		}
 	}
-	if len(bad) > 0 {
-		r := bad[0]
-		return &Error{Op: op, Rank: g.rank, World: g.world, Peers: bad, kinds: []error{ErrMismatch},
-			Msg: fmt.Sprintf("the ranks' tensors differ: this rank has %d tensors with %d elements, rank %d has %d with %d "+
-				"(or the same counts with other shapes or dtypes)", mine[0], mine[1], r, v[3*r], v[3*r+1])}
+	if len(bad) == 0 {
+		return nil
 	}
-	return nil
+	r := bad[0]
+	o := v[k*r : k*r+k]
+	var msg string
+	switch {
+	case o[0] != mine[0]:
+		msg = fmt.Sprintf("that rank called %s while this one called %s (every rank must call the same collectives in "+
+			"the same order)", opNames[o[0]], opNames[mine[0]])
+	case o[1] != mine[1] && (code == opBroadcast || code == opBroadcastParams):
+		msg = fmt.Sprintf("that rank broadcasts from rank %d, this one from rank %d", o[1], mine[1])
+	case o[1] != mine[1]:
+		msg = "that rank reduces with another operation (sum, avg, max, min) than this one"
+
+	default:
+		msg = fmt.Sprintf("the ranks' tensors differ: this rank passes %d tensor(s) of %d elements in all, that rank "+
+			"%d of %d (or the same counts with other shapes or dtypes)", mine[2], mine[3], o[2], o[3])
+	}
+	return &Error{Op: op, Rank: g.rank, World: g.world, Peers: bad, kinds: []error{ErrMismatch}, Msg: msg}
 }
 
 // BroadcastParams copies root's values of params into every rank's (in buckets of at most
@@ -75,7 +119,7 @@ func (g *Group) verifyLayout(ctx context.Context, op string, ts []*torch.Tensor)
 // same shapes and dtypes.
 func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, root int, bucketBytes int64) error {
 	const name = "broadcast_params"
-	if err := g.verifyLayout(ctx, name, params); err != nil {
+	if err := g.agree(ctx, name, opBroadcastParams, root, params); err != nil {
 		return err
 	}
 	to, err := g.opTimeout(ctx, name)
@@ -97,6 +141,9 @@ func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, roo
 // backward passes per step); a Reducer overlaps the all-reduces with backward instead.
 func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, bucketBytes int64) error {
 	const name = "all_reduce_grads"
+	if err := g.agree(ctx, name, opAllReduceGrads, 0, params); err != nil {
+		return err
+	}
 	to, err := g.opTimeout(ctx, name)
 	if err != nil {
 		return err
@@ -131,7 +178,7 @@ type Reducer struct {
 // passed in the same order on every rank). It checks that every rank passes the same shapes.
 func NewReducer(ctx context.Context, g *Group, params []*torch.Tensor, bucketBytes int64) (*Reducer, error) {
 	const name = "reducer"
-	if err := g.verifyLayout(ctx, name, params); err != nil {
+	if err := g.agree(ctx, name, opReducer, 0, params); err != nil {
 		return nil, err
 	}
 	hs, err := g.handles(name, params)
