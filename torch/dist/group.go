@@ -68,6 +68,8 @@ type Group struct {
 	backend     Backend
 	timeout     time.Duration
 	store       shim.Store
+	beatStore   shim.Store // a second connection, so a long store wait never delays the heartbeat
+	hasBeat     bool
 	pg          shim.PG
 	device      torch.Device
 
@@ -173,7 +175,13 @@ func Init(ctx context.Context, cfg Config) (*Group, error) {
 	if err := g.rendezvous(deadline); err != nil {
 		return closeOnErr(err)
 	}
-	g.startHeartbeat()
+	if bs, err := shim.NewTCPStore(e.MasterAddr, e.MasterPort, e.WorldSize, false, false, ms(time.Until(deadline))); err == nil {
+		g.beatStore, g.hasBeat = bs, true
+		g.startHeartbeat()
+	} else {
+		return closeOnErr(&Error{Op: "init", Rank: e.Rank, World: e.WorldSize, Peers: []int{0}, kinds: classify(libtorchMsg(err)),
+			Msg: "a second connection to the store failed: " + libtorchMsg(err)})
+	}
 
 	iface, host := cfg.Interface, ""
 	if iface == "" {
@@ -281,7 +289,7 @@ func (g *Group) startHeartbeat() {
 			case <-g.stopBeat:
 				return
 			case <-t.C:
-				if _, err := g.store.Add(key, 1); err != nil {
+				if _, err := g.beatStore.Add(key, 1); err != nil {
 					return // the store is gone (rank 0 ended); errors surface in collectives
 				}
 			}
@@ -296,6 +304,10 @@ func (g *Group) stopHeartbeat() {
 		close(g.stopBeat)
 	}
 	g.beatDone.Wait()
+	if g.hasBeat {
+		g.hasBeat = false
+		g.beatStore.Free()
+	}
 }
 
 // deadPeers finds the ranks whose heartbeat stood still for deadAfter, and says why. When
