@@ -1,9 +1,18 @@
 """Writes testdata/dist/sampler.json: the indices torch.utils.data.DistributedSampler gives
 each rank for a few sizes, world sizes, seeds, epochs, shuffle and drop_last settings, plus
 the global orders torch.randperm draws for the same seeds.
-Run: /usr/bin/python3 third_party/golden/dist_ref.py"""
+Run: /usr/bin/python3 third_party/golden/dist_ref.py
+
+With "bench [runs]" it instead times, in PyTorch, what torch/dist's
+BenchmarkAllReduceGrads22M times in Go: two Gloo processes on 127.0.0.1 average the
+gradients of 22.8M float32 parameters (the same shapes) in 25 MiB buckets, one all_reduce
+per bucket, after a warm-up call; each timed call starts after a barrier. It prints rank 0's
+times in ms as JSON."""
 import json
 import os
+import socket
+import sys
+import time
 
 import torch
 from torch.utils.data import DistributedSampler
@@ -59,5 +68,74 @@ def main():
         f.write("\n")
 
 
+def bench_shapes():
+    return [(1024, 1024)] * 21 + [(1024,)] * 40 + [(738944,)]
+
+
+def bucketed_allreduce(dist, params, bucket_bytes=25 << 20):
+    # Buckets in reverse order, one dtype, at most bucket_bytes each (as torch/dist does).
+    buckets, cur, size = [], [], 0
+    for p in reversed(params):
+        b = p.numel() * p.element_size()
+        if cur and size + b > bucket_bytes:
+            buckets.append(cur)
+            cur, size = [], 0
+        cur.append(p)
+        size += b
+    if cur:
+        buckets.append(cur)
+    world = dist.get_world_size()
+    for ps in buckets:
+        flat = torch.cat([p.grad.reshape(-1) for p in ps])
+        dist.all_reduce(flat)
+        flat.div_(world)
+        off = 0
+        for p in ps:
+            n = p.numel()
+            p.grad.copy_(flat[off:off + n].view_as(p))
+            off += n
+
+
+def bench_worker(rank, world, port, runs, q):
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world)
+    params = []
+    for sh in bench_shapes():
+        p = torch.zeros(sh, requires_grad=True)
+        p.grad = torch.zeros(sh)
+        params.append(p)
+    bucketed_allreduce(dist, params)
+    ms = []
+    for _ in range(runs):
+        dist.barrier()
+        t = time.perf_counter()
+        bucketed_allreduce(dist, params)
+        ms.append(round((time.perf_counter() - t) * 1000, 3))
+    if rank == 0:
+        q.put({"params": sum(p.numel() for p in params), "ms": ms})
+    dist.destroy_process_group()
+
+
+def bench(runs):
+    import torch.multiprocessing as mp
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    ps = [ctx.Process(target=bench_worker, args=(r, 2, port, runs, q)) for r in range(2)]
+    for p in ps:
+        p.start()
+    res = q.get(timeout=600)
+    for p in ps:
+        p.join(60)
+    print(json.dumps(res))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        bench(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+    else:
+        main()

@@ -111,7 +111,7 @@ func has(ks []string, k string) bool {
 }
 
 // freePort asks the kernel for a port that is free now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,7 +123,7 @@ func freePort(t *testing.T) int {
 
 // spawn starts world workers of the scenario (envOf may change a rank's variables) and
 // waits for all of them, killing any still running after limit.
-func spawn(t *testing.T, scenario string, world int, limit time.Duration, envOf func(rank int, env []string) []string) []workerRun {
+func spawn(t testing.TB, scenario string, world int, limit time.Duration, envOf func(rank int, env []string) []string) []workerRun {
 	t.Helper()
 	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -185,7 +185,7 @@ func tail(s string) string {
 
 // mustOK fails the test unless every worker finished without error, and returns their
 // results.
-func mustOK(t *testing.T, runs []workerRun) []json.RawMessage {
+func mustOK(t testing.TB, runs []workerRun) []json.RawMessage {
 	t.Helper()
 	res := make([]json.RawMessage, len(runs))
 	for _, r := range runs {
