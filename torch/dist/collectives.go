@@ -52,6 +52,10 @@ func (g *Group) AllReduce(ctx context.Context, t *torch.Tensor, op Op) error {
 	if err != nil {
 		return &Error{Op: name, Rank: g.rank, World: g.world, Msg: err.Error(), kinds: []error{ErrConfig}}
 	}
+	if op == Avg && t != nil && !t.Freed() && !t.DType().IsFloat() {
+		return &Error{Op: name, Rank: g.rank, World: g.world, kinds: []error{ErrConfig},
+			Msg: fmt.Sprintf("avg needs a floating-point tensor, got %v (use Sum)", t.DType())}
+	}
 	if err := g.agree(ctx, name, opAllReduce, c, []*torch.Tensor{t}); err != nil {
 		return err
 	}

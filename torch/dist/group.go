@@ -73,7 +73,8 @@ type Group struct {
 	pg          shim.PG
 	device      torch.Device
 
-	barriers int // barriers called so far (the same count on every rank)
+	barriers int        // barriers called so far (the same count on every rank)
+	reducers []*Reducer // open reducers (their hooks use the group), closed by Close
 
 	stopBeat chan struct{}
 	beatDone sync.WaitGroup
@@ -410,6 +411,10 @@ func (g *Group) Close() {
 		return
 	}
 	g.closed = true
+	for _, r := range g.reducers {
+		r.Close()
+	}
+	g.reducers = nil
 	g.stopHeartbeat()
 	g.pg.Free()
 	g.store.Free()

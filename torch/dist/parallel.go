@@ -178,6 +178,9 @@ type Reducer struct {
 // passed in the same order on every rank). It checks that every rank passes the same shapes.
 func NewReducer(ctx context.Context, g *Group, params []*torch.Tensor, bucketBytes int64) (*Reducer, error) {
 	const name = "reducer"
+	if g.closed {
+		return nil, &Error{Op: name, Rank: g.rank, World: g.world, Msg: "the group is closed", kinds: []error{ErrClosed}}
+	}
 	if err := g.agree(ctx, name, opReducer, 0, params); err != nil {
 		return nil, err
 	}
@@ -189,7 +192,9 @@ func NewReducer(ctx context.Context, g *Group, params []*torch.Tensor, bucketByt
 	if err != nil {
 		return nil, g.wrap(name, err)
 	}
-	return &Reducer{g: g, r: r, params: params}, nil
+	red := &Reducer{g: g, r: r, params: params}
+	g.reducers = append(g.reducers, red)
+	return red, nil
 }
 
 // Sync waits for the gradient all-reduces of the last backward and writes the averaged
@@ -213,7 +218,8 @@ func (r *Reducer) Buckets() int { return r.r.Buckets() }
 // (the others started in Sync).
 func (r *Reducer) Overlapped() int { return r.r.HookLaunched() }
 
-// Close removes the hooks. Call it before the group closes.
+// Close removes the hooks (the group's Close does it too). After Close, backward passes
+// through the parameters no longer start all-reduces.
 func (r *Reducer) Close() {
 	if r == nil || r.closed {
 		return

@@ -193,3 +193,66 @@ func maxRel(a, b [][]float64) float64 {
 	}
 	return worst
 }
+
+func init() { workers["reducer_unused"] = workReducerUnused }
+
+// workReducerUnused: a = (1,1,1) and b = (1,1) in buckets of their own; rank r's loss is
+// Σ(r+1)·a, plus Σ3·b on rank 0 only, so rank 1's b gets no gradient from backward. Two
+// steps, to see that the reducer resets between them.
+func workReducerUnused(env dist.Env) (any, error) {
+	g, err := join(env, 60*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	ctx := context.Background()
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	a := torch.Ones(root, torch.Float32, 3).SetRequiresGrad(true)
+	b := torch.Ones(root, torch.Float32, 2).SetRequiresGrad(true)
+	red, err := dist.NewReducer(ctx, g, []*torch.Tensor{a, b}, 8)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]float64
+	for step := 0; step < 2; step++ {
+		err := func() (err error) {
+			s := root.Child()
+			defer s.Close()
+			defer torch.Recover(&err)
+			a.ZeroGrad()
+			b.ZeroGrad()
+			loss := a.Mul(s, torch.Scalar(s, float64(env.Rank+1), torch.Float32)).SumAll(s)
+			if env.Rank == 0 {
+				loss = loss.Add(s, b.Mul(s, torch.Scalar(s, 3, torch.Float32)).SumAll(s))
+			}
+			loss.Backward()
+			if err := red.Sync(ctx); err != nil {
+				return err
+			}
+			out = append(out, a.Grad(s).Float64s(), b.Grad(s).Float64s())
+			return nil
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"grads": out, "buckets": red.Buckets()}, nil
+}
+
+func TestReducerUnusedParameter(t *testing.T) {
+	res := mustOK(t, spawn(t, "reducer_unused", 2, 2*time.Minute, nil))
+	want := [][]float64{{1.5, 1.5, 1.5}, {1.5, 1.5}, {1.5, 1.5, 1.5}, {1.5, 1.5}}
+	for rank, raw := range res {
+		var got struct {
+			Grads   [][]float64
+			Buckets int
+		}
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Buckets != 2 || maxRel(got.Grads, want) != 0 {
+			t.Errorf("rank %d: grads %v in %d buckets, want %v in 2", rank, got.Grads, got.Buckets, want)
+		}
+	}
+}
