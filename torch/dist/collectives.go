@@ -146,6 +146,7 @@ func (g *Group) barrierError(err error) error {
 		return nil
 	}
 	const name = "barrier"
+	g.failedAt = time.Now()
 	key := fmt.Sprintf("prsmed/barrier/%d/missing", g.barriers)
 	msg := libtorchMsg(err)
 	var peers []int

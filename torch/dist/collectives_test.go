@@ -236,7 +236,9 @@ func TestKilledPeer(t *testing.T) {
 				var res struct {
 					OpMS int64 `json:"op_ms"`
 				}
-				_ = json.Unmarshal(r.Out.Result, &res)
+				if err := json.Unmarshal(r.Out.Result, &res); err != nil || len(r.Out.Result) == 0 {
+					t.Errorf("rank %d: no timing in %q (%v)", r.Rank, r.Out.Result, err)
+				}
 				if limit := (timeout + 10*time.Second).Milliseconds(); res.OpMS > limit {
 					t.Errorf("rank %d: the failing all-reduce took %d ms, more than the timeout allows (%d ms)", r.Rank, res.OpMS, limit)
 				}

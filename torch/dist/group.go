@@ -47,7 +47,7 @@ const DefaultTimeout = 30 * time.Minute
 // stands still for deadAfter is reported as dead when a collective fails.
 const (
 	heartbeat = 250 * time.Millisecond
-	deadAfter = 2 * time.Second
+	deadAfter = 3 * time.Second
 )
 
 // Config configures Init.
@@ -74,6 +74,7 @@ type Group struct {
 	device      torch.Device
 
 	barriers int        // barriers called so far (the same count on every rank)
+	failedAt time.Time  // when a collective last failed
 	reducers []*Reducer // open reducers (their hooks use the group), closed by Close
 
 	stopBeat chan struct{}
@@ -362,6 +363,7 @@ func (g *Group) wrap(op string, err error) error {
 		return &Error{Op: op, Rank: g.rank, World: g.world, Msg: te.Error(), kinds: nil}
 	}
 	msg := libtorchMsg(err)
+	g.failedAt = time.Now()
 	e := &Error{Op: op, Rank: g.rank, World: g.world, Msg: msg, kinds: classify(msg)}
 	if e.Is(ErrTimeout) || e.Is(ErrPeer) {
 		if dead, why := g.deadPeers(); len(dead) > 0 {
@@ -404,8 +406,9 @@ func (g *Group) handle(op string, t *torch.Tensor) (h shim.Handle, err error) {
 }
 
 // Close leaves the group and, on rank 0, stops hosting the store. It waits for the Gloo
-// threads, which may take up to the timeout after a failed collective. It is safe to call
-// twice.
+// threads, which may take up to the timeout after a failed collective. After a failed
+// collective rank 0 keeps the store up for a few seconds more, so that the other ranks can
+// still find out from it which rank died. It is safe to call twice.
 func (g *Group) Close() {
 	if g == nil || g.closed {
 		return
@@ -415,6 +418,11 @@ func (g *Group) Close() {
 		r.Close()
 	}
 	g.reducers = nil
+	if g.rank == 0 && g.world > 1 && !g.failedAt.IsZero() {
+		if wait := time.Until(g.failedAt.Add(2*deadAfter + time.Second)); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
 	g.stopHeartbeat()
 	g.pg.Free()
 	g.store.Free()

@@ -74,7 +74,8 @@ func workerMain(name string) int {
 		if errors.As(err, &de) {
 			out.Peers = de.Peers
 		}
-	} else if res != nil {
+	}
+	if res != nil {
 		b, merr := json.Marshal(res)
 		if merr != nil {
 			fmt.Fprintln(os.Stderr, merr)
