@@ -339,3 +339,44 @@ func TestMismatchedSizes(t *testing.T) {
 		}
 	}
 }
+
+func init() { workers["stuck_peer"] = workStuckPeer }
+
+// workStuckPeer: rank 1 is alive but never enters the all-reduce; rank 0's call is bounded
+// by its context's 3 s deadline (the group's own timeout is a minute).
+func workStuckPeer(env dist.Env) (any, error) {
+	g, err := join(env, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	if env.Rank == 1 {
+		time.Sleep(15 * time.Second)
+		return "slept", nil
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = g.AllReduce(ctx, torch.Ones(s, torch.Float32, 10), dist.Sum)
+	return map[string]any{"op_ms": time.Since(start).Milliseconds()}, err
+}
+
+func TestStuckPeerTimesOut(t *testing.T) {
+	runs := spawn(t, "stuck_peer", 2, 2*time.Minute, nil)
+	r := runs[0]
+	t.Logf("rank 0: %s, %s", r.Out.Err, r.Out.Result)
+	if !has(r.Out.Kinds, "timeout") || !strings.Contains(r.Out.Err, "all_reduce") {
+		t.Fatalf("rank 0: error %q, want an all_reduce timeout (stderr %s)", r.Out.Err, tail(r.Stderr))
+	}
+	var res struct {
+		OpMS int64 `json:"op_ms"`
+	}
+	if err := json.Unmarshal(r.Out.Result, &res); err != nil || res.OpMS > 30000 {
+		t.Fatalf("rank 0: the all-reduce returned after %d ms (%v), want about the 3 s deadline", res.OpMS, err)
+	}
+	if runs[1].Out.Err != "" {
+		t.Errorf("rank 1: %s", runs[1].Out.Err)
+	}
+}

@@ -372,6 +372,9 @@ func (g *Group) wrap(op string, err error) error {
 				e.kinds = append(e.kinds, ErrPeer)
 			}
 			e.Msg = why + ": " + msg
+		} else if e.Is(ErrTimeout) {
+			e.Msg = "not every rank joined within the timeout (all heartbeats are alive: a rank may be stuck, or " +
+				"in another collective): " + msg
 		}
 	}
 	return e
