@@ -72,6 +72,7 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestPortBusy(t *testing.T) {
+	needGloo(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,7 @@ func TestPortBusy(t *testing.T) {
 }
 
 func TestWrongPort(t *testing.T) {
+	needGloo(t)
 	port := freePort(t) // nothing listens there
 	start := time.Now()
 	_, err := dist.Init(context.Background(), dist.Config{
@@ -127,6 +129,7 @@ func TestInitBadConfig(t *testing.T) {
 
 // A world of one needs no peers: every collective is the identity (avg included).
 func TestWorldOfOne(t *testing.T) {
+	needGloo(t)
 	g, err := dist.Init(context.Background(), dist.Config{
 		Env:     dist.Env{Rank: 0, WorldSize: 1, MasterAddr: "127.0.0.1", MasterPort: freePort(t)},
 		Timeout: 30 * time.Second,

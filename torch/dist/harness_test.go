@@ -111,6 +111,15 @@ func has(ks []string, k string) bool {
 	return false
 }
 
+// needGloo skips the test when this build has no Gloo backend (the shim was compiled
+// without Gloo's headers; on Debian: apt-get install libgloo-dev, then rebuild).
+func needGloo(t testing.TB) {
+	t.Helper()
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend: install Gloo's headers (Debian: libgloo-dev) and rebuild")
+	}
+}
+
 // freePort asks the kernel for a port that is free now.
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -126,6 +135,7 @@ func freePort(t testing.TB) int {
 // waits for all of them, killing any still running after limit.
 func spawn(t testing.TB, scenario string, world int, limit time.Duration, envOf func(rank int, env []string) []string) []workerRun {
 	t.Helper()
+	needGloo(t)
 	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
