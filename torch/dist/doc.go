@@ -23,6 +23,15 @@
 // ErrMismatch with errors.Is. After a failed collective the group is in an unknown state:
 // close it and stop (or restart the run from a checkpoint), as with torch.distributed.
 //
+// Before each collective (but Barrier) the ranks exchange a small record of the operation
+// and their tensors' shapes, so that ranks passing different sizes, or calling different
+// collectives, get an ErrMismatch instead of Gloo aborting the process. The Reducer checks
+// its parameter layout once, when it is made.
+//
+// Every rank bumps a counter in the store a few times a second; when a collective fails
+// with a timeout or a broken connection, the ranks whose counter stood still are named as
+// the ones that died (rank 0 when the store it hosts is gone).
+//
 // The Gloo backend needs Gloo's headers when the shim is compiled (Debian: libgloo-dev); a
 // build without them returns ErrUnavailable from Init.
 package dist

@@ -17,7 +17,8 @@ type Env struct {
 }
 
 // FromEnv reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT. When none of
-// them is set it returns a single-process Env (rank 0 of 1 on 127.0.0.1:29500); when some
+// them is set it returns a single-process Env (rank 0 of 1 on 127.0.0.1, port 0: any free
+// port, so that single-process runs on one machine never collide); when some
 // are set they must all be, or FromEnv names the missing ones. LOCAL_RANK may be left out
 // (it then equals RANK).
 func FromEnv() (Env, error) { return envFrom(os.LookupEnv) }
@@ -34,7 +35,7 @@ func envFrom(look func(string) (string, bool)) (Env, error) {
 		}
 	}
 	if set == 0 {
-		return Env{Rank: 0, WorldSize: 1, LocalRank: 0, MasterAddr: "127.0.0.1", MasterPort: 29500}, nil
+		return Env{Rank: 0, WorldSize: 1, LocalRank: 0, MasterAddr: "127.0.0.1", MasterPort: 0}, nil
 	}
 	if len(missing) > 0 {
 		return Env{}, fmt.Errorf("%w: %s not set (a distributed launch sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)",

@@ -177,7 +177,7 @@ func Init(ctx context.Context, cfg Config) (*Group, error) {
 	if err := g.rendezvous(deadline); err != nil {
 		return closeOnErr(err)
 	}
-	if bs, err := shim.NewTCPStore(e.MasterAddr, e.MasterPort, e.WorldSize, false, false, ms(time.Until(deadline))); err == nil {
+	if bs, err := shim.NewTCPStore(e.MasterAddr, store.Port(), e.WorldSize, false, false, ms(time.Until(deadline))); err == nil {
 		g.beatStore, g.hasBeat = bs, true
 		g.startHeartbeat()
 	} else {
