@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the default build needs on Debian 12: libtorch-dev (libtorch 1.13, CPU) and
+# Installs what the default build needs on Debian 12: libtorch-dev (libtorch 1.13, CPU),
+# libgloo-dev (the headers of Gloo, the CPU engine of distributed training) and
 # OpenBLAS (without it libtorch runs on the reference BLAS, ~35x slower on matmul).
 # Safe to run twice. With --python it also installs python3-torch and python3-sentencepiece,
 # which only the golden-writing scripts in third_party/golden need. With --test-data it also
@@ -7,7 +8,7 @@
 # medical image readers' tests compare against (those tests skip when the files are absent).
 set -euo pipefail
 
-want=(libtorch-dev libopenblas0-pthread)
+want=(libtorch-dev libopenblas0-pthread libgloo-dev)
 for arg in "$@"; do
   case "$arg" in
   --python) want+=(python3-torch python3-sentencepiece python3-numpy) ;;

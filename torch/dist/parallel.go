@@ -1,0 +1,229 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/internal/shim"
+)
+
+// DefaultBucketBytes is the gradient bucket size when none is given: 25 MiB, as
+// DistributedDataParallel's bucket_cap_mb.
+const DefaultBucketBytes = 25 << 20
+
+func bucketOr(b int64) int64 {
+	if b <= 0 {
+		return DefaultBucketBytes
+	}
+	return b
+}
+
+func (g *Group) handles(op string, ts []*torch.Tensor) ([]shim.Handle, error) {
+	hs := make([]shim.Handle, len(ts))
+	for i, t := range ts {
+		h, err := g.handle(op, t)
+		if err != nil {
+			return nil, err
+		}
+		hs[i] = h
+	}
+	return hs, nil
+}
+
+// Op codes for agree: the ranks must be in the same collective.
+const (
+	opAllReduce = iota + 1
+	opBroadcast
+	opAllGather
+	opBroadcastParams
+	opAllReduceGrads
+	opReducer
+)
+
+var opNames = map[int64]string{opAllReduce: "all_reduce", opBroadcast: "broadcast", opAllGather: "all_gather",
+	opBroadcastParams: "broadcast_params", opAllReduceGrads: "all_reduce_grads", opReducer: "reducer"}
+
+// agree checks, with one small all-gather, that every rank is in the same collective
+// (same op, same root) with the same number of tensors of the same shapes and dtypes. Gloo
+// does not survive ranks that pass buffers of different sizes (its network thread aborts
+// the process), so every collective but Barrier and the Reducer's buckets (whose layout is
+// checked once, when the Reducer is made) starts with it.
+func (g *Group) agree(ctx context.Context, op string, code, root int, ts []*torch.Tensor) (err error) {
+	if g.world == 1 {
+		return nil
+	}
+	s := torch.NewScope(g.device)
+	defer s.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Op: op, Rank: g.rank, World: g.world, Msg: fmt.Sprint(r)}
+		}
+	}()
+	h := fnv.New64a()
+	var numel int64
+	for _, t := range ts {
+		if t == nil || t.Freed() {
+			return &Error{Op: op, Rank: g.rank, World: g.world, Msg: "nil or freed tensor"}
+		}
+		fmt.Fprintf(h, "%v/%v;", t.Shape(), t.DType())
+		numel += t.Numel()
+	}
+	const k = 5
+	mine := []int64{int64(code), int64(root), int64(len(ts)), numel, int64(h.Sum64() >> 1)}
+	all, err := g.allGather(ctx, s, torch.FromSlice(s, mine))
+	if err != nil {
+		var de *Error
+		if errors.As(err, &de) {
+			de.Op = op + " (shape check)"
+		}
+		return err
+	}
+	v := torch.Data[int64](all)
+	var bad []int
+	for r := 0; r < g.world; r++ {
+		for i := 0; i < k; i++ {
+			if v[k*r+i] != mine[i] {
+				bad = append(bad, r)
+				break
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	r := bad[0]
+	o := v[k*r : k*r+k]
+	var msg string
+	switch {
+	case o[0] != mine[0]:
+		msg = fmt.Sprintf("that rank called %s while this one called %s (every rank must call the same collectives in "+
+			"the same order)", opNames[o[0]], opNames[mine[0]])
+	case o[1] != mine[1] && (code == opBroadcast || code == opBroadcastParams):
+		msg = fmt.Sprintf("that rank broadcasts from rank %d, this one from rank %d", o[1], mine[1])
+	case o[1] != mine[1]:
+		msg = "that rank reduces with another operation (sum, avg, max, min) than this one"
+
+	default:
+		msg = fmt.Sprintf("the ranks' tensors differ: this rank passes %d tensor(s) of %d elements in all, that rank "+
+			"%d of %d (or the same counts with other shapes or dtypes)", mine[2], mine[3], o[2], o[3])
+	}
+	return &Error{Op: op, Rank: g.rank, World: g.world, Peers: bad, kinds: []error{ErrMismatch}, Msg: msg}
+}
+
+// BroadcastParams copies root's values of params into every rank's (in buckets of at most
+// bucketBytes; 0 means DefaultBucketBytes), so that all ranks start from the same model, as
+// DistributedDataParallel does when it is built. It first checks that every rank passes the
+// same shapes and dtypes.
+func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, root int, bucketBytes int64) error {
+	const name = "broadcast_params"
+	if err := g.agree(ctx, name, opBroadcastParams, root, params); err != nil {
+		return err
+	}
+	to, err := g.opTimeout(ctx, name)
+	if err != nil {
+		return err
+	}
+	hs, err := g.handles(name, params)
+	if err != nil {
+		return err
+	}
+	return g.wrap(name, g.pg.BroadcastBuckets(hs, root, bucketOr(bucketBytes), to))
+}
+
+// AllReduceGrads replaces every parameter's gradient with its average over the ranks, after
+// backward: the gradients are copied into flat buckets of at most bucketBytes (0 means
+// DefaultBucketBytes), one all-reduce runs per bucket, and the averages are copied back. A
+// parameter without a gradient counts as zeros and gets the average. The parameters must be
+// passed in the same order on every rank. Use it with gradient accumulation (several
+// backward passes per step); a Reducer overlaps the all-reduces with backward instead.
+func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, bucketBytes int64) error {
+	const name = "all_reduce_grads"
+	if err := g.agree(ctx, name, opAllReduceGrads, 0, params); err != nil {
+		return err
+	}
+	to, err := g.opTimeout(ctx, name)
+	if err != nil {
+		return err
+	}
+	hs, err := g.handles(name, params)
+	if err != nil {
+		return err
+	}
+	return g.wrap(name, g.pg.AllReduceGrads(hs, bucketOr(bucketBytes), to))
+}
+
+// Reducer averages gradients across the ranks while backward runs, as
+// DistributedDataParallel's reducer does: it registers a gradient hook (in C++) on every
+// parameter, lays the parameters out in buckets of at most bucketBytes in reverse order
+// (the order backward produces their gradients), and as soon as every gradient of a bucket
+// has been computed, starts that bucket's all-reduce on Gloo's threads while backward goes
+// on. Buckets start in the same order on every rank. Sync, called after backward, waits for
+// the buckets (starting those whose parameters got no gradient, as zeros), divides by the
+// group size and writes the averages into the parameters' gradients.
+//
+// Because Sync overwrites each gradient with the average of this backward's gradients, the
+// gradients must be zero (or absent) before each backward: call the optimizer's ZeroGrad
+// every step. For gradient accumulation use AllReduceGrads after the last backward instead.
+type Reducer struct {
+	g      *Group
+	r      shim.Reducer
+	params []*torch.Tensor
+	closed bool
+}
+
+// NewReducer makes a reducer over params (leaves that require grad, on the group's device,
+// passed in the same order on every rank). It checks that every rank passes the same shapes.
+func NewReducer(ctx context.Context, g *Group, params []*torch.Tensor, bucketBytes int64) (*Reducer, error) {
+	const name = "reducer"
+	if g.closed {
+		return nil, &Error{Op: name, Rank: g.rank, World: g.world, Msg: "the group is closed", kinds: []error{ErrClosed}}
+	}
+	if err := g.agree(ctx, name, opReducer, 0, params); err != nil {
+		return nil, err
+	}
+	hs, err := g.handles(name, params)
+	if err != nil {
+		return nil, err
+	}
+	r, err := shim.NewReducer(g.pg, hs, bucketOr(bucketBytes))
+	if err != nil {
+		return nil, g.wrap(name, err)
+	}
+	red := &Reducer{g: g, r: r, params: params}
+	g.reducers = append(g.reducers, red)
+	return red, nil
+}
+
+// Sync waits for the gradient all-reduces of the last backward and writes the averaged
+// gradients. Call it once after every backward, before the optimizer step.
+func (r *Reducer) Sync(ctx context.Context) error {
+	const name = "all_reduce_grads"
+	if r.closed {
+		return &Error{Op: name, Rank: r.g.rank, World: r.g.world, Msg: "the reducer is closed", kinds: []error{ErrClosed}}
+	}
+	to, err := r.g.opTimeout(ctx, name)
+	if err != nil {
+		return err
+	}
+	return r.g.wrap(name, r.r.Finish(to))
+}
+
+// Buckets is the number of gradient buckets.
+func (r *Reducer) Buckets() int { return r.r.Buckets() }
+
+// Overlapped is the number of buckets whose all-reduce started during the last backward
+// (the others started in Sync).
+func (r *Reducer) Overlapped() int { return r.r.HookLaunched() }
+
+// Close removes the hooks (the group's Close does it too). After Close, backward passes
+// through the parameters no longer start all-reduces.
+func (r *Reducer) Close() {
+	if r == nil || r.closed {
+		return
+	}
+	r.closed = true
+	r.r.Free()
+}
