@@ -16,8 +16,12 @@ import (
 )
 
 var fusedOps = map[string]goldenCase{
-	"rms_norm_f32":  {fn: func(s *torch.Scope, in []*torch.Tensor) []*torch.Tensor { return one(torch.RMSNorm(s, in[0], in[1], 1e-5)) }},
-	"rms_norm_bf16": {fn: func(s *torch.Scope, in []*torch.Tensor) []*torch.Tensor { return one(torch.RMSNorm(s, in[0], in[1], 1e-5)) }},
+	"rms_norm_f32": {fn: func(s *torch.Scope, in []*torch.Tensor) []*torch.Tensor {
+		return one(torch.RMSNorm(s, in[0], in[1], 1e-5))
+	}},
+	"rms_norm_bf16": {fn: func(s *torch.Scope, in []*torch.Tensor) []*torch.Tensor {
+		return one(torch.RMSNorm(s, in[0], in[1], 1e-5))
+	}},
 	"rotary": {fn: func(s *torch.Scope, in []*torch.Tensor) []*torch.Tensor {
 		q, k := torch.Rotary(s, in[0], in[1], in[2], in[3])
 		return []*torch.Tensor{q, k}
