@@ -94,6 +94,21 @@ func BenchmarkAddTinyScope(b *testing.B) {
 	}
 }
 
+// BenchmarkAdd64 is a 64×64 float32 add, 1 thread, each result freed.
+func BenchmarkAdd64(b *testing.B) {
+	torch.SetNumThreads(1)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	g, err := torch.NewGenerator(0, torch.CPU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	x := torch.Randn(root, g, torch.Float32, 64, 64)
+	y := torch.Randn(root, g, torch.Float32, 64, 64)
+	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
+}
+
 func benchMatmul(b *testing.B, n int64, threads int) {
 	torch.SetNumThreads(threads)
 	root := torch.NewScope(torch.CPU)

@@ -22,7 +22,17 @@ type Scope struct {
 	children []*Scope
 	freed    int // tensors of this scope freed early (compacted away now and then)
 	closed   bool
+	// slab hands out the Tensor values of adopt from chunks, so that an op allocates
+	// nothing in Go (one chunk per slabMax tensors once the scope is busy).
+	slab []Tensor
 }
+
+// Chunk sizes of Scope.slab: the first chunk is small (most scopes hold a few tensors),
+// later ones double up to slabMax.
+const (
+	slabMin = 4
+	slabMax = 128
+)
 
 // NewScope opens a root scope on a device with grad mode on.
 func NewScope(dev Device) *Scope {
@@ -127,6 +137,7 @@ func (s *Scope) Close() {
 	shim.FreeMany(hs)
 	liveTensors.Add(-int64(len(hs)))
 	s.tensors = nil
+	s.slab = nil
 	s.closed = true
 }
 
@@ -149,7 +160,19 @@ func (s *Scope) adopt(h shim.Handle) *Tensor {
 		}
 		s.tensors, s.freed = live, 0
 	}
-	t := &Tensor{h: h, scope: s}
+	if len(s.slab) == cap(s.slab) {
+		n := 2 * cap(s.slab)
+		if n < slabMin {
+			n = slabMin
+		}
+		if n > slabMax {
+			n = slabMax
+		}
+		s.slab = make([]Tensor, 0, n)
+	}
+	s.slab = s.slab[:len(s.slab)+1]
+	t := &s.slab[len(s.slab)-1]
+	t.h, t.scope = h, s
 	liveTensors.Add(1)
 	s.tensors = append(s.tensors, t)
 	return t
