@@ -25,6 +25,18 @@ type Scope struct {
 	// slab hands out the Tensor values of adopt from chunks, so that an op allocates
 	// nothing in Go (one chunk per slabMax tensors once the scope is busy).
 	slab []Tensor
+	// The first tensors of a scope live in the scope itself (one allocation for a small
+	// scope, as a layer's).
+	slab0 [slabMin]Tensor
+	list0 [slabMin]*Tensor
+}
+
+// newScope makes a scope whose first tensors use its inline arrays.
+func newScope(parent *Scope, dev Device, grad bool) *Scope {
+	s := &Scope{parent: parent, device: dev, grad: grad}
+	s.slab = s.slab0[:0]
+	s.tensors = s.list0[:0]
+	return s
 }
 
 // Chunk sizes of Scope.slab: the first chunk is small (most scopes hold a few tensors),
@@ -36,7 +48,7 @@ const (
 
 // NewScope opens a root scope on a device with grad mode on.
 func NewScope(dev Device) *Scope {
-	return &Scope{device: dev, grad: true}
+	return newScope(nil, dev, true)
 }
 
 // Device is where creation functions in this scope put their tensors.
@@ -48,7 +60,7 @@ func (s *Scope) GradEnabled() bool { return s.grad }
 // Child opens a scope with the same device and grad mode. Its tensors are freed when it
 // closes, or when s closes, whichever comes first.
 func (s *Scope) Child() *Scope {
-	c := &Scope{parent: s, device: s.device, grad: s.grad}
+	c := newScope(s, s.device, s.grad)
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]
@@ -125,8 +137,10 @@ func (s *Scope) Close() {
 		}
 	}
 	s.children = nil
-	// One cgo call frees everything the scope still owns.
-	hs := make([]shim.Handle, 0, len(s.tensors))
+	// One cgo call frees everything the scope still owns (the handles gathered on the stack
+	// unless there are many).
+	var buf [64]shim.Handle
+	hs := buf[:0]
 	for i, t := range s.tensors {
 		if t.scope == s && !t.h.IsNil() {
 			hs = append(hs, t.h)

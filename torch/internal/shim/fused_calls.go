@@ -1,6 +1,87 @@
 package shim
 
 /*
+// The C functions below neither keep a Go pointer past their return nor call back into Go:
+// noescape lets the Go slices and arrays passed to them (shapes, handle lists, the
+// buffer of Sizes) stay on the stack, nocallback saves the runtime's callback setup.
+// These directives apply to the whole package.
+#cgo noescape tt_free_many
+#cgo noescape tt_sizes
+#cgo noescape tt_strides
+#cgo noescape tt_copy_out
+#cgo noescape tt_empty
+#cgo noescape tt_full
+#cgo noescape tt_random
+#cgo noescape tt_randint
+#cgo noescape tt_from_data
+#cgo noescape tt_reduce
+#cgo noescape tt_var
+#cgo noescape tt_norm
+#cgo noescape tt_shape_op
+#cgo noescape tt_join
+#cgo noescape tt_split
+#cgo noescape tt_roll
+#cgo noescape tt_pad
+#cgo noescape tt_conv2d
+#cgo noescape tt_conv_transpose2d
+#cgo noescape tt_pool2d
+#cgo noescape tt_adaptive_avg_pool2d
+#cgo noescape tt_interpolate
+#cgo noescape tt_layer_norm
+#cgo noescape tt_clip_grad_norm
+#cgo noescape tt_adamw_multi
+#cgo noescape tt_clip_grad_norm_tensor
+#cgo nocallback tt_free_many
+#cgo nocallback tt_sizes
+#cgo nocallback tt_strides
+#cgo nocallback tt_copy_out
+#cgo nocallback tt_empty
+#cgo nocallback tt_full
+#cgo nocallback tt_random
+#cgo nocallback tt_randint
+#cgo nocallback tt_from_data
+#cgo nocallback tt_reduce
+#cgo nocallback tt_var
+#cgo nocallback tt_norm
+#cgo nocallback tt_shape_op
+#cgo nocallback tt_join
+#cgo nocallback tt_split
+#cgo nocallback tt_roll
+#cgo nocallback tt_pad
+#cgo nocallback tt_conv2d
+#cgo nocallback tt_conv_transpose2d
+#cgo nocallback tt_pool2d
+#cgo nocallback tt_adaptive_avg_pool2d
+#cgo nocallback tt_interpolate
+#cgo nocallback tt_layer_norm
+#cgo nocallback tt_clip_grad_norm
+#cgo nocallback tt_adamw_multi
+#cgo nocallback tt_clip_grad_norm_tensor
+#cgo nocallback tt_free
+#cgo nocallback tt_unary
+#cgo nocallback tt_binary
+#cgo nocallback tt_binary_scalar
+#cgo nocallback tt_linear
+#cgo nocallback tt_transpose
+#cgo nocallback tt_narrow
+#cgo nocallback tt_select
+#cgo nocallback tt_unsqueeze
+#cgo nocallback tt_squeeze
+#cgo nocallback tt_dim
+#cgo nocallback tt_dtype
+#cgo nocallback tt_device
+#cgo nocallback tt_numel
+#cgo nocallback tt_softmax
+#cgo nocallback tt_to
+#cgo nocallback tt_slice
+#cgo nocallback tt_where
+#cgo nocallback tt_clamp
+#cgo nocallback tt_sdpa
+#cgo nocallback tt_embedding
+#cgo nocallback tt_rms_norm
+#cgo nocallback tt_rotary
+#cgo nocallback tt_swiglu
+#cgo nocallback tt_lora_linear
 #include <stdlib.h>
 #include "fused.h"
 */
