@@ -88,23 +88,23 @@ func main() {
 
 // result is the JSON line.
 type result struct {
-	Impl       string             `json:"impl"`
-	Preset     string             `json:"preset"`
-	Device     string             `json:"device"`
-	DType      string             `json:"dtype"`
-	Batch      int                `json:"batch"`
-	SeqLen     int64              `json:"seq_len"`
-	Params     int64              `json:"params"`
-	Trainable  int64              `json:"trainable"`
-	Steps      int                `json:"steps"`
-	StepS      float64            `json:"step_s"`
-	SamplesS   float64            `json:"samples_per_s"`
-	Phases     map[string]float64 `json:"phases_median_s,omitempty"`
-	AdamW      string             `json:"adamw"`
-	Libtorch   string             `json:"libtorch"`
-	Loss       float64            `json:"loss"`
-	GradNorm   float64            `json:"grad_norm"`
-	LoRA       string             `json:"lora"`
+	Impl      string             `json:"impl"`
+	Preset    string             `json:"preset"`
+	Device    string             `json:"device"`
+	DType     string             `json:"dtype"`
+	Batch     int                `json:"batch"`
+	SeqLen    int64              `json:"seq_len"`
+	Params    int64              `json:"params"`
+	Trainable int64              `json:"trainable"`
+	Steps     int                `json:"steps"`
+	StepS     float64            `json:"step_s"`
+	SamplesS  float64            `json:"samples_per_s"`
+	Phases    map[string]float64 `json:"phases_median_s,omitempty"`
+	AdamW     string             `json:"adamw"`
+	Libtorch  string             `json:"libtorch"`
+	Loss      float64            `json:"loss"`
+	GradNorm  float64            `json:"grad_norm"`
+	LoRA      string             `json:"lora"`
 }
 
 func parseImpl(s string) (torch.AdamWImpl, error) {
