@@ -16,6 +16,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,16 +25,26 @@
 
 static double g_seconds = 2;
 
+// thread_cpu_ns is the calling thread's CPU time: on a shared machine it moves far less
+// than the wall clock when other processes compete for the cores.
+static double thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 static double bench(const char *name, const std::function<void()> &op) {
   using clk = std::chrono::steady_clock;
   for (int i = 0; i < 10; i++) op();
   long n = 1;
   for (;;) {
     auto t0 = clk::now();
+    double c0 = thread_cpu_ns();
     for (long i = 0; i < n; i++) op();
+    double cpu = thread_cpu_ns() - c0;
     double ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
     if (ns > g_seconds * 1e9 || n > (1L << 34)) {
-      std::printf("%-14s %10ld iters %12.1f ns/op\n", name, n, ns / n);
+      std::printf("%-14s %10ld iters %12.1f ns/op %12.1f cpu-ns/op\n", name, n, ns / n, cpu / n);
       return ns / n;
     }
     n = ns < 1e7 ? n * 10 : (long)(n * g_seconds * 1.1e9 / ns) + 1;

@@ -26,11 +26,13 @@ def bench(name, op):
     n = 1
     while True:
         t0 = time.perf_counter_ns()
+        c0 = time.thread_time_ns()
         for _ in range(n):
             op()
+        cpu = time.thread_time_ns() - c0
         ns = time.perf_counter_ns() - t0
         if ns > SECONDS * 1e9:
-            print(f"{name:<14} {n:10d} iters {ns / n:12.1f} ns/op")
+            print(f"{name:<14} {n:10d} iters {ns / n:12.1f} ns/op {cpu / n:12.1f} cpu-ns/op")
             return ns / n
         n = n * 10 if ns < 1e7 else int(n * SECONDS * 1.1e9 / ns) + 1
 
