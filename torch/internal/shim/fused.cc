@@ -58,7 +58,8 @@ void adamw_fused(std::vector<at::Tensor> &ps, std::vector<at::Tensor> &gs, std::
                  double beta2, double eps, double wd) {
   std::vector<float> host(steps.begin(), steps.end());
   at::Tensor all = at::from_blob(host.data(), {(int64_t)host.size()}, at::TensorOptions().dtype(at::kFloat))
-                       .to(ps[0].device(), /*non_blocking=*/false, /*copy=*/true);
+                       .to(at::TensorOptions().device(ps[0].device()).dtype(at::kFloat), /*non_blocking=*/false,
+                           /*copy=*/true);
   std::vector<at::Tensor> st = all.unbind(0);
   std::vector<at::Tensor> none;
   at::_fused_adamw_(ps, gs, ms, vs, none, st, lr, beta1, beta2, wd, eps, false, false, c10::nullopt, c10::nullopt);
