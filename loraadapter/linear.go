@@ -107,17 +107,19 @@ func wrap(p nn.Path, base *nn.Linear, cfg Config, names map[*torch.Tensor]string
 // adapter's input is cast to A's dtype and the sum back to the base output's dtype. After
 // Merge it is base(x) alone (the update is in the weight).
 func (l *Linear) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	y := l.Base.Forward(s, x)
 	if l.merged {
-		return y
+		return l.Base.Forward(s, x)
 	}
+	if l.Dropout == 0 || !s.Training() {
+		// No dropout: the whole layer in one call into libtorch.
+		return torch.LoRALinear(s, x, l.Base.Weight, l.Base.Bias, l.A, l.B, l.Scale)
+	}
+	y := l.Base.Forward(s, x)
 	h := x
 	if h.DType() != l.A.DType() {
 		h = h.ToDType(s, l.A.DType())
 	}
-	if l.Dropout > 0 && s.Training() {
-		h = torch.Dropout(s, h, l.Dropout, true, s.Generator())
-	}
+	h = torch.Dropout(s, h, l.Dropout, true, s.Generator())
 	d := torch.Linear(s, torch.Linear(s, h, l.A, nil), l.B, nil).MulScalar(s, l.Scale)
 	out := y.Add(s, d)
 	if out.DType() != y.DType() {

@@ -124,17 +124,8 @@ func NewRMSNorm(p Path, d int64, eps float64) *RMSNorm {
 	return &RMSNorm{Weight: p.Param("weight", Ones, d), Eps: eps}
 }
 
-// Forward normalises the last dim as transformers' MistralRMSNorm does.
+// Forward normalises the last dim as transformers' MistralRMSNorm does, in one call into
+// libtorch (torch.RMSNorm).
 func (l *RMSNorm) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	in := x.DType()
-	h := x
-	if in != torch.Float32 {
-		h = x.ToDType(s, torch.Float32)
-	}
-	v := h.Square(s).Mean(s, []int64{-1}, true)
-	h = h.Mul(s, v.AddScalar(s, l.Eps).Rsqrt(s))
-	if in != torch.Float32 {
-		h = h.ToDType(s, in)
-	}
-	return l.Weight.Mul(s, h)
+	return torch.RMSNorm(s, x, l.Weight, l.Eps)
 }

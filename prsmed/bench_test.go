@@ -2,7 +2,10 @@ package prsmed_test
 
 import (
 	"image"
+	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
@@ -16,7 +19,7 @@ import (
 // benchSetup builds the tiny model with the parity test's weights and a batch of 8 (the
 // two parity images four times), as third_party/bench/prsmed_bench.py does.
 func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
-	torch.SetNumThreads(2)
+	torch.SetNumThreads(benchThreads())
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
 		b.Fatal(err)
@@ -66,6 +69,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	opt := torch.NewAdamW(m.Store.ParamGroups(1e-4, 1e-5, nil), torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 1e-5})
 	defer opt.Close()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		c := s.Train(nil)
 		out, err := m.Forward(c, in)
@@ -79,6 +83,26 @@ func BenchmarkTrainStep(b *testing.B) {
 		c.Close()
 	}
 	b.ReportMetric(8*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	b.ReportMetric((processCPU()-cpu0)/float64(b.N)*1e3, "cpu-ms/op")
+}
+
+// benchThreads is PRSMED_BENCH_THREADS, default 2 (as prsmed_bench.py's THREADS).
+func benchThreads() int {
+	if n, err := strconv.Atoi(os.Getenv("PRSMED_BENCH_THREADS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+// processCPU is the process's user and system CPU time in seconds (all threads, as
+// Python's time.process_time), which third_party/bench/interleave_train.py compares next
+// to the wall clock.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // BenchmarkPredictForward times the inference forward of one sample without generation:

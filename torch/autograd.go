@@ -49,18 +49,18 @@ func (t *Tensor) ZeroGrad() {
 	}
 }
 
-// ClipGradNorm scales the gradients of params so that their global normType-norm (2 for the
-// Euclidean norm, math.Inf(1) for the max) is at most maxNorm, as
-// torch.nn.utils.clip_grad_norm_, and returns the norm before clipping.
+// ClipGradNorm is ClipGradNormTensor returning the norm before clipping as a host float64
+// (0 when no parameter has a gradient), for logging. Reading the value waits for the
+// device to finish all queued work (a host synchronisation on CUDA); inside a training
+// step prefer ClipGradNormTensor and read the norm later, or not at all.
 func ClipGradNorm(params []*Tensor, maxNorm, normType float64) float64 {
-	if normType == 0 {
-		normType = 2
+	s := NewScope(CPU)
+	defer s.Close()
+	t := ClipGradNormTensor(s, params, maxNorm, normType)
+	if t == nil {
+		return 0
 	}
-	v, err := shim.ClipGradNorm(handles("clip_grad_norm", params), maxNorm, normType)
-	if err != nil {
-		panic(newError("clip_grad_norm", err))
-	}
-	return v
+	return t.Item()
 }
 
 // CopyFrom copies src's values into t in place (no autograd), broadcasting and casting.

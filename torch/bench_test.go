@@ -15,14 +15,42 @@ package torch_test
 // freed in the iteration that made it: AddTiny and Matmul* call Free on the result (their
 // scope is recycled every 4096 iterations so that its list of freed tensors stays short);
 // AddTinyScope opens and closes a child scope per iteration instead.
+//
+// Each benchmark locks its goroutine to one OS thread and also reports that thread's CPU
+// time per op (cpu-ns/op), which the C++ and Python loops report too: on a machine shared
+// with other work the wall clock of a loop varies several-fold, its CPU time far less.
 
 import (
 	"os"
+	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/prsmed/prsmed-go/torch"
 )
+
+// threadCPU is the calling OS thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID).
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+// cpuTimer locks the benchmark to its OS thread and returns a function that reports the
+// thread's CPU time per iteration since the call; call it after the loop.
+func cpuTimer(b *testing.B) func() {
+	runtime.LockOSThread()
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := threadCPU()
+	return func() {
+		b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
+		runtime.UnlockOSThread()
+	}
+}
 
 func benchThreads() int {
 	if v, err := strconv.Atoi(os.Getenv("TORCH_BENCH_THREADS")); err == nil && v > 0 {
@@ -36,8 +64,7 @@ func benchThreads() int {
 func benchFreeLoop(b *testing.B, root *torch.Scope, op func(s *torch.Scope) *torch.Tensor) {
 	s := root.Child()
 	op(s).Free() // warm-up
-	b.ReportAllocs()
-	b.ResetTimer()
+	done := cpuTimer(b)
 	for i := 0; i < b.N; i++ {
 		op(s).Free()
 		if i&4095 == 4095 {
@@ -46,6 +73,7 @@ func benchFreeLoop(b *testing.B, root *torch.Scope, op func(s *torch.Scope) *tor
 		}
 	}
 	b.StopTimer()
+	done()
 	s.Close()
 }
 
@@ -66,8 +94,7 @@ func BenchmarkAddTinyInScope(b *testing.B) {
 	defer root.Close()
 	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
 	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
-	b.ReportAllocs()
-	b.ResetTimer()
+	done := cpuTimer(b)
 	s := root.Child()
 	for i := 0; i < b.N; i++ {
 		x.Add(s, y)
@@ -77,6 +104,7 @@ func BenchmarkAddTinyInScope(b *testing.B) {
 		}
 	}
 	s.Close()
+	done()
 }
 
 func BenchmarkAddTinyScope(b *testing.B) {
@@ -85,13 +113,28 @@ func BenchmarkAddTinyScope(b *testing.B) {
 	defer root.Close()
 	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
 	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
-	b.ReportAllocs()
-	b.ResetTimer()
+	done := cpuTimer(b)
 	for i := 0; i < b.N; i++ {
 		s := root.Child()
 		x.Add(s, y)
 		s.Close()
 	}
+	done()
+}
+
+// BenchmarkAdd64 is a 64×64 float32 add, 1 thread, each result freed.
+func BenchmarkAdd64(b *testing.B) {
+	torch.SetNumThreads(1)
+	root := torch.NewScope(torch.CPU)
+	defer root.Close()
+	g, err := torch.NewGenerator(0, torch.CPU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	x := torch.Randn(root, g, torch.Float32, 64, 64)
+	y := torch.Randn(root, g, torch.Float32, 64, 64)
+	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
 }
 
 func benchMatmul(b *testing.B, n int64, threads int) {

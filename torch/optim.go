@@ -39,6 +39,9 @@ type Optimizer interface {
 // AdamWConfig holds AdamW's hyper-parameters; DefaultAdamW gives PyTorch's defaults.
 type AdamWConfig struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// Impl chooses the update's implementation; the zero value (AdamWAuto) picks the
+	// fastest one available.
+	Impl AdamWImpl
 }
 
 // DefaultAdamW is torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
@@ -47,7 +50,9 @@ func DefaultAdamW() AdamWConfig {
 	return AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-2}
 }
 
-// AdamW is torch.optim.AdamW with PyTorch 1.13's single-tensor numerics.
+// AdamW is torch.optim.AdamW: with AdamWPerTensor PyTorch 1.13's single-tensor numerics, with
+// AdamWForeach its foreach=True numerics (the same formula, one libtorch call per group),
+// with AdamWFused its fused=True kernel (CUDA, libtorch 2.x).
 type AdamW struct {
 	cfg    AdamWConfig
 	groups []*ParamGroup
@@ -92,6 +97,10 @@ func (o *AdamW) moments(p *Tensor) (*Tensor, *Tensor) {
 func (o *AdamW) Step() {
 	o.step++
 	for _, g := range o.groups {
+		if impl := o.groupImpl(g); impl != AdamWPerTensor {
+			o.stepMulti(g, impl)
+			continue
+		}
 		for _, p := range g.Params {
 			m, v := o.moments(p)
 			updated, err := shim.AdamWStep(p.handle("adamw"), m.h, v.h, o.steps[p]+1, g.LR, o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps, g.WeightDecay)

@@ -28,12 +28,34 @@ type Scope struct {
 	children []*Scope
 	freed    int // tensors of this scope freed early (compacted away now and then)
 	closed   bool
+	// slab hands out the Tensor values of adopt from chunks, so that an op allocates
+	// nothing in Go (one chunk per slabMax tensors once the scope is busy).
+	slab []Tensor
+	// The first tensors of a scope live in the scope itself (one allocation for a small
+	// scope, as a layer's).
+	slab0 [slabMin]Tensor
+	list0 [slabMin]*Tensor
 }
+
+// newScope makes a scope whose first tensors use its inline arrays.
+func newScope(parent *Scope, dev Device, grad bool) *Scope {
+	s := &Scope{parent: parent, device: dev, grad: grad}
+	s.slab = s.slab0[:0]
+	s.tensors = s.list0[:0]
+	return s
+}
+
+// Chunk sizes of Scope.slab: the first chunk is small (most scopes hold a few tensors),
+// later ones double up to slabMax.
+const (
+	slabMin = 4
+	slabMax = 128
+)
 
 // NewScope opens a root scope on a device with grad mode on, in evaluation mode (use Train
 // for a training step).
 func NewScope(dev Device) *Scope {
-	return &Scope{device: dev, grad: true}
+	return newScope(nil, dev, true)
 }
 
 // Device is where creation functions in this scope put their tensors.
@@ -42,10 +64,12 @@ func (s *Scope) Device() Device { return s.device }
 // GradEnabled reports whether ops in this scope record autograd history.
 func (s *Scope) GradEnabled() bool { return s.grad }
 
-// Child opens a scope with the same device, grad mode and autocast setting. Its tensors are freed when it
-// closes, or when s closes, whichever comes first.
+// Child opens a scope with the same device, grad mode, training mode, generator and
+// autocast setting. Its tensors are freed when it closes, or when s closes, whichever comes
+// first.
 func (s *Scope) Child() *Scope {
-	c := &Scope{parent: s, device: s.device, grad: s.grad, training: s.training, gen: s.gen, autocast: s.autocast}
+	c := newScope(s, s.device, s.grad)
+	c.training, c.gen, c.autocast = s.training, s.gen, s.autocast
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]
@@ -147,8 +171,10 @@ func (s *Scope) Close() {
 		}
 	}
 	s.children = nil
-	// One cgo call frees everything the scope still owns.
-	hs := make([]shim.Handle, 0, len(s.tensors))
+	// One cgo call frees everything the scope still owns (the handles gathered on the stack
+	// unless there are many).
+	var buf [64]shim.Handle
+	hs := buf[:0]
 	for i, t := range s.tensors {
 		if t.scope == s && !t.h.IsNil() {
 			hs = append(hs, t.h)
@@ -159,6 +185,7 @@ func (s *Scope) Close() {
 	shim.FreeMany(hs)
 	liveTensors.Add(-int64(len(hs)))
 	s.tensors = nil
+	s.slab = nil
 	s.closed = true
 }
 
@@ -181,7 +208,19 @@ func (s *Scope) adopt(h shim.Handle) *Tensor {
 		}
 		s.tensors, s.freed = live, 0
 	}
-	t := &Tensor{h: h, scope: s}
+	if len(s.slab) == cap(s.slab) {
+		n := 2 * cap(s.slab)
+		if n < slabMin {
+			n = slabMin
+		}
+		if n > slabMax {
+			n = slabMax
+		}
+		s.slab = make([]Tensor, 0, n)
+	}
+	s.slab = s.slab[:len(s.slab)+1]
+	t := &s.slab[len(s.slab)-1]
+	t.h, t.scope = h, s
 	liveTensors.Add(1)
 	s.tensors = append(s.tensors, t)
 	return t

@@ -53,7 +53,8 @@ func (t *Tensor) Dim() int { return shim.Dim(t.handle("dim")) }
 
 // Size is the size of one dim (negative dims count from the end).
 func (t *Tensor) Size(dim int) int64 {
-	sh := t.Shape()
+	var buf [8]int64
+	sh := shim.Sizes(t.handle("size"), buf[:0])
 	if dim < 0 {
 		dim += len(sh)
 	}

@@ -182,8 +182,7 @@ func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch
 	q := ly.Q.Forward(s, n).View(s, b, l, c.NumAttentionHeads, hd).Transpose(s, 1, 2)
 	k := ly.K.Forward(s, n).View(s, b, l, c.NumKeyValueHeads, hd).Transpose(s, 1, 2)
 	v := ly.V.Forward(s, n).View(s, b, l, c.NumKeyValueHeads, hd).Transpose(s, 1, 2)
-	q = nn.ApplyRotary(s, q, cos, sin)
-	k = nn.ApplyRotary(s, k, cos, sin)
+	q, k = torch.Rotary(s, q, k, cos, sin)
 	if cache != nil {
 		k, v = cache.append(s, idx, k, v)
 	}
@@ -191,6 +190,18 @@ func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch
 	a = a.Transpose(s, 1, 2).Reshape(s, b, l, c.QDim())
 	h := x.Add(s, ly.O.Forward(s, a))
 	n2 := ly.PostNorm.Forward(s, h)
-	mlp := ly.Down.Forward(s, ly.Gate.Forward(s, n2).Silu(s).Mul(s, ly.Up.Forward(s, n2)))
+	mlp := swiglu(s, ly, n2)
 	return s.Escape(h.Add(s, mlp), outer)
+}
+
+// swiglu is down(silu(gate(x))·up(x)): one call into libtorch when the three projections
+// are plain linear layers, the layers' own Forward otherwise (adapters on the MLP).
+func swiglu(s *torch.Scope, ly *Layer, x *torch.Tensor) *torch.Tensor {
+	g, gok := ly.Gate.(*nn.Linear)
+	u, uok := ly.Up.(*nn.Linear)
+	d, dok := ly.Down.(*nn.Linear)
+	if gok && uok && dok {
+		return torch.SwiGLU(s, x, g.Weight, g.Bias, u.Weight, u.Bias, d.Weight, d.Bias)
+	}
+	return ly.Down.Forward(s, ly.Gate.Forward(s, x).Silu(s).Mul(s, ly.Up.Forward(s, x)))
 }

@@ -3,7 +3,9 @@ third_party/golden/prsmed_ref.py (same structure as prsmed.Tiny): one stage-2 tr
 step (forward, backward, clip, AdamW over LoRA, TinyViT, fusion and decoder) on a batch of
 8, and the inference forward (mask branch and the language model over the prompt) of one
 sample, at 2 threads. Compare: go test -run NONE -bench 'TrainStep|PredictForward' ./prsmed/
-Run: /usr/bin/python3 third_party/bench/prsmed_bench.py"""
+Run: /usr/bin/python3 third_party/bench/prsmed_bench.py [steps, default 10] [--train-only]
+A single run is noisy on a shared machine; third_party/bench/interleave_train.py alternates
+it with the Go benchmark and reports medians and ranges."""
 import os
 import resource
 import sys
@@ -52,10 +54,17 @@ def step():
 
 
 step()
-n, t0 = 10, time.perf_counter()
+args = [x for x in sys.argv[1:] if not x.startswith("--")]
+n = int(args[0]) if args else 10
+t0, c0 = time.perf_counter(), time.process_time()
 for _ in range(n):
     step()
 dt = (time.perf_counter() - t0) / n
+cpu = (time.process_time() - c0) / n
+if "--train-only" in sys.argv:
+    print(f"pytorch {torch.__version__} threads={torch.get_num_threads()}: train step (batch 8) {dt*1e3:.1f} ms, "
+          f"process CPU {cpu*1e3:.1f} ms")
+    sys.exit(0)
 model.eval()
 with torch.no_grad():
     one = (sam[:1], px[:1], [(rows[0][0], [])], masks[:1])

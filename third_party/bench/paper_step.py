@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""The PyTorch + transformers + PEFT side of the paper-size training-step comparison: the
+same work as `go run ./examples/benchstep -preset paper`, assembled the way a PyTorch user
+would, on random weights, printing one JSON line with the same keys.
+
+    python3 third_party/bench/paper_step.py --device cuda --dtype bfloat16 --batch 2 --steps 20
+    python3 third_party/bench/paper_step.py --device cuda --dtype bfloat16 --batch 8 --phases
+
+Needs PyTorch 2.x with transformers and peft (Debian's python3-torch 1.13 has neither; run
+it on the GPU machine, in the same job as the Go program, and compare only runs of one job).
+
+The model (shapes of prsmed.Paper()):
+  - image encoder: TinyViT vit_t at 1024 with its 256-channel neck (the reference module of
+    third_party/golden/tinyvit_ref.py), trained;
+  - vision tower: transformers' CLIPVisionModel (ViT-L/14 at 336, SDPA), frozen, the
+    patch tokens of the second-to-last layer; projector Linear(1024, 4096)-GELU-Linear(4096,
+    4096), frozen;
+  - language model: transformers' MistralForCausalLM (Mistral-7B shapes, SDPA), frozen,
+    with PEFT LoRA r16 / alpha 16 / dropout 0.05 on q/k/v/o (trained);
+  - fusion (text 4096->512->256, cross-attention of the 64x64 image tokens to the prompt,
+    FFN) and mask decoder (four stride-2 transposed convolutions 256->16 channels, GroupNorm,
+    GELU, 1x1 conv to 1024x1024), as prsmed/fusion.go and prsmed/decoder.go, trained;
+  - loss: BCE + Dice on the mask, 0.5 x next-token cross-entropy on the answer tokens;
+  - torch.optim.AdamW (its default foreach implementation on CUDA; --fused for fused=True),
+    torch.nn.utils.clip_grad_norm_(max_norm=1).
+--dtype bfloat16 makes every parameter and input bfloat16 (pure bf16, as the Go program's
+-dtype bfloat16); --dtype float32 keeps everything float32.
+
+Timing: --warmup untimed steps, then --steps steps back to back with one synchronisation
+at the end (step_s is the mean); with --phases a synchronisation after the forward pass,
+the backward pass, the clipping and the optimizer step of every timed step, and the
+medians of the phases.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "golden"))
+import tinyvit_ref  # noqa: E402
+
+IGNORE = -100
+IMAGE_SIDE, MASK_SIDE, CLIP_SIDE = 1024, 1024, 336
+PATCHES = (CLIP_SIDE // 14) ** 2  # 576 image tokens
+LOSS_W = dict(bce=1.0, dice=1.0, ce=0.5)
+
+
+class FFN(nn.Module):
+    def __init__(self, d, f):
+        super().__init__()
+        self.fc1 = nn.Linear(d, f)
+        self.fc2 = nn.Linear(f, d)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+class Fusion(nn.Module):
+    """prsmed/fusion.go: text hidden -> 512 -> 256 (Linear, LayerNorm, ReLU twice); image
+    tokens LayerNorm; cross-attention with key padding; residual + LayerNorm; FFN + residual
+    + LayerNorm; back to B x C x H x W plus the encoder's output."""
+
+    def __init__(self, img_dim=256, text_dim=4096, dim=256, text_hidden=512, heads=8, ffn=512):
+        super().__init__()
+        self.prompt_projection = nn.Sequential(nn.Linear(text_dim, text_hidden), nn.LayerNorm(text_hidden), nn.ReLU(),
+                                               nn.Linear(text_hidden, dim), nn.LayerNorm(dim), nn.ReLU())
+        self.image_norm = nn.LayerNorm(img_dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ffn = FFN(dim, ffn)
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, z, text, keep):
+        b, ch, h, w = z.shape
+        t = self.prompt_projection(text)
+        q = self.image_norm(z.flatten(2).transpose(1, 2))
+        a, _ = self.attn(q, t, t, key_padding_mask=~keep, need_weights=False)
+        a = self.norm1(q + a)
+        a = self.norm2(a + self.ffn(a))
+        return a.transpose(1, 2).reshape(b, ch, h, w) + z
+
+
+class DecoderStage(nn.Module):
+    def __init__(self, cin, cout, groups):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)
+        self.norm = nn.GroupNorm(groups, cout, eps=1e-5)
+
+    def forward(self, x):
+        return F.gelu(self.norm(self.up(x)))
+
+
+class Decoder(nn.Module):
+    """prsmed/decoder.go: stride-2 transposed convolutions from the 64x64 grid to the mask
+    side, channels halving to a floor of 16, GroupNorm(8) and GELU, then a 1x1 conv."""
+
+    def __init__(self, cin=256, grid=64, mask=1024, min_channels=16, groups=8):
+        super().__init__()
+        stages, ch, r = [], cin, mask // grid
+        while r > 1:
+            out = max(ch // 2, min_channels)
+            g = groups
+            while g > 1 and out % g:
+                g -= 1
+            stages.append(DecoderStage(ch, out, g))
+            ch, r = out, r // 2
+        self.stages = nn.ModuleList(stages)
+        self.out = nn.Conv2d(ch, 1, 1)
+
+    def forward(self, x):
+        for s in self.stages:
+            x = s(x)
+        return self.out(x)
+
+
+def dice(logits, target):
+    b = logits.shape[0]
+    p = torch.sigmoid(logits).reshape(b, -1)
+    y = target.reshape(b, -1)
+    inter = (p * y).sum(1)
+    return (1 - (2 * inter + 1) / (p.sum(1) + y.sum(1) + 1)).mean()
+
+
+def build_transformers(dtype):
+    """Mistral-7B and CLIP ViT-L/14-336 from transformers with SDPA attention."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel, MistralConfig, MistralForCausalLM
+
+    mcfg = MistralConfig(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                         num_attention_heads=32, num_key_value_heads=8, rms_norm_eps=1e-6, rope_theta=10000.0,
+                         sliding_window=4096, max_position_embeddings=4096 * 32, hidden_act="silu",
+                         bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    vcfg = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                            num_channels=3, image_size=CLIP_SIDE, patch_size=14, layer_norm_eps=1e-5,
+                            hidden_act="quick_gelu", projection_dim=768)
+
+    def make(cls, cfg):
+        # transformers' spelling of "build with this attention and dtype" moved between
+        # versions; try the ones in use, newest first.
+        for kw in (dict(attn_implementation="sdpa", dtype=dtype), dict(attn_implementation="sdpa", torch_dtype=dtype)):
+            try:
+                return cls._from_config(cfg, **kw)
+            except TypeError:
+                continue
+        cfg._attn_implementation = "sdpa"
+        return cls(cfg).to(dtype)
+
+    return make(MistralForCausalLM, mcfg), make(CLIPVisionModel, vcfg)
+
+
+class PaperModel(nn.Module):
+    def __init__(self, lm, clip):
+        super().__init__()
+        vit = dict(tinyvit_ref.VIT_T)
+        self.image_encoder = tinyvit_ref.TinyViT(vit)
+        self.clip = clip
+        self.mm_projector = nn.Sequential(nn.Linear(1024, 4096), nn.GELU(), nn.Linear(4096, 4096))
+        self.lm = lm
+        self.fusion = Fusion()
+        self.decoder = Decoder()
+
+    def trainable(self):
+        """Stage 2: LoRA, TinyViT (without its unused classifier head), fusion, decoder."""
+        out = []
+        for n, p in self.named_parameters():
+            train = ("lora_" in n or n.startswith(("fusion.", "decoder.")) or
+                     (n.startswith("image_encoder.") and not n.startswith(("image_encoder.head", "image_encoder.norm_head"))))
+            p.requires_grad_(train)
+            if train:
+                out.append(p)
+        return out
+
+    def forward(self, sam, pixels, pre_ids, post_ids, answer_len, masks):
+        z = self.image_encoder(sam)
+        feats = self.clip(pixels, output_hidden_states=True).hidden_states[-2][:, 1:]
+        img = self.mm_projector(feats)
+        emb = self.lm.get_input_embeddings()
+        embeds = torch.cat([emb(pre_ids), img, emb(post_ids)], dim=1)
+        b, l, _ = embeds.shape
+        out = self.lm(inputs_embeds=embeds, attention_mask=torch.ones(b, l, dtype=torch.long, device=embeds.device),
+                      output_hidden_states=True, use_cache=False)
+        hidden, logits = out.hidden_states[-1], out.logits
+        labels = torch.full((b, l), IGNORE, dtype=torch.long, device=embeds.device)
+        labels[:, l - answer_len:] = post_ids[:, post_ids.shape[1] - answer_len:]
+        v = logits.shape[-1]
+        ce = F.cross_entropy(logits[:, :-1].reshape(-1, v), labels[:, 1:].reshape(-1), ignore_index=IGNORE)
+        keep = torch.zeros(b, l, dtype=torch.bool, device=embeds.device)
+        keep[:, : l - answer_len] = True
+        mask_logits = self.decoder(self.fusion(z, hidden, keep))
+        bce = F.binary_cross_entropy_with_logits(mask_logits, masks)
+        d = dice(mask_logits, masks)
+        return LOSS_W["bce"] * bce + LOSS_W["dice"] * d + LOSS_W["ce"] * ce.to(bce.dtype)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--phases", action="store_true")
+    ap.add_argument("--seq", type=int, default=642, help="decoder sequence length (image tokens + text)")
+    ap.add_argument("--answer", type=int, default=12, help="answer tokens (the cross-entropy's targets)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--fused", action="store_true", help="torch.optim.AdamW(fused=True) instead of its default")
+    a = ap.parse_args()
+    if a.seq < PATCHES + a.answer + 2:
+        sys.exit(f"--seq must be at least {PATCHES + a.answer + 2}")
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    dtype = dict(float32=torch.float32, bfloat16=torch.bfloat16)[a.dtype]
+
+    from peft import LoraConfig, get_peft_model
+
+    with dev:
+        lm, clip = build_transformers(dtype)
+        lcfg = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, bias="none",
+                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+        try:
+            # Keep the adapter in the model's dtype (pure bf16), as the Go side does.
+            lm = get_peft_model(lm, lcfg, autocast_adapter_dtype=False)
+        except TypeError:
+            lm = get_peft_model(lm, lcfg)
+    # The small modules are built on the CPU (tinyvit_ref makes an index buffer with a
+    # legacy constructor, which a CUDA device context rejects) and then moved.
+    model = PaperModel(lm, clip)
+    model.to(device=dev, dtype=dtype)
+    model.train()
+    train = model.trainable()
+    attn = getattr(lm.config, "_attn_implementation", "?")
+
+    g = torch.Generator(device=dev).manual_seed(a.seed + 1)
+    b = a.batch
+    sam = torch.randn(b, 3, IMAGE_SIDE, IMAGE_SIDE, device=dev, generator=g).to(dtype)
+    pixels = torch.randn(b, 3, CLIP_SIDE, CLIP_SIDE, device=dev, generator=g).to(dtype)
+    masks = (torch.rand(b, 1, MASK_SIDE, MASK_SIDE, device=dev, generator=g) > 0.5).to(dtype)
+    text = a.seq - PATCHES
+    pre = 5  # BOS and the template's words before the image
+    pre_ids = torch.randint(3, 32000, (b, pre), device=dev, generator=g)
+    post_ids = torch.randint(3, 32000, (b, text - pre), device=dev, generator=g)
+
+    kw = dict(lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-5)
+    opt = torch.optim.AdamW(train, fused=True, **kw) if a.fused else torch.optim.AdamW(train, **kw)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    phases = {k: [] for k in ("forward", "backward", "clip", "optimizer")}
+    state = {}
+
+    def step(timed):
+        mark = [time.perf_counter()]
+
+        def lap(name):
+            if timed and a.phases:
+                sync()
+                now = time.perf_counter()
+                phases[name].append(now - mark[0])
+                mark[0] = now
+
+        opt.zero_grad(set_to_none=True)
+        loss = model(sam, pixels, pre_ids, post_ids, a.answer, masks)
+        lap("forward")
+        loss.backward()
+        lap("backward")
+        norm = torch.nn.utils.clip_grad_norm_(train, a.clip)
+        lap("clip")
+        opt.step()
+        lap("optimizer")
+        state["loss"], state["norm"] = loss.detach(), norm
+
+    for _ in range(a.warmup):
+        step(False)
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step(True)
+    sync()
+    total = time.perf_counter() - t0
+
+    import peft
+    import transformers
+    res = dict(
+        impl="pytorch+transformers+peft", preset="paper", device=str(dev), dtype=a.dtype, batch=b, seq_len=a.seq,
+        params=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in train), steps=a.steps,
+        step_s=total / a.steps, samples_per_s=b * a.steps / total,
+        adamw="fused" if a.fused else "default (foreach on CUDA)", libtorch=torch.__version__,
+        transformers=transformers.__version__, peft=peft.__version__, attn=attn,
+        loss=float(state["loss"]), grad_norm=float(state["norm"]),
+        lora="r16/alpha16/dropout0.05 on q_proj,k_proj,v_proj,o_proj",
+    )
+    if dev.type == "cuda":
+        res["card"] = torch.cuda.get_device_name(dev)
+        res["max_memory_allocated_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
+    if a.phases:
+        res["phases_median_s"] = {k: statistics.median(v) for k, v in phases.items()}
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
