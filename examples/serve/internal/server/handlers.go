@@ -146,6 +146,7 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	}
 	ri.attrs = append(ri.attrs, "batch", res.BatchSize, "queue_ms", ms(res.Queued), "model_ms", ms(res.Model))
 	zone := res.Zone.String()
+	w.Header().Set("X-Batch-Size", strconv.Itoa(res.BatchSize))
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, res.Mask); err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "encoding the mask failed")

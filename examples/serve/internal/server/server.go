@@ -174,7 +174,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Answer, X-Zone")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Answer, X-Zone, X-Batch-Size")
 	h.Set("Access-Control-Max-Age", "600")
 }
 
