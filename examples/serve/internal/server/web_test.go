@@ -65,6 +65,9 @@ type pageResult struct {
 // and PRSMED_SCREENSHOT saves a screenshot of the page (how docs/serve.png is made).
 func TestWebPage(t *testing.T) {
 	bin := findChromium()
+	if bin == "" && os.Getenv("PRSMED_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("PRSMED_REQUIRE_CHROMIUM is set but chromium is not installed (third_party/chromium/install.sh)")
+	}
 	if bin == "" {
 		t.Skip("chromium is not installed (Debian: apt-get install chromium); the web page test needs a real browser")
 	}
