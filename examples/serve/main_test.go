@@ -3,12 +3,21 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"math/big"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -152,7 +161,12 @@ func TestEndToEnd(t *testing.T) {
 	ckpt := tinyBundle(t)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokFile, []byte("0123456789abcdef-test\n"), 0o600)
-	url, cmd, logs := startServe(t, bin, "-checkpoint", ckpt, "-token-file", tokFile, "-max-batch", "4", "-max-wait", "50ms", "-threads", "1")
+	certFile, keyFile, client := selfSigned(t)
+	url, cmd, logs := startServe(t, bin, "-checkpoint", ckpt, "-token-file", tokFile, "-tls-cert", certFile, "-tls-key", keyFile,
+		"-max-batch", "4", "-max-wait", "50ms", "-threads", "1")
+	if !strings.HasPrefix(url, "https://127.0.0.1:") {
+		t.Fatalf("listening on %s, want https on the loopback address", url)
+	}
 	img := scanPNG(t)
 
 	req := func() (*http.Response, []byte) {
@@ -165,7 +179,7 @@ func TestEndToEnd(t *testing.T) {
 		r, _ := http.NewRequest("POST", url+"/v1/segment", &body)
 		r.Header.Set("Content-Type", mw.FormDataContentType())
 		r.Header.Set("Authorization", "Bearer 0123456789abcdef-test")
-		resp, err := http.DefaultClient.Do(r)
+		resp, err := client.Do(r)
 		if err != nil {
 			t.Error(err)
 			return nil, nil
@@ -202,7 +216,7 @@ func TestEndToEnd(t *testing.T) {
 
 	r, _ := http.NewRequest("GET", url+"/v1/model", nil)
 	r.Header.Set("Authorization", "Bearer 0123456789abcdef-test")
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := client.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +225,15 @@ func TestEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if info.Preset != "tiny" || info.ImageSize != 64 || info.Device != "cpu" || info.DType != "float32" || len(info.Tokenizer) != 64 || info.Batching.MaxBatch != 4 {
 		t.Errorf("/v1/model: %+v", info)
+	}
+	// Without the token: 401.
+	resp, err = client.Post(url+"/v1/segment", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("no token: %d, want 401", resp.StatusCode)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -246,4 +269,37 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns a client that
+// trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, client *http.Client) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "prsmed test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
