@@ -195,6 +195,13 @@ func (b *Batcher) runBatch(batch []*job) {
 	if err == nil && len(ps) != len(live) {
 		err = fmt.Errorf("the model returned %d predictions for %d requests", len(ps), len(live))
 	}
+	if err != nil && len(live) > 1 && ctx.Err() == nil {
+		// One bad request must not fail the others: run each alone.
+		for _, j := range live {
+			b.runBatch([]*job{j})
+		}
+		return
+	}
 	for i, j := range live {
 		if err != nil {
 			j.done <- jobResult{err: err}

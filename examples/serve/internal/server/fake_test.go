@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -29,6 +30,7 @@ type fake struct {
 	delay   time.Duration
 	block   chan struct{} // when set, each batch waits on it or on its context
 	panic   bool
+	failOn  string  // a batch holding this question fails
 	ctxErr  []error // the context's error after each blocked batch
 }
 
@@ -39,6 +41,11 @@ func (f *fake) PredictBatch(ctx context.Context, imgs []image.Image, qs []string
 	f.mu.Unlock()
 	if pan {
 		panic("fake model failure")
+	}
+	for _, q := range qs {
+		if f.failOn != "" && q == f.failOn {
+			return nil, errors.New("fake failure on a poisoned question")
+		}
 	}
 	if block != nil {
 		select {

@@ -416,3 +416,31 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("Submit after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestBadRequestDoesNotFailItsBatch: when a batch fails, its requests are retried one by
+// one, so only the request that makes the model fail gets the error.
+func TestBadRequestDoesNotFailItsBatch(t *testing.T) {
+	f := &fake{failOn: "poison", delay: 20 * time.Millisecond}
+	ts, _ := newTest(t, f, BatchConfig{MaxBatch: 4, MaxWait: 100 * time.Millisecond, Queue: 8}, Config{})
+	img := testPNG(t, 8, 8)
+	codes := make([]int, 4)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			q := "Where?"
+			if i == 2 {
+				q = "poison"
+			}
+			resp := post(t, ts.URL+"/v1/segment", strings.NewReader(jsonBody(img, q)), "application/json")
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 500 || codes[3] != 200 {
+		t.Errorf("status codes %v, want [200 200 500 200]", codes)
+	}
+	if s := f.sizes(); len(s) < 2 || s[0] < 2 {
+		t.Errorf("batches %v: want a failed batch of several, then single retries", s)
+	}
+}
