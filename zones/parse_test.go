@@ -108,6 +108,9 @@ func TestParse(t *testing.T) {
 		{"not on the left. upper right", TopRight, true},
 		{"The mass is not near the center and lies in the lower left.", BottomLeft, true},
 		{"bottom right, without reaching the centre", BottomRight, true},
+		{"The lesion is in the top left, not the center.", TopLeft, true},
+		{"in the lower right and not in the middle", BottomRight, true},
+		{"No, it is in the upper right.", TopRight, true},
 		// "Toward the image center" and similar are reference points.
 		{"in the top left, toward the image center", TopLeft, true},
 		{"bottom right quadrant, extending toward the image's centre", BottomRight, true},
