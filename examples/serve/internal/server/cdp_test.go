@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -46,10 +47,16 @@ func findChromium() string {
 // startBrowser launches bin headless on about:blank and connects to its page.
 func startBrowser(t *testing.T, bin string) *browser {
 	t.Helper()
+	// The profile folder is removed by hand: Chromium's helper processes may still write
+	// to it for a moment after the browser is killed, which t.TempDir's check would fail on.
+	profile, err := os.MkdirTemp("", "prsmed-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars",
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir="+t.TempDir(),
+		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir="+profile,
 		"--window-size=1000,760", "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -65,6 +72,9 @@ func startBrowser(t *testing.T, bin string) *browser {
 		}
 		cancel()
 		cmd.Wait()
+		for i := 0; i < 50 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	// "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
 	wsc := make(chan string, 1)

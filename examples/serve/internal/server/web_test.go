@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
 	"net/http/httptest"
 	"os"
@@ -12,8 +13,8 @@ import (
 
 // pageScript uploads an image through the page's own form (a File put into the file
 // input with a DataTransfer, the way a user's choice arrives), submits it, waits for the
-// page to finish and reports what it shows. %s is the image as base64, or "" to draw a
-// 64×48 test image on a canvas.
+// page to finish and reports what it shows. %q is replaced by the image as base64 (or ""
+// to draw a 64×48 test image on a canvas), QUESTION by the question.
 const pageScript = `(async () => {
   const b64 = %q;
   let blob;
@@ -32,7 +33,7 @@ const pageScript = `(async () => {
   const dt = new DataTransfer();
   dt.items.add(new File([blob], "scan.png", {type: "image/png"}));
   document.getElementById("file").files = dt.files;
-  document.getElementById("question").value = "Where is the tumour in this image?";
+  document.getElementById("question").value = QUESTION;
   document.getElementById("form").requestSubmit();
   for (let i = 0; i < 1200 && !document.body.dataset.state; i++) await new Promise((r) => setTimeout(r, 50));
   const ov = document.getElementById("overlay");
@@ -42,7 +43,8 @@ const pageScript = `(async () => {
     answer: document.getElementById("answer").textContent,
     zone: document.getElementById("zone").textContent,
     error: document.getElementById("error").textContent,
-    resultHidden: document.getElementById("result").hidden,
+    resultHidden: getComputedStyle(document.getElementById("result")).display === "none",
+    tokenShown: getComputedStyle(document.getElementById("token-row")).display !== "none",
     width: ov.width, height: ov.height,
     foreground: Number(ov.dataset.foreground || -1),
     left: px(5, 40), right: px(50, 40),
@@ -51,7 +53,7 @@ const pageScript = `(async () => {
 
 type pageResult struct {
 	State, Answer, Zone, Error string
-	ResultHidden               bool
+	ResultHidden, TokenShown   bool
 	Width, Height, Foreground  int
 	Left, Right                []int
 }
@@ -62,7 +64,7 @@ type pageResult struct {
 //
 // PRSMED_WEB_URL points it at a running server instead of a fake-model one (then only the
 // answer and overlay's presence are checked), PRSMED_WEB_IMAGE names the PNG to upload,
-// and PRSMED_SCREENSHOT saves a screenshot of the page (how docs/serve.png is made).
+// PRSMED_WEB_QUESTION the question, and PRSMED_SCREENSHOT saves a screenshot of the page (how docs/serve.png is made).
 func TestWebPage(t *testing.T) {
 	bin := findChromium()
 	if bin == "" && os.Getenv("PRSMED_REQUIRE_CHROMIUM") != "" {
@@ -92,6 +94,9 @@ func TestWebPage(t *testing.T) {
 	}
 
 	br := startBrowser(t, bin)
+	if err := br.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1000, "height": 720, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := br.call("Page.navigate", map[string]any{"url": url + "/"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +110,21 @@ func TestWebPage(t *testing.T) {
 		t.Fatal("the page did not load")
 	}
 	var r pageResult
-	if err := br.eval(strings.Replace(pageScript, "%q", jsString(img), 1), &r); err != nil {
+	question := "Where is the tumour in this image?"
+	if q := os.Getenv("PRSMED_WEB_QUESTION"); q != "" {
+		question = q
+	}
+	qj, _ := json.Marshal(question)
+	script := strings.Replace(strings.Replace(pageScript, "%q", jsString(img), 1), "QUESTION", string(qj), 1)
+	if err := br.eval(script, &r); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("page shows: %+v", r)
 	if r.State != "done" || r.Error != "" || r.ResultHidden || r.Answer == "" || r.Width == 0 || r.Foreground < 0 {
 		t.Fatalf("the page did not show a result: %+v", r)
+	}
+	if !external && r.TokenShown {
+		t.Error("the access token field is shown although the server wants no token")
 	}
 	if !external && img == "" {
 		if r.Answer != "The lesion is in the top left of the image." || r.Zone != "top left" || r.Width != 64 || r.Height != 48 {
