@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/internal/atomicfile"
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -119,31 +120,9 @@ func peftConfig(cfg Config, base string) map[string]any {
 	}
 }
 
-// writeAtomic writes b to path through a temporary file in the same folder and a rename.
-func writeAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("loraadapter: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("loraadapter: %w", err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("loraadapter: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("loraadapter: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("loraadapter: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+// writeAtomic writes b to path with atomicfile.Write.
+func writeAtomic(path string, b []byte) error {
+	if err := atomicfile.Write(path, b); err != nil {
 		return fmt.Errorf("loraadapter: %w", err)
 	}
 	return nil

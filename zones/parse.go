@@ -53,11 +53,19 @@ import (
 // the left side, in the upper half" is top left); otherwise Parse returns
 // false.
 //
-// Parse does not understand negation ("not in the top left" names top
-// left). Its work and memory are linear in the length of the answer.
+// Negation: a negation word (not, no, never, neither, nor, without,
+// cannot, and the contracted "n't" of "isn't", "doesn't", …) and the
+// phrases "rather than", "instead of" and "other than" deny every zone word
+// that follows them up to the end of the clause or a word that starts a
+// new assertion (but, and, it, rather, instead, however, …). Denied words
+// name nothing and are not collected as lone words, so "not in the center;
+// it lies in the bottom left" is bottom left, "in the bottom right rather
+// than the top left" is bottom right, and "not in the top left" names no
+// zone. Its work and memory are linear in the length of the answer.
 func Parse(answer string) (Zone, bool) {
 	toks := tokenize(answer)
-	used := make([]bool, len(toks))
+	used := negated(toks)
+	neg := append([]bool(nil), used...)
 	var named [Center + 1]bool
 
 	// Level 1a: quadrant phrases.
@@ -67,21 +75,25 @@ func Parse(answer string) (Zone, bool) {
 			continue
 		}
 		if v, h := vertOf(a.word), horizOf(b.word); v != noV && h != noH {
-			named[quadrant(v, h)] = true
+			if !neg[i] && !neg[i+1] {
+				named[quadrant(v, h)] = true
+			}
 			used[i], used[i+1] = true, true
 			i++
 			continue
 		}
 		if h, v := horizOf(a.word), vertOf(b.word); h != noH && v != noV &&
 			i+2 < len(toks) && !toks[i+2].brk && isRegion(toks[i+2].word) {
-			named[quadrant(v, h)] = true
+			if !neg[i] && !neg[i+1] {
+				named[quadrant(v, h)] = true
+			}
 			used[i], used[i+1] = true, true
 			i++
 		}
 	}
 	// Level 1b: centre words that name the centre zone.
 	for i, t := range toks {
-		if isCentre(t.word) && !centreIsReference(toks, i) {
+		if isCentre(t.word) && !neg[i] && !centreIsReference(toks, i) {
 			named[Center] = true
 			used[i] = true
 		}
@@ -219,7 +231,7 @@ func centreIsReference(toks []token, i int) bool {
 			}
 		case w == "of":
 			if q := prevWord(toks, p); q >= 0 {
-				if qw := toks[q].word; vertOf(qw) != noV || horizOf(qw) != noH {
+				if qw := toks[q].word; vertOf(qw) != noV || horizOf(qw) != noH || isHeading(qw) {
 					return true
 				}
 			}
@@ -268,4 +280,40 @@ func intensifier(toks []token, i int) bool {
 // onTop reports whether the word "top" at toks[i] is part of "on top (of)".
 func onTop(toks []token, i int) bool {
 	return toks[i].word == "top" && i > 0 && !toks[i].brk && toks[i-1].word == "on"
+}
+
+// negated returns, for every word, whether a negation denies it: it
+// follows a negation word or phrase in the same clause with no word that
+// starts a new assertion in between.
+func negated(toks []token) []bool {
+	neg := make([]bool, len(toks))
+	on := false
+	for i, t := range toks {
+		if t.brk {
+			on = false
+		}
+		w := t.word
+		var prev string
+		if i > 0 && !t.brk {
+			prev = toks[i-1].word
+		}
+		switch {
+		case isNegation(w),
+			w == "t" && strings.HasSuffix(prev, "n"), // isn't, doesn't, can't
+			w == "than" && (prev == "rather" || prev == "other"),
+			w == "of" && prev == "instead":
+			on = true
+			continue
+		case endsNegation(w) && !(i+1 < len(toks) && !toks[i+1].brk && negationPhrase(w, toks[i+1].word)):
+			on = false
+		}
+		neg[i] = on
+	}
+	return neg
+}
+
+// negationPhrase reports whether the words a b start a negation phrase
+// ("rather than", "instead of").
+func negationPhrase(a, b string) bool {
+	return (a == "rather" || a == "other") && b == "than" || a == "instead" && b == "of"
 }

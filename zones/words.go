@@ -93,7 +93,9 @@ func isProximity(w string) bool {
 		"away", "from", "toward", "towards", "adjacent", "approaching",
 		"around", "about", "off", "proximity", "proximal", "distant",
 		"beside", "besides", "above", "below", "beneath", "under",
-		"next", "relative", "outside", "apart", "by":
+		"next", "relative", "outside", "apart", "by", "facing", "faces",
+		"approaches", "approach", "bordering", "borders", "abutting",
+		"abuts", "centerward", "centreward", "inward", "inwards":
 		return true
 	}
 	return false
@@ -110,7 +112,10 @@ func leadsTo(w string) bool {
 		"reach", "reaches", "reaching", "reached",
 		"spread", "spreads", "spreading",
 		"stretch", "stretches", "stretching",
-		"point", "points", "pointing", "moving", "moves", "shifted":
+		"point", "points", "pointing", "moving", "moves", "shifted",
+		"extension", "encroach", "encroaches", "encroaching", "protrudes",
+		"protruding", "projecting", "projects", "heading", "drifting",
+		"displaced", "migrating", "tending", "inward", "inwards":
 		return true
 	}
 	return false
@@ -194,6 +199,38 @@ func isIntensifierFollower(w string) bool {
 	case "next", "at", "in", "on", "by", "near", "beside", "above", "below",
 		"under", "there", "here", "away", "now", "inside", "within",
 		"through", "across", "over":
+		return true
+	}
+	return false
+}
+
+// isHeading reports whether a word before "of" makes the centre after it a
+// direction rather than a zone ("in the direction of the centre").
+func isHeading(w string) bool {
+	switch w {
+	case "direction", "directions", "side", "vicinity", "proximity", "edge",
+		"periphery", "outskirts", "border", "rim", "margin", "outside":
+		return true
+	}
+	return false
+}
+
+// isNegation reports whether a word denies what follows it in its clause.
+func isNegation(w string) bool {
+	switch w {
+	case "not", "no", "never", "neither", "nor", "without", "cannot",
+		"nowhere", "none", "isnt", "arent", "doesnt", "dont", "wasnt":
+		return true
+	}
+	return false
+}
+
+// endsNegation reports whether a word starts a new assertion, ending the
+// reach of a negation before it ("not in the center but in the top left").
+func endsNegation(w string) bool {
+	switch w {
+	case "but", "and", "it", "which", "rather", "instead", "however",
+		"yet", "though", "although", "whereas", "while", "so", "this":
 		return true
 	}
 	return false

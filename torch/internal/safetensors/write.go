@@ -1,16 +1,15 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/prsmed/prsmed-go/internal/atomicfile"
 )
 
 // Write stores tensors and metadata as a safetensors file at path.
@@ -168,46 +167,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeAtomic writes a temporary file next to path through body, syncs it, renames it
-// over path and syncs the directory. On any error the temporary file is removed.
-func writeAtomic(path string, body func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+// writeAtomic writes path through body with atomicfile.WriteFunc, naming the file in errors.
+func writeAtomic(path string, body func(w io.Writer) error) error {
+	if err := atomicfile.WriteFunc(path, body); err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("safetensors: write %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = body(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil { // best effort: persist the rename
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

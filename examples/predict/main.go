@@ -1,0 +1,309 @@
+// Command predict runs a PRS-Med checkpoint over a folder of images or a PosMed split and
+// writes what examples/evaluate reads:
+//
+//	OUT/masks/<modality>/<name>.png   the mask: foreground probability ×255, image-sized
+//	OUT/masks/answers.jsonl           {"file": "<modality>/<name>.png", "answer": ...} lines
+//	OUT/overlays/<modality>/<name>.png  (with -overlays) the mask over the image
+//
+// With a PosMed data root (-data) the split's table of Dice, IoU and zone accuracy is
+// printed at the end, the same numbers as
+//
+//	go run ./examples/evaluate -pred OUT/masks -gt ROOT -split test
+//
+// A run is resumable: images whose mask and answer exist are skipped, so an interrupted
+// run continues where it stopped when started again with the same flags.
+//
+// Exit status: 0 on success, 1 when a run fails or some images could not be read, 2 for
+// a usage error, 130 when interrupted (SIGINT or SIGTERM).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	checkpoint, tokenizer, tinySAM, llava, device string
+	images, data, split, out, question, modality  string
+	batch, threads                                int
+	overlays, quiet, progress                     bool
+}
+
+const usageText = `Usage: predict -checkpoint DIR (-images DIR | -data ROOT) -out DIR [flags]
+
+Runs a PRS-Med checkpoint over many images and writes, under -out,
+masks/<modality>/<name>.png (probabilities ×255), masks/answers.jsonl and,
+with -overlays, overlays/<modality>/<name>.png. The layout is the one
+examples/evaluate reads (evaluate -pred OUT/masks -gt ROOT).
+
+-images: every image under the folder (PNG, JPEG, BMP, TIFF); the modality is
+its top-level sub-folder, or -modality for files directly in the folder.
+-data: a PosMed data root; one prediction per distinct mask of -split, asked
+the row's question, and the evaluation table at the end.
+
+Images already done (mask and answer present) are skipped, so rerunning an
+interrupted command resumes it.
+
+Flags:
+`
+
+var errInterrupted = errors.New("interrupted")
+
+func parseFlags(args []string, stdout io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "PRS-Med checkpoint folder (required)")
+	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.model (default: the checkpoint's own, or the template tokenizer for an older tiny checkpoint)")
+	fs.StringVar(&o.tinySAM, "tinysam", "", "TinySAM weights (paper preset; default: the path the checkpoint records)")
+	fs.StringVar(&o.llava, "llava", "", "LLaVA-Med folder (paper preset; default: the path the checkpoint records)")
+	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
+	fs.StringVar(&o.images, "images", "", "folder of images")
+	fs.StringVar(&o.data, "data", "", "PosMed data root")
+	fs.StringVar(&o.split, "split", "test", `PosMed split with -data: train, val, test or "all"`)
+	fs.StringVar(&o.out, "out", "", "output folder (required)")
+	fs.StringVar(&o.question, "question", "", `question for every image (default: "Where is the lesion in this image?" for -images, each row's question for -data)`)
+	fs.StringVar(&o.modality, "modality", "images", "modality name for images directly in -images")
+	fs.IntVar(&o.batch, "batch", 8, "images per model call")
+	fs.BoolVar(&o.overlays, "overlays", false, "also write overlays of the masks over the images")
+	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors and the table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+		}
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.checkpoint == "":
+		return o, errors.New("-checkpoint is required")
+	case o.out == "":
+		return o, errors.New("-out is required")
+	case (o.images == "") == (o.data == ""):
+		return o, errors.New("give exactly one of -images and -data")
+	case o.batch < 1:
+		return o, fmt.Errorf("-batch must be at least 1, got %d", o.batch)
+	case o.modality == "" || strings.ContainsAny(o.modality, `/\`) || o.modality == "." || o.modality == "..":
+		return o, fmt.Errorf("-modality %q is not a folder name", o.modality)
+	}
+	switch o.split {
+	case "train", "val", "test", "all":
+	default:
+		return o, fmt.Errorf(`-split %q: want train, val, test or "all"`, o.split)
+	}
+	if o.quiet {
+		o.progress = false
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "predict: internal error: %v\n", r)
+			code = 1
+		}
+	}()
+	o, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "predict: %v (run predict -h for help)\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	failed, err := predict(ctx, o, stdout, stderr)
+	switch {
+	case errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil):
+		fmt.Fprintln(stderr, "predict: interrupted; run the same command again to resume")
+		return 130
+	case err != nil:
+		fmt.Fprintf(stderr, "predict: %v\n", err)
+		return 1
+	case failed > 0:
+		fmt.Fprintf(stderr, "predict: %d images could not be read (see the warnings above)\n", failed)
+		return 1
+	}
+	return 0
+}
+
+// predict runs the whole job and returns the number of unreadable images.
+func predict(ctx context.Context, o options, stdout, stderr io.Writer) (failed int, err error) {
+	defer torch.Recover(&err)
+	var items []item
+	if o.images != "" {
+		q := o.question
+		if q == "" {
+			q = "Where is the lesion in this image?"
+		}
+		items, err = folderItems(o.images, o.out, o.modality, q)
+	} else {
+		items, err = posmedItems(o.data, o.split, o.question)
+	}
+	if err != nil {
+		return 0, err
+	}
+	masksDir := filepath.Join(o.out, "masks")
+	if err := os.MkdirAll(masksDir, 0o755); err != nil {
+		return 0, err
+	}
+	ans, err := openAnswers(filepath.Join(masksDir, "answers.jsonl"))
+	if err != nil {
+		return 0, err
+	}
+	defer ans.close()
+	var todo []item
+	for _, it := range items {
+		if _, ok := ans.done[it.key()]; ok {
+			if _, err := os.Stat(filepath.Join(masksDir, filepath.FromSlash(it.key()))); err == nil {
+				continue
+			}
+		}
+		todo = append(todo, it)
+	}
+	logf := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, format, args...)
+		}
+	}
+	if done := len(items) - len(todo); done > 0 {
+		logf("predict: %d of %d images already done in %s; predicting the other %d\n", done, len(items), o.out, len(todo))
+	}
+	if len(todo) > 0 {
+		if failed, err = predictAll(ctx, o, todo, len(items), masksDir, ans, logf, stderr); err != nil {
+			return failed, err
+		}
+	}
+	if o.data != "" {
+		s, n, err := score(items, masksDir, ans.done)
+		if err != nil {
+			return failed, err
+		}
+		if n > 0 {
+			printTable(stdout, s)
+		}
+	}
+	return failed, nil
+}
+
+func predictAll(ctx context.Context, o options, todo []item, total int, masksDir string, ans *answers, logf func(string, ...any), stderr io.Writer) (failed int, err error) {
+	dev, err := parseDevice(o.device)
+	if err != nil {
+		return 0, err
+	}
+	if o.threads > 0 {
+		torch.SetNumThreads(o.threads)
+	}
+	t0 := time.Now()
+	m, _, err := prsmed.LoadBundle(o.checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.tokenizer, TinySAM: o.tinySAM, LLaVAMed: o.llava})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	logf("predict: loaded %s (%s preset) in %.1f s; %d images, batches of %d on %s\n", o.checkpoint, m.Config.Name, time.Since(t0).Seconds(), len(todo), o.batch, dev)
+	bar := newProgress(stderr, o.progress, total, total-len(todo))
+	done := total - len(todo)
+	start := time.Now()
+	for i := 0; i < len(todo); i += o.batch {
+		if ctx.Err() != nil {
+			bar.finish()
+			return failed, errInterrupted
+		}
+		var batch []item
+		var imgs []image.Image
+		var qs []string
+		for _, it := range todo[i:min(i+o.batch, len(todo))] {
+			img, err := imageio.Load(it.image)
+			if err != nil {
+				if o.progress {
+					fmt.Fprintln(stderr)
+				}
+				fmt.Fprintf(stderr, "predict: warning: skipping %s: %v\n", it.image, err)
+				failed++
+				done++
+				continue
+			}
+			batch, imgs, qs = append(batch, it), append(imgs, img), append(qs, it.question)
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		ps, err := m.PredictBatch(ctx, imgs, qs)
+		if err != nil {
+			bar.finish()
+			if ctx.Err() != nil {
+				return failed, errInterrupted
+			}
+			return failed, err
+		}
+		for k, p := range ps {
+			it := batch[k]
+			if err := writePNG(filepath.Join(masksDir, filepath.FromSlash(it.key())), p.Mask); err != nil {
+				return failed, err
+			}
+			if o.overlays {
+				if err := writePNG(filepath.Join(o.out, "overlays", it.modality, it.name), cli.Overlay(imgs[k], p.Mask, nil)); err != nil {
+					return failed, err
+				}
+			}
+			l := answerLine{File: it.key(), Answer: p.Answer, Image: it.image, Question: it.question}
+			if p.Named {
+				l.Zone = p.Zone.String()
+			}
+			if err := ans.add(l); err != nil {
+				return failed, err
+			}
+		}
+		if err := ans.sync(); err != nil {
+			return failed, err
+		}
+		done += len(batch)
+		bar.update(done)
+	}
+	bar.finish()
+	el := time.Since(start).Seconds()
+	logf("predict: %d images in %.1f s (%.1f images/s); masks and answers.jsonl in %s\n", len(todo)-failed, el, float64(len(todo)-failed)/el, masksDir)
+	return failed, nil
+}
+
+// parseDevice parses "cpu", "cuda" or "cuda:N".
+func parseDevice(s string) (torch.Device, error) {
+	switch {
+	case s == "cpu":
+		return torch.CPU, nil
+	case s == "cuda":
+		return torch.CUDA(0), nil
+	case strings.HasPrefix(s, "cuda:"):
+		var i int
+		if _, err := fmt.Sscanf(s, "cuda:%d", &i); err == nil && i >= 0 && fmt.Sprintf("cuda:%d", i) == s {
+			return torch.CUDA(i), nil
+		}
+	}
+	return torch.CPU, fmt.Errorf("-device %q: want cpu, cuda or cuda:N", s)
+}

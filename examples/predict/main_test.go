@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+func tinyBundle(t *testing.T) string {
+	t.Helper()
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	torch.ManualSeed(9)
+	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runPredict(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func readAnswers(t *testing.T, path string) []answerLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []answerLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l answerLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("answers.jsonl line %q: %v", sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func TestUsageErrors(t *testing.T) {
+	code, out, _ := runPredict("-h")
+	if code != 0 || !strings.Contains(out, "masks/<modality>/<name>.png") {
+		t.Errorf("-h: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{
+		{},
+		{"-checkpoint", "c", "-out", "o"},
+		{"-checkpoint", "c", "-out", "o", "-images", "i", "-data", "d"},
+		{"-checkpoint", "c", "-out", "o", "-images", "i", "-batch", "0"},
+		{"-checkpoint", "c", "-out", "o", "-data", "d", "-split", "dev"},
+		{"-checkpoint", "c", "-out", "o", "-images", "i", "-modality", "../x"},
+		{"-checkpoint", "c", "-out", "o", "-images", "i", "extra"},
+		{"-bogus"},
+	} {
+		code, _, errOut := runPredict(args...)
+		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 0 || !strings.HasPrefix(errOut, "predict: ") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, errOut)
+		}
+	}
+	code, _, errOut := runPredict("-checkpoint", "c", "-out", t.TempDir(), "-images", filepath.Join(t.TempDir(), "none"))
+	if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Errorf("missing folder: exit %d, %q", code, errOut)
+	}
+}
+
+// TestPosMedSplit predicts a synthetic PosMed test split, checks the layout, checks that
+// examples/evaluate reads it and prints the same table, and that a rerun resumes.
+func TestPosMedSplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model and builds examples/evaluate")
+	}
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, s := range ds.Samples("test") {
+		want[s.Modality+"/"+pngName(filepath.Base(s.MaskRel))] = true
+	}
+	ckpt, out := tinyBundle(t), t.TempDir()
+	code, table, errOut := runPredict("-checkpoint", ckpt, "-data", root, "-out", out, "-batch", "4", "-overlays")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ans := readAnswers(t, filepath.Join(out, "masks", "answers.jsonl"))
+	if len(ans) != len(want) || len(want) == 0 {
+		t.Fatalf("%d answers for %d test masks", len(ans), len(want))
+	}
+	for _, a := range ans {
+		if !want[a.File] || a.Answer == "" {
+			t.Errorf("answer %+v", a)
+		}
+		m, err := os.Open(filepath.Join(out, "masks", filepath.FromSlash(a.File)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(m)
+		m.Close()
+		if err != nil || cfg.Width != 64 || cfg.Height != 64 || cfg.ColorModel != color.GrayModel {
+			t.Errorf("%s: %+v %v; want a 64×64 grey PNG", a.File, cfg, err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "overlays", filepath.FromSlash(a.File))); err != nil {
+			t.Errorf("no overlay: %v", err)
+		}
+	}
+	if !strings.Contains(table, "overall") || !strings.Contains(table, "zone acc") {
+		t.Fatalf("no evaluation table:\n%s", table)
+	}
+
+	// examples/evaluate reads the output and prints the same numbers.
+	bin := filepath.Join(t.TempDir(), "evaluate")
+	if b, err := exec.Command("go", "build", "-o", bin, "../evaluate").CombinedOutput(); err != nil {
+		t.Fatalf("build evaluate: %v\n%s", err, b)
+	}
+	ev, err := exec.Command(bin, "-pred", filepath.Join(out, "masks"), "-gt", root, "-split", "test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("evaluate: %v\n%s", err, ev)
+	}
+	if strings.TrimSpace(string(ev)) != strings.TrimSpace(table) {
+		t.Errorf("evaluate's table differs from predict's:\nevaluate:\n%s\npredict:\n%s", ev, table)
+	}
+
+	// A rerun does nothing; after a lost mask and a torn last line it redoes only those.
+	code, table2, errOut := runPredict("-checkpoint", ckpt, "-data", root, "-out", out)
+	if code != 0 || !strings.Contains(errOut, "already done") || table2 != table {
+		t.Fatalf("rerun: exit %d, %s", code, errOut)
+	}
+	if n := len(readAnswers(t, filepath.Join(out, "masks", "answers.jsonl"))); n != len(want) {
+		t.Errorf("rerun left %d answers, want %d", n, len(want))
+	}
+	os.Remove(filepath.Join(out, "masks", filepath.FromSlash(ans[0].File)))
+	f, _ := os.OpenFile(filepath.Join(out, "masks", "answers.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"file":"brain`)
+	f.Close()
+	code, _, errOut = runPredict("-checkpoint", ckpt, "-data", root, "-out", out)
+	if code != 0 || !strings.Contains(errOut, "predicting the other 1") {
+		t.Fatalf("resume: exit %d, %s", code, errOut)
+	}
+	after := readAnswers(t, filepath.Join(out, "masks", "answers.jsonl"))
+	if len(after) != len(want)+1 || after[len(after)-1].File != ans[0].File {
+		t.Errorf("after resuming: %d answers (last %+v), want %d with %s last", len(after), after[len(after)-1], len(want)+1, ans[0].File)
+	}
+	if _, err := os.Stat(filepath.Join(out, "masks", filepath.FromSlash(ans[0].File))); err != nil {
+		t.Error("the lost mask was not written again")
+	}
+}
+
+func writeImage(t *testing.T, path string, jpg bool) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	img := image.NewRGBA(image.Rect(0, 0, 50, 30))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if jpg {
+		jpeg.Encode(f, img, nil)
+	} else {
+		png.Encode(f, img)
+	}
+}
+
+// TestFolder: a folder of images gives masks under their top-level sub-folders; an
+// unreadable image is reported and makes the exit status 1 without stopping the others.
+func TestFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	in := t.TempDir()
+	writeImage(t, filepath.Join(in, "ct", "a.png"), false)
+	writeImage(t, filepath.Join(in, "ct", "deep", "b.jpg"), true)
+	writeImage(t, filepath.Join(in, "c.png"), false)
+	os.WriteFile(filepath.Join(in, "broken.png"), []byte("not a png"), 0o644)
+	os.WriteFile(filepath.Join(in, "notes.txt"), []byte("skip me"), 0o644)
+	out := filepath.Join(in, "out") // inside the input folder: must be skipped
+	code, _, errOut := runPredict("-checkpoint", tinyBundle(t), "-images", in, "-out", out, "-batch", "2", "-question", "Where is the lesion?")
+	if code != 1 || !strings.Contains(errOut, "broken.png") || !strings.Contains(errOut, "1 images could not be read") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, f := range []string{"ct/a.png", "ct/b.png", "images/c.png"} {
+		m, err := os.Open(filepath.Join(out, "masks", f))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		cfg, err := png.DecodeConfig(m)
+		m.Close()
+		if err != nil || cfg.Width != 50 || cfg.Height != 30 {
+			t.Errorf("%s: %+v %v", f, cfg, err)
+		}
+	}
+	ans := readAnswers(t, filepath.Join(out, "masks", "answers.jsonl"))
+	if len(ans) != 3 || ans[0].Question != "Where is the lesion?" {
+		t.Errorf("answers %+v", ans)
+	}
+}
+
+// TestInterruptResumes sends SIGINT to a running predict: it exits with 130 having
+// written whole masks and answer lines only, and the next run finishes the rest.
+func TestInterruptResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program")
+	}
+	bin := filepath.Join(t.TempDir(), "predict")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	in := t.TempDir()
+	for i := range 300 {
+		writeImage(t, filepath.Join(in, fmt.Sprintf("scan%03d.png", i)), false)
+	}
+	ckpt, out := tinyBundle(t), t.TempDir()
+	cmd := exec.Command(bin, "-checkpoint", ckpt, "-images", in, "-out", out, "-batch", "1", "-threads", "1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ansPath := filepath.Join(out, "masks", "answers.jsonl")
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := os.Stat(ansPath); err == nil && st.Size() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no answer after 2 minutes")
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "run the same command again to resume") {
+		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", code, stderr.String())
+	}
+	n := len(readAnswers(t, ansPath))
+	if n == 0 || n >= 300 {
+		t.Fatalf("%d answers after the interrupt; want some but not all", n)
+	}
+	code, _, errOut := runPredict("-checkpoint", ckpt, "-images", in, "-out", out, "-batch", "8")
+	if code != 0 || !strings.Contains(errOut, "already done") {
+		t.Fatalf("resume: exit %d\n%s", code, errOut)
+	}
+	if got := len(readAnswers(t, ansPath)); got != 300 {
+		t.Errorf("%d answers after resuming, want 300", got)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	p := newProgress(nil, true, 100, 20)
+	got := p.line(60, 10*time.Second) // 40 images in 10 s: 4/s, 40 left: 10 s
+	for _, want := range []string{"[##################............] 60/100", "4.0 img/s", "ETA 0:10"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("line %q lacks %q", got, want)
+		}
+	}
+	if clock(3725*time.Second) != "1:02:05" {
+		t.Errorf("clock(3725 s) = %s", clock(3725*time.Second))
+	}
+}

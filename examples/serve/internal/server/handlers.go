@@ -1,0 +1,329 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // JPEG uploads
+	"image/png"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	_ "golang.org/x/image/bmp"  // BMP uploads
+	_ "golang.org/x/image/tiff" // TIFF uploads
+)
+
+// reqInfo collects what the access log reports about a request.
+type reqInfo struct {
+	id       string
+	question string
+	attrs    []any
+}
+
+type infoKey struct{}
+
+func withInfo(ctx context.Context, ri *reqInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, ri)
+}
+
+func info(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// apiError is the JSON body of every error response.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "queue": s.b.QueueLen()})
+}
+
+func (s *Server) model(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Info)
+}
+
+// SegmentResponse is the JSON answer of POST /v1/segment.
+type SegmentResponse struct {
+	Answer    string             `json:"answer"`
+	Zone      *string            `json:"zone"` // null when the answer names no single zone
+	ZoneNamed bool               `json:"zone_named"`
+	Width     int                `json:"width"`
+	Height    int                `json:"height"`
+	MaskPNG   []byte             `json:"mask_png"` // base64 in JSON
+	TimingMS  map[string]float64 `json:"timing_ms"`
+	BatchSize int                `json:"batch_size"`
+	RequestID string             `json:"request_id"`
+}
+
+// segmentJSON is the JSON request body of POST /v1/segment.
+type segmentJSON struct {
+	Image    string `json:"image"` // base64, optionally a data: URL
+	Question string `json:"question"`
+}
+
+// badRequest is an input error answered with 4xx.
+type badRequest struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *badRequest) Error() string { return e.msg }
+
+func bad(code, format string, args ...any) *badRequest {
+	return &badRequest{http.StatusBadRequest, code, fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ri := info(r.Context())
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	raw, question, err := s.readInput(r)
+	if err == nil {
+		err = s.checkQuestion(question)
+	}
+	var img image.Image
+	if err == nil {
+		img, err = s.decode(raw)
+	}
+	if err != nil {
+		var br *badRequest
+		if errors.As(err, &br) {
+			writeError(w, br.status, br.code, br.msg)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	raw = nil
+	ri.question = question
+	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(question), "width", img.Bounds().Dx(), "height", img.Bounds().Dy())
+
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.Timeout, errTimeout)
+	defer cancel()
+	res, err := s.b.Submit(ctx, img, question)
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx) // the timeout or the client's disconnect, whoever saw it first
+	}
+	if err != nil {
+		s.submitError(w, r, err)
+		return
+	}
+	ri.attrs = append(ri.attrs, "batch", res.BatchSize, "queue_ms", ms(res.Queued), "model_ms", ms(res.Model))
+	zone := res.Zone.String()
+	w.Header().Set("X-Batch-Size", strconv.Itoa(res.BatchSize))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, res.Mask); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "encoding the mask failed")
+		return
+	}
+	if r.URL.Query().Get("format") == "png" {
+		h := w.Header()
+		h.Set("Content-Type", "image/png")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Answer", url.PathEscape(res.Answer))
+		if res.Named {
+			h.Set("X-Zone", zone)
+		}
+		w.Write(buf.Bytes())
+		return
+	}
+	out := SegmentResponse{Answer: res.Answer, ZoneNamed: res.Named, Width: res.Mask.Rect.Dx(), Height: res.Mask.Rect.Dy(),
+		MaskPNG: buf.Bytes(), BatchSize: res.BatchSize, RequestID: ri.id,
+		TimingMS: map[string]float64{"queue": ms(res.Queued), "model": ms(res.Model), "total": ms(time.Since(start))}}
+	if res.Named {
+		out.Zone = &zone
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+var errTimeout = errors.New("the request timed out")
+
+// submitError answers a failed Submit.
+func (s *Server) submitError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "overloaded", "the server is busy (request queue full); retry later")
+	case errors.Is(err, ErrClosed):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+	case errors.Is(err, errTimeout):
+		writeError(w, http.StatusGatewayTimeout, "timeout", fmt.Sprintf("the request took longer than %v", s.cfg.Timeout))
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads this, but the log shows 499.
+		w.WriteHeader(499)
+	default:
+		s.cfg.Logger.Error("predict failed", "id", info(r.Context()).id, "err", err)
+		writeError(w, http.StatusInternalServerError, "model", "the model failed on this request")
+	}
+}
+
+// readInput returns the image bytes and question of a multipart or JSON request.
+func (s *Server) readInput(r *http.Request) (raw []byte, question string, err error) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, "", &badRequest{http.StatusUnsupportedMediaType, "content_type", "Content-Type must be multipart/form-data or application/json"}
+	}
+	switch ct {
+	case "application/json":
+		var in segmentJSON
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			if tooLarge(err) {
+				return nil, "", s.tooLarge()
+			}
+			return nil, "", bad("json", "the JSON body is invalid: %v", err)
+		}
+		if in.Image == "" {
+			return nil, "", bad("image", `the JSON body has no "image" (base64)`)
+		}
+		b64 := in.Image
+		if strings.HasPrefix(b64, "data:") {
+			if i := strings.Index(b64, ","); i >= 0 {
+				b64 = b64[i+1:]
+			}
+		}
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, "", bad("image", `"image" is not valid base64: %v`, err)
+		}
+		return raw, in.Question, nil
+	case "multipart/form-data":
+		if params["boundary"] == "" {
+			return nil, "", bad("multipart", "the multipart body has no boundary")
+		}
+		return s.readMultipart(r)
+	}
+	return nil, "", &badRequest{http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("Content-Type %q is not supported; use multipart/form-data or application/json", ct)}
+}
+
+// readMultipart reads the parts image and question into memory (never to disk: images
+// are patient data), within the body limit.
+func (s *Server) readMultipart(r *http.Request) (raw []byte, question string, err error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", bad("multipart", "the multipart body is invalid: %v", err)
+	}
+	var haveImage, haveQuestion bool
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if tooLarge(err) {
+				return nil, "", s.tooLarge()
+			}
+			return nil, "", bad("multipart", "the multipart body is invalid: %v", err)
+		}
+		b, err := io.ReadAll(p)
+		p.Close()
+		if err != nil {
+			if tooLarge(err) {
+				return nil, "", s.tooLarge()
+			}
+			return nil, "", bad("multipart", "reading part %q: %v", p.FormName(), err)
+		}
+		switch p.FormName() {
+		case "image":
+			raw, haveImage = b, true
+		case "question":
+			question, haveQuestion = string(b), true
+		}
+	}
+	if !haveImage {
+		return nil, "", bad("image", `the form has no "image" file`)
+	}
+	if !haveQuestion {
+		return nil, "", bad("question", `the form has no "question" field`)
+	}
+	return raw, question, nil
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func (s *Server) tooLarge() *badRequest {
+	return &badRequest{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBody)}
+}
+
+func (s *Server) checkQuestion(q string) error {
+	switch n := utf8.RuneCountInString(q); {
+	case !utf8.ValidString(q):
+		return bad("question", "the question is not valid UTF-8")
+	case strings.TrimSpace(q) == "":
+		return bad("question", "the question is empty")
+	case n > s.cfg.MaxQuestion:
+		return bad("question", "the question has %d characters; the limit is %d", n, s.cfg.MaxQuestion)
+	}
+	return nil
+}
+
+// decode checks the image's size from its header before decoding it.
+func (s *Server) decode(raw []byte) (image.Image, error) {
+	if len(raw) == 0 {
+		return nil, bad("image", "the image is empty")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
+	if errors.Is(err, image.ErrFormat) {
+		return nil, bad("image_format", "the image format is not supported (PNG, JPEG, BMP or TIFF)")
+	}
+	if err != nil {
+		return nil, bad("image", "the image cannot be decoded: %v", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, bad("image", "the %s image is empty (%d×%d)", format, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > s.cfg.MaxPixels {
+		return nil, bad("image_too_large", "the image has %d×%d = %d pixels; the limit is %d", cfg.Width, cfg.Height, px, s.cfg.MaxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, bad("image", "the %s image cannot be decoded: %v", format, err)
+	}
+	return img, nil
+}
+
+func ms(d time.Duration) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64), 64)
+	return v
+}
