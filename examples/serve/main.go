@@ -204,7 +204,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	}
 	// One PredictBatch at a time: the batcher has a single worker, and the lock keeps the
 	// model exclusive until prsmed.Model's Predict is safe for concurrent use.
-	b, err := server.NewBatcher(&server.LockedPredictor{P: m}, server.BatchConfig{MaxBatch: o.maxBatch, MaxWait: o.maxWait, Queue: o.queue})
+	b, err := server.NewBatcher(m, server.BatchConfig{MaxBatch: o.maxBatch, MaxWait: o.maxWait, Queue: o.queue})
 	if err != nil {
 		return err
 	}

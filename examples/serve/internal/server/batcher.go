@@ -56,8 +56,9 @@ type jobResult struct {
 }
 
 // Batcher gathers concurrent requests into batches for one Predictor. A single worker
-// goroutine calls the predictor, so the predictor never runs two batches at once (the
-// model is also behind a mutex, see LockedPredictor).
+// goroutine calls the predictor, so the predictor never runs two batches at once: on one
+// device, a bigger batch is the cheaper way to serve more requests. (prsmed.Model's
+// PredictBatch is itself safe for concurrent use, so other callers may share the model.)
 type Batcher struct {
 	p     Predictor
 	cfg   BatchConfig
@@ -224,19 +225,4 @@ func safePredict(ctx context.Context, p Predictor, imgs []image.Image, qs []stri
 		}
 	}()
 	return p.PredictBatch(ctx, imgs, qs)
-}
-
-// LockedPredictor serialises calls into a Predictor with a mutex. The batcher already
-// calls from one goroutine; the lock keeps a model shared with other callers (or a model
-// whose PredictBatch is not yet safe for concurrent use) correct.
-type LockedPredictor struct {
-	mu sync.Mutex
-	P  Predictor
-}
-
-// PredictBatch calls the wrapped predictor while holding the lock.
-func (l *LockedPredictor) PredictBatch(ctx context.Context, imgs []image.Image, qs []string) ([]*prsmed.Prediction, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.P.PredictBatch(ctx, imgs, qs)
 }
