@@ -96,6 +96,7 @@ func depthOf(depth, workers, batchSize int) int {
 }
 
 func startPipeline(ctx context.Context, m *prsmed.Model, set []data.Sample, c *cache, batches [][]int, pc pipelineConfig) *pipeline {
+	pc.depth, pc.workers = max(pc.depth, 1), max(pc.workers, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &pipeline{model: m, set: set, cache: c, seed: pc.seed, epoch: pc.epoch, flip: pc.flip, batches: batches,
 		ctx: ctx, cancel: cancel, slots: make(chan struct{}, pc.depth), jobs: make(chan job),

@@ -21,10 +21,19 @@ func preprocess(m *prsmed.Model, smp data.Sample, idx int) (it *item, err error)
 	}
 	s := torch.NewScope(torch.CPU).NoGrad()
 	it = &item{idx: idx, scope: s, refs: 1, sample: llava.Sample{Question: smp.Question, Answer: smp.Answer}}
-	it.sam, it.clip, err = m.PreprocessBatch(s, []image.Image{img})
+	// The intermediate tensors (resizes, a single-image concatenation) are freed at once:
+	// the item keeps only its three inputs.
+	work := s.Child()
+	it.sam, it.clip, err = m.PreprocessBatch(work, []image.Image{img})
 	if err == nil {
-		err = torch.Try(func() { it.mask = prsmed.MaskTensor(s, mask, m.Config.MaskSize) })
+		err = torch.Try(func() {
+			it.mask = prsmed.MaskTensor(work, mask, m.Config.MaskSize)
+			for _, x := range []*torch.Tensor{it.sam, it.clip, it.mask} {
+				work.Escape(x)
+			}
+		})
 	}
+	work.Close()
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("%v: %w", smp, err)
