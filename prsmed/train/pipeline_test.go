@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -177,5 +178,70 @@ func TestCacheStaysWithinItsBytes(t *testing.T) {
 	c.close()
 	if n := torch.LiveTensors(); n != base {
 		t.Fatalf("%d live tensors after the cache closed, %d before", n, base)
+	}
+}
+
+// TestAccumulatedGradients: the gradient of one step over a batch of 8 and that of four
+// accumulated micro-batches of 2 agree (stage 1, no clipping, so a wrong scale shows).
+func TestAccumulatedGradients(t *testing.T) {
+	prev := torch.NumThreads()
+	torch.SetNumThreads(1)
+	defer torch.SetNumThreads(prev)
+	m := tinyModel(t)
+	set := synthSamples(t, 3)
+	grads := func(accum int) map[string][]float64 {
+		cfg := DefaultConfig()
+		// A zero learning rate leaves the parameters as they were for the second run.
+		cfg.BatchSize, cfg.Accum, cfg.ClipNorm, cfg.LR, cfg.WeightDecay = 8/accum, accum, 0, 0, 0
+		tr, err := New(m, set, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		opt := tr.optimizer(prsmed.Stage1)
+		p := startPipeline(context.Background(), m, set, nil, [][]int{{0, 1, 2, 3, 4, 5, 6, 7}}, pipelineConfig{workers: 2, depth: 1})
+		defer p.close()
+		b, err := p.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.free()
+		if _, err := tr.trainStep(opt, prsmed.Stage1, b, 1); err != nil {
+			t.Fatal(err)
+		}
+		s := torch.NewScope(torch.CPU)
+		defer s.Close()
+		out := map[string][]float64{}
+		for _, e := range m.Store.Entries() {
+			if e.Trainable {
+				if g := e.Tensor.Grad(s); g != nil {
+					out[e.Name] = g.Float64s()
+				}
+			}
+		}
+		return out
+	}
+	whole, acc, again := grads(1), grads(4), grads(1)
+	for name, w := range whole {
+		for i := range w {
+			if again[name][i] != w[i] {
+				t.Fatalf("the model changed between runs: %s[%d] %g then %g", name, i, w[i], again[name][i])
+			}
+		}
+	}
+	if len(whole) == 0 || len(whole) != len(acc) {
+		t.Fatalf("%d and %d gradients", len(whole), len(acc))
+	}
+	for name, w := range whole {
+		a := acc[name]
+		scale := 0.0
+		for _, v := range w {
+			scale = max(scale, math.Abs(v))
+		}
+		for i := range w {
+			if math.Abs(a[i]-w[i]) > 1e-6+1e-4*scale {
+				t.Fatalf("%s[%d]: accumulated %g, one batch %g (largest |g| %g)", name, i, a[i], w[i], scale)
+			}
+		}
 	}
 }

@@ -184,7 +184,7 @@ func TestBestAndKeepLast(t *testing.T) {
 	ds := synth(t, 4)
 	out := t.TempDir()
 	tc := trainCfg(out, 1, 2)
-	tc.ValEverySteps, tc.KeepLast, tc.ValSamples, tc.WarmupSteps = 2, 2, 6, 2
+	tc.ValEverySteps, tc.KeepLast, tc.ValSamples, tc.WarmupSteps, tc.BatchSize = 2, 2, 6, 2, 4
 	m := newTiny(t, 2)
 	defer m.Close()
 	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
@@ -196,8 +196,24 @@ func TestBestAndKeepLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs := tr.Validations()
-	if len(vs) < 4 {
-		t.Fatalf("%d validations", len(vs))
+	steps := (len(ds.Samples("train")) + 3) / 4 // batches per epoch
+	mid := 0
+	for _, v := range vs {
+		if v.Step != steps {
+			mid++
+		}
+	}
+	wantAll, wantMid := 0, 0
+	for g := 1; g <= 3*steps; g++ {
+		if g%steps == 0 || g%2 == 0 {
+			wantAll++
+		}
+		if g%steps != 0 && g%2 == 0 {
+			wantMid++
+		}
+	}
+	if len(vs) != wantAll || mid != wantMid {
+		t.Fatalf("%d validations, %d of them mid-epoch; want %d and %d (3 epochs of %d steps, every 2 steps)", len(vs), mid, wantAll, wantMid, steps)
 	}
 	best := tr.Best()
 	for _, v := range vs {

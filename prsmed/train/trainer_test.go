@@ -93,8 +93,8 @@ func TestShortTrainingLearns(t *testing.T) {
 	}
 }
 
-// TestResumeEqualsUninterrupted: training cut after one epoch (and, separately, mid-epoch
-// by cancellation) and resumed from its checkpoint ends with exactly the parameters of an
+// TestResumeEqualsUninterrupted: training with 4 workers cut after one epoch (and,
+// separately, mid-epoch by cancellation) and resumed from its checkpoint ends with exactly the parameters of an
 // uninterrupted run.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	if testing.Short() {
@@ -109,7 +109,9 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
 		m := newTiny(t, 2)
-		tr, err := train.New(m, trainSet, nil, trainCfg(out, 1, 1))
+		tc := trainCfg(out, 1, 1)
+		tc.Workers, tc.Flip = 4, true // resumed mid-epoch with workers and flips
+		tr, err := train.New(m, trainSet, nil, tc)
 		if err != nil {
 			t.Fatal(err)
 		}
