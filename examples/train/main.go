@@ -35,10 +35,10 @@ import (
 // options are the flags that are not training settings.
 type options struct {
 	data, out, preset, config string
-	tokenizer, tinySAM, llava  string
-	device                     string
-	threads                    int
-	resume                     bool
+	tokenizer, tinySAM, llava string
+	device                    string
+	threads                   int
+	resume                    bool
 }
 
 // parse reads the flags over tc, which holds the preset's settings.
