@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -184,6 +185,8 @@ func TestCacheStaysWithinItsBytes(t *testing.T) {
 // TestAccumulatedGradients: the gradient of one step over a batch of 8 and that of four
 // accumulated micro-batches of 2 agree (stage 1, no clipping, so a wrong scale shows).
 func TestAccumulatedGradients(t *testing.T) {
+	runtime.LockOSThread() // see oneThread in runs_test.go
+	defer runtime.UnlockOSThread()
 	prev := torch.NumThreads()
 	torch.SetNumThreads(1)
 	defer torch.SetNumThreads(prev)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,11 +20,17 @@ import (
 )
 
 // oneThread makes libtorch's reductions split their work the same way in every run, so that
-// runs can be compared bit for bit.
+// runs can be compared bit for bit. The test's goroutine keeps its OS thread: libtorch's
+// OpenMP thread count is per OS thread once a thread has run a parallel op, and earlier
+// tests ran with the default on threads that Go may hand to this one.
 func oneThread(t *testing.T) {
+	runtime.LockOSThread()
 	prev := torch.NumThreads()
 	torch.SetNumThreads(1)
-	t.Cleanup(func() { torch.SetNumThreads(prev) })
+	t.Cleanup(func() {
+		torch.SetNumThreads(prev)
+		runtime.UnlockOSThread()
+	})
 }
 
 // trained runs cfg on a fresh tiny model (seed 2) and returns the model.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -122,7 +123,13 @@ func (t *Trainer) sampler() *data.Sampler {
 
 // Run trains until the configured epochs are done or ctx is cancelled; on cancellation it
 // saves a checkpoint of the step reached (when OutDir is set) and returns ctx's error.
+//
+// Run keeps its goroutine on one OS thread while it runs: libtorch's OpenMP thread count is
+// a per-thread setting, and a run whose ops hopped between threads set differently would
+// sum in different orders from step to step.
 func (t *Trainer) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	smp := t.sampler()
 	t.clock = clock{start: time.Now(), from: t.doneSteps(smp.NumBatches()), total: t.totalEpochs() * smp.NumBatches()}
 	for t.state.Epoch < t.totalEpochs() {

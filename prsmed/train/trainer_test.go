@@ -102,9 +102,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	// Bit-identical results need the same intra-op thread count in both runs: libtorch's
 	// parallel reductions split work by thread.
-	prev := torch.NumThreads()
-	torch.SetNumThreads(1)
-	defer torch.SetNumThreads(prev)
+	oneThread(t)
 	ds := synth(t, 10)
 	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
