@@ -205,6 +205,10 @@ tt_status tt_adamw_step(tt_tensor p, tt_tensor exp_avg, tt_tensor exp_avg_sq, in
 tt_status tt_sgd_step(tt_tensor p, tt_tensor buf, int first, double lr, double momentum, double dampening,
                       double weight_decay, int nesterov);
 
+// tt_set_thread_num_threads sets the calling OS thread's own intra-op thread count (0: the
+// process-wide count).
+void tt_set_thread_num_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif
