@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
@@ -32,32 +33,37 @@ import (
 )
 
 type options struct {
-	out              string
-	n, size          int
-	epochs0, epochs1 int
-	epochs2          int
-	batch            int
-	lr, lr0          float64
-	seed             uint64
-	threads          int
-	overlays         int
-	resume           bool
-	loss             string
+	out      string
+	n, size  int
+	seed     uint64
+	threads  int
+	overlays int
+	resume   bool
+	loss     string
+	device   string
 }
 
 func main() {
 	var o options
+	// The tiny training preset is the quickstart's recipe (examples/train -preset tiny runs
+	// the same); the flags below override it.
+	tc, err := train.Preset("tiny")
+	if err != nil {
+		panic(err)
+	}
 	flag.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
 	flag.IntVar(&o.n, "n", 600, "synthetic samples per modality")
 	flag.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
-	flag.IntVar(&o.epochs0, "epochs0", 40, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
-	flag.IntVar(&o.epochs1, "epochs1", 1, "stage 1 epochs (fusion and decoder)")
-	flag.IntVar(&o.epochs2, "epochs2", 12, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
-	flag.IntVar(&o.batch, "batch", 16, "batch size")
-	flag.Float64Var(&o.lr, "lr", 2e-3, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch)")
-	flag.Float64Var(&o.lr0, "lr0", 5e-4, "peak learning rate of stage 0")
+	flag.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
+	flag.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs (fusion and decoder)")
+	flag.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
+	flag.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "batch size")
+	flag.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch; the cosine ends at lr/20)")
+	flag.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
+	flag.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
+	flag.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	flag.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
 	flag.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
 	flag.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
@@ -66,9 +72,14 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "quickstart: unexpected argument %q (see -h)\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	tc.MinLR, tc.Seed = tc.LR/20, o.seed
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	if err := run(ctx, o, tc); err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(os.Stderr, "\nquickstart: interrupted; the checkpoint in", filepath.Join(o.out, "checkpoint"), "resumes with -resume")
 			os.Exit(130)
@@ -78,13 +89,23 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, o options) (err error) {
+// isTerminal reports whether f is a terminal (the progress bar redraws itself there).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
 	start := time.Now()
 	torch.SetNumThreads(o.threads)
+	dev, err := cli.Device(o.device)
+	if err != nil {
+		return err
+	}
 	root := filepath.Join(o.out, "data")
 	if _, err := os.Stat(filepath.Join(root, "brain_tumors_ct_scan.csv")); err != nil {
-		fmt.Printf("writing synthetic PosMed data to %s (%d samples × 6 modalities, %d px)\n", root, o.n, o.size)
+		fmt.Fprintf(os.Stderr, "writing synthetic PosMed data to %s (%d samples × 6 modalities, %d px)\n", root, o.n, o.size)
 		if err := synth.Generate(root, synth.Config{N: o.n, Size: o.size, Seed: o.seed}); err != nil {
 			return err
 		}
@@ -107,19 +128,15 @@ func run(ctx context.Context, o options) (err error) {
 	if _, err := fmt.Sscanf(o.loss, "%g,%g,%g", &cfg.Loss.BCE, &cfg.Loss.Dice, &cfg.Loss.CE); err != nil {
 		return fmt.Errorf("-loss %q: want three comma-separated weights", o.loss)
 	}
-	m, err := prsmed.New(cfg, tok, torch.CPU)
+	m, err := prsmed.New(cfg, tok, dev)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	fmt.Printf("model: tiny preset, %d parameters\n", m.Store.NumParams(false))
+	fmt.Printf("model: tiny preset on %s, %d parameters\n", dev, m.Store.NumParams(false))
 
-	tc := train.DefaultConfig()
-	tc.Stage0Epochs, tc.Stage1Epochs, tc.Stage2Epochs = o.epochs0, o.epochs1, o.epochs2
-	tc.BatchSize, tc.LR, tc.Stage0LR, tc.Seed = o.batch, o.lr, o.lr0, o.seed
-	tc.MinLR = o.lr / 20
-	tc.OutDir, tc.Progress = o.out, os.Stdout
-	tc.ValSamples, tc.ValEvery, tc.Flip = 60, 5, true
+	tc.OutDir, tc.Progress, tc.Bar = o.out, os.Stderr, isTerminal(os.Stderr)
+	tc.TokenizerModel = assets.TemplateModel() // checkpoints load with prsmed.LoadBundle alone
 	tr, err := train.New(m, trainSet, val, tc)
 	if err != nil {
 		return err
@@ -131,7 +148,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 		if ok {
-			fmt.Println("resumed from", filepath.Join(o.out, "checkpoint"))
+			fmt.Fprintln(os.Stderr, "resumed from", filepath.Join(o.out, "checkpoint"))
 		}
 	}
 	if err := tr.Run(ctx); err != nil {

@@ -1,7 +1,13 @@
 // Command train trains PRS-Med on a PosMed data root (real or from examples/synthdata):
-// stage 0 when -epochs0 asks for it (tiny preset only: the backbone learns to answer), stage 1
-// (fusion and decoder), then stage 2 (LoRA, TinyViT, fusion, decoder). It writes a
-// checkpoint every epoch and on Ctrl-C, and -resume continues exactly where it stopped.
+// stage 0 (tiny preset only: the backbone learns to answer), stage 1 (fusion and decoder),
+// then stage 2 (LoRA, TinyViT, fusion, decoder). Worker goroutines load and preprocess the
+// samples ahead of each step; unreadable samples are skipped and reported (-strict stops
+// instead). It writes checkpoint/ every epoch, after every validation and on Ctrl-C, best/
+// at the best validation mDice, log.csv, validation.csv and curves.png, and -resume
+// continues exactly where it stopped.
+//
+// The preset sets every default (-preset tiny trains as the quickstart does); flags
+// override it, and -config FILE.json trains any model configuration (prsmed.Config).
 //
 //	go run ./examples/train -data posmed -out runs/tiny
 //	go run ./examples/train -preset paper -data PosMed -out runs/paper \
@@ -13,50 +19,109 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-func main() {
-	dataDir := flag.String("data", "", "PosMed data root (required)")
-	out := flag.String("out", "", "output folder: checkpoint, log.csv, curves.png (required)")
-	preset := flag.String("preset", "tiny", "model preset: tiny or paper")
-	tokPath := flag.String("tokenizer", "", "tokenizer.model (default: the shipped template tokenizer; the paper preset needs LLaVA-Med's)")
-	tinySAM := flag.String("tinysam", "", "TinySAM weights (tinysam_42.3.pth) for the paper preset")
-	llavaDir := flag.String("llava", "", "LLaVA-Med v1.5 folder for the paper preset")
-	tc := train.DefaultConfig()
-	flag.IntVar(&tc.Stage0Epochs, "epochs0", 0, "stage 0 epochs (tiny preset: the backbone learns to answer first)")
-	flag.Float64Var(&tc.Stage0LR, "lr0", 0, "stage 0 peak learning rate (0: -lr)")
-	flag.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs")
-	flag.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs")
-	flag.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "batch size")
-	flag.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate")
-	flag.Float64Var(&tc.MinLR, "min-lr", tc.MinLR, "cosine floor")
-	flag.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed")
-	flag.IntVar(&tc.ValSamples, "val-samples", 0, "validation samples per epoch (0: all)")
-	resume := flag.Bool("resume", false, "continue from the checkpoint in -out")
-	device := flag.String("device", "cpu", "cpu, cuda or cuda:N")
-	threads := flag.Int("threads", 0, "intra-op threads (0: libtorch's default)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: train -data DIR -out DIR [flags]\n\n")
-		flag.PrintDefaults()
+// options are the flags that are not training settings.
+type options struct {
+	data, out, preset, config string
+	tokenizer, tinySAM, llava string
+	device, dtype, autocast   string
+	threads                   int
+	resume                    bool
+}
+
+// parse reads the flags over tc, which holds the preset's settings.
+func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", "", "PosMed data root (required)")
+	fs.StringVar(&o.out, "out", "", "output folder: checkpoint/, best/, log.csv, validation.csv, curves.png (required)")
+	fs.StringVar(&o.preset, "preset", "tiny", "model and training preset: tiny or paper (the defaults below are tiny's)")
+	fs.StringVar(&o.config, "config", "", "model configuration FILE.json (a prsmed.Config) to train instead of the preset's model")
+	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.model (default: the shipped template tokenizer; the paper preset needs LLaVA-Med's)")
+	fs.StringVar(&o.tinySAM, "tinysam", "", "TinySAM weights (tinysam_42.3.pth) for the paper preset")
+	fs.StringVar(&o.llava, "llava", "", "LLaVA-Med v1.5 folder for the paper preset")
+	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
+	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
+	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
+	fs.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed of the initialisation, the data order and the flips")
+	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (models whose backbone trains from scratch)")
+	fs.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs")
+	fs.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs")
+	fs.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "samples per forward pass")
+	fs.IntVar(&tc.Accum, "accum", tc.Accum, "micro-batches accumulated per optimisation step")
+	fs.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2")
+	fs.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0 (0: -lr)")
+	fs.Float64Var(&tc.MinLR, "min-lr", tc.MinLR, "cosine floor")
+	fs.IntVar(&tc.WarmupSteps, "warmup", tc.WarmupSteps, "linear warm-up steps at the start of each stage")
+	fs.Float64Var(&tc.ClipNorm, "clip", tc.ClipNorm, "gradient-norm clip (0: none)")
+	fs.BoolVar(&tc.Flip, "flip", tc.Flip, "mirror samples (with their answers) in stages 1 and 2")
+	fs.IntVar(&tc.ValSamples, "val-samples", tc.ValSamples, "validation samples (0: all)")
+	fs.IntVar(&tc.ValEvery, "val-every", tc.ValEvery, "validate every N epochs (and at the end of each stage)")
+	fs.IntVar(&tc.ValEverySteps, "val-every-steps", tc.ValEverySteps, "also validate and save every N steps (0: never)")
+	fs.IntVar(&tc.KeepLast, "keep-last", tc.KeepLast, "also keep the last N checkpoints under checkpoints/")
+	fs.Func("cache-mb", fmt.Sprintf("cache of preprocessed samples in MiB (0: none) (default %d)", tc.CacheBytes>>20), func(v string) error {
+		mb, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mb < 0 {
+			return errors.New("want a size in MiB")
+		}
+		tc.CacheBytes = mb << 20
+		return nil
+	})
+	fs.BoolVar(&tc.Strict, "strict", tc.Strict, "stop at the first unreadable sample instead of skipping it")
+	fs.BoolVar(&tc.GradCheckpoint, "grad-checkpoint", tc.GradCheckpoint, "recompute the language model's layers in the backward pass (less memory)")
+	fs.StringVar(&o.autocast, "autocast", "", "train under autocast to bfloat16 or float16 (empty: off; the paper's recipe on CUDA is bfloat16)")
+	fs.StringVar(&o.dtype, "dtype", "float32", "parameter dtype: float32, bfloat16 or float16 (with -autocast keep float32: master weights)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: train -data DIR -out DIR [flags]\n\n")
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if *dataDir == "" || *out == "" {
-		fmt.Fprintln(os.Stderr, "train: -data and -out are required (see -h)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func main() {
+	// The preset's settings first, then the flags over them.
+	tc, _ := train.Preset("tiny")
+	o, err := parse(os.Args[1:], &tc, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err == nil && o.preset != "tiny" {
+		if tc, err = train.Preset(o.preset); err == nil {
+			o, err = parse(os.Args[1:], &tc, io.Discard)
+		}
+	}
+	if err == nil && (o.data == "" || o.out == "") {
+		err = errors.New("-data and -out are required (see -h)")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tc.OutDir, tc.Progress = *out, os.Stdout
-	err := run(ctx, *dataDir, *preset, *tokPath, *tinySAM, *llavaDir, *device, *threads, *resume, tc)
+	tc.OutDir, tc.Progress, tc.Bar = o.out, os.Stderr, isTerminal(os.Stderr)
+	err = run(ctx, o, tc)
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "\ntrain: interrupted; checkpoint saved, continue with -resume")
@@ -67,45 +132,59 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, device string, threads int, resume bool, tc train.Config) (err error) {
+// isTerminal reports whether f is a terminal (the progress bar redraws itself there).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// modelConfig is the configuration to train: -config's file, or the preset's model.
+func modelConfig(o options, vocab int) (prsmed.Config, error) {
+	if o.config != "" {
+		return prsmed.LoadConfig(o.config)
+	}
+	switch o.preset {
+	case "tiny":
+		return prsmed.Tiny(int64(vocab)), nil
+	case "paper":
+		if o.tokenizer == "" || o.tinySAM == "" || o.llava == "" {
+			return prsmed.Config{}, errors.New("the paper preset needs -tokenizer, -tinysam and -llava")
+		}
+		return prsmed.PaperFrom(o.llava)
+	}
+	return prsmed.Config{}, fmt.Errorf("unknown preset %q (tiny or paper)", o.preset)
+}
+
+func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
-	if threads > 0 {
-		torch.SetNumThreads(threads)
+	if o.threads > 0 {
+		torch.SetNumThreads(o.threads)
 	}
-	dev, err := cli.Device(device)
+	dev, err := cli.Device(o.device)
 	if err != nil {
 		return err
 	}
-	ds, err := data.Open(dataDir)
+	ds, err := data.Open(o.data)
 	if err != nil {
 		return err
 	}
-	trainSet, skipped, err := data.Validate(ds.Samples("train"))
+	// Training samples are checked as the pipeline reads them; the validation set is
+	// checked up front (it is read every validation).
+	trainSet := ds.Samples("train")
+	val, skipped, err := data.Validate(ds.Samples("val"))
 	if err != nil {
 		return err
 	}
 	for _, s := range skipped {
-		fmt.Fprintf(os.Stderr, "train: skipping %v\n", s)
+		fmt.Fprintf(os.Stderr, "train: validation set: skipping %v\n", s.Reason)
 	}
-	val, _, err := data.Validate(ds.Samples("val"))
+	tok, err := cli.Tokenizer(o.tokenizer)
 	if err != nil {
 		return err
 	}
-	tok, err := cli.Tokenizer(tokPath)
+	cfg, err := modelConfig(o, tok.VocabSize())
 	if err != nil {
 		return err
-	}
-	var cfg prsmed.Config
-	switch preset {
-	case "tiny":
-		cfg = prsmed.Tiny(int64(tok.VocabSize()))
-	case "paper":
-		if tokPath == "" || tinySAM == "" || llavaDir == "" {
-			return errors.New("the paper preset needs -tokenizer, -tinysam and -llava")
-		}
-		cfg = prsmed.Paper()
-	default:
-		return fmt.Errorf("unknown preset %q (tiny or paper)", preset)
 	}
 	if err := torch.ManualSeed(tc.Seed); err != nil {
 		return err
@@ -115,31 +194,61 @@ func run(ctx context.Context, dataDir, preset, tokPath, tinySAM, llavaDir, devic
 		return err
 	}
 	defer m.Close()
-	if preset == "paper" {
-		if err := m.LoadTinySAM(tinySAM); err != nil {
-			return err
-		}
-		if err := m.LoadLLaVAMed(llavaDir); err != nil {
+	if o.tinySAM != "" {
+		if err := m.LoadTinySAM(o.tinySAM); err != nil {
 			return err
 		}
 	}
+	if o.llava != "" {
+		if err := m.LoadLLaVAMed(o.llava); err != nil {
+			return err
+		}
+	}
+	if o.dtype != "float32" {
+		dt, err := torch.ParseDType(o.dtype)
+		if err != nil {
+			return fmt.Errorf("-dtype: %w", err)
+		}
+		if err := m.Store.To(dev, dt); err != nil {
+			return err
+		}
+	}
+	if o.autocast != "" {
+		if tc.Autocast, err = torch.ParseDType(o.autocast); err != nil {
+			return fmt.Errorf("-autocast: %w", err)
+		}
+	}
+	// Checkpoints carry their tokenizer and name their base weights (prsmed.LoadBundle).
+	if o.tokenizer == "" {
+		tc.TokenizerModel = assets.TemplateModel()
+	} else if tc.TokenizerModel, err = os.ReadFile(o.tokenizer); err != nil {
+		return err
+	}
+	tc.Base = prsmed.BaseWeights{TinySAM: o.tinySAM, LLaVAMed: o.llava}
 	tr, err := train.New(m, trainSet, val, tc)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
-	if resume {
+	if o.resume {
 		ok, err := tr.Resume()
 		if err != nil {
 			return err
 		}
 		if ok {
-			fmt.Printf("resumed at epoch %d\n", tr.Epoch()+1)
+			fmt.Fprintf(os.Stderr, "resumed at epoch %d\n", tr.Epoch()+1)
 		} else {
 			fmt.Fprintln(os.Stderr, "train: no checkpoint to resume from; starting fresh")
 		}
 	}
-	fmt.Printf("training %s preset: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
-		cfg.Name, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
-	return tr.Run(ctx)
+	fmt.Fprintf(os.Stderr, "training %s model (%s preset settings) on %s: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
+		cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+	if err := tr.Run(ctx); err != nil {
+		return err
+	}
+	if b := tr.Best(); b != nil {
+		fmt.Printf("best validation mDice %.4f (zone accuracy %.1f%%) at epoch %d step %d: %s/best\n",
+			b.Summary.Overall.MeanDice, 100*b.Summary.Overall.ZoneAccuracy, b.Epoch, b.Step, o.out)
+	}
+	return nil
 }

@@ -51,7 +51,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	args := []string{"-data", root, "-out", out, "-epochs1", "1", "-epochs2", "4", "-batch", "4", "-lr", "1e-3", "-val-samples", "4"}
+	args := []string{"-data", root, "-out", out, "-epochs0", "0", "-workers", "2", "-epochs1", "1", "-epochs2", "4", "-batch", "4", "-lr", "1e-3", "-val-samples", "4"}
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

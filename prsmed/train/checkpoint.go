@@ -11,21 +11,6 @@ import (
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// trainState is what a checkpoint needs besides tensors to resume exactly.
-type trainState struct {
-	Epoch   int          `json:"epoch"`   // the epoch in progress (or next to run)
-	Step    int          `json:"step"`    // batches of it already done
-	History []EpochStats `json:"history"` // finished epochs
-	Partial sums         `json:"partial"` // sums of the epoch in progress
-	Config  Config       `json:"train_config"`
-}
-
-type sums struct {
-	Loss, BCE, Dice, CE float64
-	N                   int
-	Seconds             float64
-}
-
 // Checkpoint layout inside OutDir/checkpoint: model.safetensors (every tensor that any
 // stage trains, plus buffers), optimizer.safetensors, trainer.json, config.json, and the
 // LoRA adapter in PEFT's format under adapter/. A new checkpoint is written to
@@ -40,6 +25,11 @@ func (t *Trainer) Save() error {
 	}
 	if err := t.M.SaveCheckpoint(tmp); err != nil {
 		return err
+	}
+	if t.Cfg.TokenizerModel != nil {
+		if err := prsmed.WriteManifest(tmp, t.Cfg.TokenizerModel, t.Cfg.Base); err != nil {
+			return err
+		}
 	}
 	if t.opt != nil {
 		st, meta := t.opt.State()

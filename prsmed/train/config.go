@@ -5,37 +5,88 @@ import (
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
+	"github.com/prsmed/prsmed-go/torch"
 )
 
-// Config holds the training settings (the paper's recipe from DefaultConfig).
+// Config holds the training settings (the paper's recipe from DefaultConfig; Preset gives
+// the recipes the command-line tools start from).
 type Config struct {
 	// Stage0Epochs pretrain the vision-language backbone on the answers (presets with
 	// TrainBackbone only; see prsmed.Stage0).
-	Stage0Epochs int     `json:"stage0_epochs"`
-	Stage1Epochs int     `json:"stage1_epochs"`
-	Stage2Epochs int     `json:"stage2_epochs"`
-	BatchSize    int     `json:"batch_size"`
-	LR           float64 `json:"lr"`
-	Stage0LR     float64 `json:"stage0_lr"` // stage 0's peak rate (0: LR)
-	MinLR        float64 `json:"min_lr"`    // cosine floor
-	WeightDecay  float64 `json:"weight_decay"`
-	Eps          float64 `json:"eps"`
-	ClipNorm     float64 `json:"clip_norm"` // global gradient-norm clip (0: none)
-	Seed         uint64  `json:"seed"`
-	// OutDir receives the checkpoint, log.csv and curves.png.
+	Stage0Epochs int `json:"stage0_epochs"`
+	Stage1Epochs int `json:"stage1_epochs"`
+	Stage2Epochs int `json:"stage2_epochs"`
+	// BatchSize is the number of samples per forward pass (the micro-batch); an
+	// optimisation step sees BatchSize × Accum samples.
+	BatchSize int `json:"batch_size"`
+	// Accum accumulates the gradients of Accum micro-batches before each optimisation step
+	// (0 or 1: none), as Hugging Face's gradient_accumulation_steps.
+	Accum       int     `json:"accum"`
+	LR          float64 `json:"lr"`
+	Stage0LR    float64 `json:"stage0_lr"` // stage 0's peak rate (0: LR)
+	MinLR       float64 `json:"min_lr"`    // cosine floor
+	WeightDecay float64 `json:"weight_decay"`
+	Eps         float64 `json:"eps"`
+	ClipNorm    float64 `json:"clip_norm"` // global gradient-norm clip (0: none)
+	// WarmupSteps ramps each stage's learning rate linearly from 0 to its peak over its
+	// first WarmupSteps optimisation steps, before the cosine decay (0: none).
+	WarmupSteps int    `json:"warmup_steps"`
+	Seed        uint64 `json:"seed"`
+	// OutDir receives checkpoint/ (the latest), best/ (the best validation mDice so far),
+	// log.csv, validation.csv and curves.png.
 	OutDir string `json:"out_dir"`
-	// Progress receives the progress bar and per-epoch summaries (nil: silent).
+	// KeepLast keeps, besides checkpoint/ and best/, the last KeepLast saved checkpoints
+	// under checkpoints/step-NNNNNNNN (0: none).
+	KeepLast int `json:"keep_last"`
+	// Progress receives the progress line and the per-epoch and per-validation summaries
+	// (nil: silent).
 	Progress io.Writer `json:"-"`
-	// ValSamples caps the validation samples per epoch (0: all).
+	// Bar redraws a progress bar on Progress after every step (with carriage returns: for
+	// terminals); without it Progress gets one plain line per epoch and per validation.
+	Bar bool `json:"-"`
+	// ValSamples caps the validation samples (0: all).
 	ValSamples int `json:"val_samples"`
 	// ValEvery validates every ValEvery epochs and at the end of each stage (0 or 1: every
 	// epoch).
 	ValEvery int `json:"val_every"`
+	// ValEverySteps also validates (and saves a checkpoint) every ValEverySteps
+	// optimisation steps of the run (0: only at the epochs ValEvery chooses).
+	ValEverySteps int `json:"val_every_steps"`
 	// Flip mirrors each training sample of stages 1 and 2 horizontally and vertically with
 	// probability ½, rewriting the answer's position words to match (see Flips). Off in
 	// the paper's recipe; the quickstart turns it on to stretch its small synthetic set (it
 	// lifted the test mDice; in stage 0 it slowed the zone learning, so stage 0 never flips).
 	Flip bool `json:"flip"`
+	// Workers is the number of goroutines that load, decode and preprocess samples ahead
+	// of the step (0: one per CPU). The batches do not depend on it.
+	Workers int `json:"workers"`
+	// Prefetch is the number of batches prepared or waiting ahead of the step, the one in
+	// use included (0: enough to keep the workers busy, at least 2). It bounds the
+	// pipeline's memory.
+	Prefetch int `json:"prefetch"`
+	// CacheBytes keeps preprocessed samples (before flips) in host memory up to this many
+	// bytes, least recently used out first (0: no cache; samples are decoded every epoch).
+	CacheBytes int64 `json:"cache_bytes"`
+	// Strict stops the run at the first sample that cannot be read or decoded or whose
+	// image and mask sizes disagree; otherwise such samples are skipped, reported on
+	// Progress and counted in log.csv.
+	Strict bool `json:"strict"`
+	// GradCheckpoint recomputes the language model's layers in the backward pass
+	// (mistral.Model.ForwardBackward) in the stages that train it, trading compute for
+	// activation memory.
+	GradCheckpoint bool `json:"grad_checkpoint"`
+	// Autocast runs each training step under libtorch's autocast to this dtype (BFloat16 or
+	// Float16; 0: off), as the official code trains with bf16 autocast on CUDA: parameters
+	// keep their dtype (float32 master weights), matmuls and convolutions compute in the
+	// low precision, losses in float32.
+	Autocast torch.DType `json:"autocast,omitempty"`
+	// TokenizerModel, when set (the raw tokenizer.model bytes the model was built with),
+	// makes every checkpoint self-contained: the tokenizer and a manifest naming Base are
+	// written beside the weights (prsmed.WriteManifest), so prsmed.LoadBundle needs nothing
+	// else and refuses a tokenizer or base weights that do not match.
+	TokenizerModel []byte `json:"-"`
+	// Base names the released weights the run started from (paper preset).
+	Base prsmed.BaseWeights `json:"-"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to
@@ -55,4 +106,18 @@ type EpochStats struct {
 	LR         float64          `json:"lr"`
 	SamplesSec float64          `json:"samples_per_sec"`
 	Val        *metrics.Summary `json:"val,omitempty"`
+	// Skipped counts the samples of the epoch left out as unreadable.
+	Skipped int `json:"skipped"`
+	// Steps is the number of optimisation steps of the epoch; Seconds the time they took
+	// (without validation).
+	Steps   int     `json:"steps"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Validation is one validation's result, at the end of an epoch or every ValEverySteps.
+type Validation struct {
+	Epoch      int             `json:"epoch"`       // 1-based epoch it ran in
+	Step       int             `json:"step"`        // steps of that epoch done
+	GlobalStep int             `json:"global_step"` // optimisation steps of the run done
+	Summary    metrics.Summary `json:"summary"`
 }

@@ -7,54 +7,32 @@ import (
 	"sort"
 
 	"github.com/prsmed/prsmed-go/internal/atomicfile"
-	"github.com/prsmed/prsmed-go/prsmed"
 )
 
-func (t *Trainer) progress(epoch int, stage prsmed.Stage, steps int, lr float64) {
-	if t.Cfg.Progress == nil {
-		return
-	}
-	p := t.state.Partial
-	done := t.state.Step
-	width := 24
-	bar := make([]byte, width)
-	for i := range bar {
-		bar[i] = '.'
-		if i < done*width/steps {
-			bar[i] = '#'
-		}
-	}
-	rate := float64(p.N) / math.Max(p.Seconds, 1e-9)
-	fmt.Fprintf(t.Cfg.Progress, "\rstage %d epoch %d/%d [%s] %d/%d loss %.4f lr %.2e %.1f samples/s ",
-		stage, epoch+1, t.totalEpochs(), bar, done, steps, p.Loss/math.Max(float64(p.N), 1), lr, rate)
-}
-
-func (t *Trainer) report(es EpochStats) {
-	if t.Cfg.Progress == nil {
-		return
-	}
-	fmt.Fprintf(t.Cfg.Progress, "\rstage %d epoch %d/%d loss %.4f (bce %.4f dice %.4f ce %.4f) %.1f samples/s",
-		es.Stage, es.Epoch, t.totalEpochs(), es.Loss, es.BCE, es.Dice, es.CE, es.SamplesSec)
-	if es.Val != nil {
-		o := es.Val.Overall
-		fmt.Fprintf(t.Cfg.Progress, " | val mDice %.3f mIoU %.3f zone acc %.1f%%", o.MeanDice, o.MeanIoU, 100*o.ZoneAccuracy)
-	}
-	fmt.Fprintln(t.Cfg.Progress)
-}
-
-// writeLogs writes log.csv and curves.png for the finished epochs.
+// writeLogs writes log.csv (one line per finished epoch), validation.csv (one line per
+// validation) and curves.png.
 func (t *Trainer) writeLogs() error {
 	h := t.state.History
 	var b []byte
-	b = append(b, "epoch,stage,loss,bce,dice,ce,lr,samples_per_sec,val_mdice,val_miou,val_zone_acc\n"...)
+	b = append(b, "epoch,stage,loss,bce,dice,ce,lr,samples_per_sec,val_mdice,val_miou,val_zone_acc,skipped,steps,seconds\n"...)
 	for _, e := range h {
 		md, mi, za := math.NaN(), math.NaN(), math.NaN()
 		if e.Val != nil {
 			md, mi, za = e.Val.Overall.MeanDice, e.Val.Overall.MeanIoU, e.Val.Overall.ZoneAccuracy
 		}
-		b = append(b, fmt.Sprintf("%d,%d,%.6f,%.6f,%.6f,%.6f,%.3e,%.2f,%.4f,%.4f,%.4f\n", e.Epoch, e.Stage, e.Loss, e.BCE, e.Dice, e.CE, e.LR, e.SamplesSec, md, mi, za)...)
+		b = append(b, fmt.Sprintf("%d,%d,%.6f,%.6f,%.6f,%.6f,%.3e,%.2f,%.4f,%.4f,%.4f,%d,%d,%.1f\n", e.Epoch, e.Stage, e.Loss, e.BCE,
+			e.Dice, e.CE, e.LR, e.SamplesSec, md, mi, za, e.Skipped, e.Steps, e.Seconds)...)
 	}
 	if err := atomicfile.Write(filepath.Join(t.Cfg.OutDir, "log.csv"), b); err != nil {
+		return err
+	}
+	b = append(b[:0], "epoch,step,global_step,val_mdice,val_miou,val_zone_acc,best\n"...)
+	for _, v := range t.state.Validations {
+		o := v.Summary.Overall
+		best := t.state.Best != nil && t.state.Best.GlobalStep == v.GlobalStep && t.state.Best.Epoch == v.Epoch && t.state.Best.Step == v.Step
+		b = append(b, fmt.Sprintf("%d,%d,%d,%.4f,%.4f,%.4f,%v\n", v.Epoch, v.Step, v.GlobalStep, o.MeanDice, o.MeanIoU, o.ZoneAccuracy, best)...)
+	}
+	if err := atomicfile.Write(filepath.Join(t.Cfg.OutDir, "validation.csv"), b); err != nil {
 		return err
 	}
 	series := map[string][]float64{}

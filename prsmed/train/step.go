@@ -4,12 +4,19 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/prsmed/prsmed-go/losses"
 	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// trainStep runs one optimisation step and returns total, bce, dice and ce.
-func (t *Trainer) trainStep(opt *torch.AdamW, stage prsmed.Stage, idx []int, seed uint64) (vals [4]float64, err error) {
+// trainStep runs one optimisation step over a batch and returns its total, bce, dice and
+// ce. The batch goes to the model's device once; with Accum > 1 it is split into
+// micro-batches of BatchSize whose gradients add up (each micro-batch's loss weighted by its
+// share of the samples, so the step follows the mean loss of the whole batch). The losses
+// stay on the device until one read after the backward passes: a step reads the device
+// once (plus once per micro-batch with GradCheckpoint, whose recomputation reads the loss).
+func (t *Trainer) trainStep(opt *torch.AdamW, stage prsmed.Stage, b *batch, seed uint64) (vals [4]float64, err error) {
 	defer torch.Recover(&err)
 	dev := t.M.Store.Device()
 	// The step's random draws (dropout) come from a generator of its own on the model's
@@ -23,42 +30,114 @@ func (t *Trainer) trainStep(opt *torch.AdamW, stage prsmed.Stage, idx []int, see
 	root := torch.NewScope(dev)
 	defer root.Close()
 	s := root.Train(g)
-	in, err := t.batch(s, t.TrainSet, t.prep, idx)
-	if err != nil {
-		return vals, err
+	if t.Cfg.Autocast != 0 {
+		// Mixed precision: matmuls and convolutions in the autocast dtype, parameters and
+		// their gradients in their own dtype, losses in float32 (losses.Weights.WithCE).
+		s = s.Autocast(t.Cfg.Autocast)
+	}
+	in := toDevice(s, b.in, dev)
+	micro := b.n
+	if t.Cfg.Accum > 1 {
+		micro = t.Cfg.BatchSize
+	}
+	opt.ZeroGrad()
+	var sum *torch.Tensor
+	for off := 0; off < b.n; off += micro {
+		k := min(micro, b.n-off)
+		ms := s.Child()
+		part := in
+		if k < b.n {
+			part = narrowInputs(ms, in, off, k)
+		}
+		parts, err := t.forwardBackward(ms, stage, part, float64(k)/float64(b.n))
+		if err != nil {
+			ms.Close()
+			return vals, err
+		}
+		w := parts.MulScalar(s, float64(k)/float64(b.n))
+		if sum == nil {
+			sum = w
+		} else {
+			sum = sum.Add(s, w)
+		}
+		ms.Close()
+	}
+	copy(vals[:], sum.Float64s())
+	for i, name := range []string{"total", "bce", "dice", "ce"} {
+		if math.IsNaN(vals[i]) || math.IsInf(vals[i], 0) {
+			return vals, fmt.Errorf("%w: %s = %v", losses.ErrNonFinite, name, vals[i])
+		}
+	}
+	if t.Cfg.ClipNorm > 0 {
+		torch.ClipGradNormTensor(s, t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)
+	}
+	opt.Step()
+	return vals, nil
+}
+
+// forwardBackward runs one (micro-)batch forward and backward, its loss scaled by w, and
+// returns its unscaled parts (total, bce, dice, ce) as a detached (4,) tensor.
+func (t *Trainer) forwardBackward(s *torch.Scope, stage prsmed.Stage, in prsmed.Inputs, w float64) (parts *torch.Tensor, err error) {
+	defer torch.Recover(&err)
+	m := t.M
+	zero := func(x *torch.Tensor) *torch.Tensor { return x.MulScalar(s, 0) }
+	if t.Cfg.GradCheckpoint && stage != prsmed.Stage1 {
+		// The language model trains (stage 0: all of it; stage 2: its LoRA adapters): run
+		// its layers with recomputation. Everything that trains here is in training mode,
+		// as Model.Forward would run it.
+		b, err := m.LLaVA.Build(s, in.CLIP, in.Samples)
+		if err != nil {
+			return nil, err
+		}
+		var zImg *torch.Tensor
+		if stage != prsmed.Stage0 {
+			zImg = m.Encoder.Forward(s, in.SAM)
+		}
+		_, err = m.LLaVA.LM.ForwardBackward(s, mistral.Input{Embeds: b.Embeds, AttentionMask: b.AttentionMask},
+			func(c *torch.Scope, out mistral.Output) *torch.Tensor {
+				ce := losses.NextTokenCE(c, out.Logits, b.Labels)
+				if stage == prsmed.Stage0 {
+					d := ce.Detach(s)
+					parts = torch.Stack(s, 0, d, zero(d), zero(d), d)
+					return ce.MulScalar(c, w)
+				}
+				logits := m.Decoder.Forward(c, m.Fusion.Forward(c, zImg, out.Hidden, b.PromptMask))
+				p := m.Config.Loss.WithCE(c, logits, in.Masks, ce)
+				parts = torch.Stack(s, 0, p.Total.Detach(s), p.BCE.Detach(s), p.Dice.Detach(s), p.CE.Detach(s))
+				return p.Total.MulScalar(c, w)
+			})
+		return parts, err
 	}
 	if stage == prsmed.Stage0 {
 		// The backbone learns to answer: cross-entropy on the answers alone, no mask branch.
-		lo, err := t.M.LLaVA.Forward(s, in.CLIP, in.Samples)
+		lo, err := m.LLaVA.Forward(s, in.CLIP, in.Samples)
 		if err != nil {
-			return vals, err
+			return nil, err
 		}
-		ce := lo.Loss.Item()
-		if math.IsNaN(ce) || math.IsInf(ce, 0) {
-			return vals, fmt.Errorf("non-finite answer loss %v", ce)
-		}
-		opt.ZeroGrad()
-		lo.Loss.Backward()
-		if t.Cfg.ClipNorm > 0 {
-			torch.ClipGradNorm(t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)
-		}
-		opt.Step()
-		vals[0], vals[3] = ce, ce
-		return vals, nil
+		lo.Loss.MulScalar(s, w).Backward()
+		d := lo.Loss.Detach(s)
+		return torch.Stack(s, 0, d, zero(d), zero(d), d), nil
 	}
-	out, err := t.M.Forward(s, in)
+	out, err := m.Forward(s, in)
 	if err != nil {
-		return vals, err
+		return nil, err
 	}
-	if err := out.Loss.Check(); err != nil {
-		return vals, err
+	out.Loss.Total.MulScalar(s, w).Backward()
+	p := out.Loss
+	return torch.Stack(s, 0, p.Total.Detach(s), p.BCE.Detach(s), p.Dice.Detach(s), p.CE.Detach(s)), nil
+}
+
+// toDevice moves a CPU batch to dev (on the CPU the batch is used as it is).
+func toDevice(s *torch.Scope, in prsmed.Inputs, dev torch.Device) prsmed.Inputs {
+	if dev == torch.CPU {
+		return in
 	}
-	opt.ZeroGrad()
-	out.Loss.Total.Backward()
-	if t.Cfg.ClipNorm > 0 {
-		torch.ClipGradNorm(t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)
-	}
-	opt.Step()
-	vals[0], vals[1], vals[2], vals[3] = out.Loss.Values()
-	return vals, nil
+	return prsmed.Inputs{SAM: in.SAM.ToDevice(s, dev), CLIP: in.CLIP.ToDevice(s, dev), Masks: in.Masks.ToDevice(s, dev), Samples: in.Samples}
+}
+
+// narrowInputs is samples off … off+n of a batch.
+func narrowInputs(s *torch.Scope, in prsmed.Inputs, off, n int) prsmed.Inputs {
+	o, k := int64(off), int64(n)
+	return prsmed.Inputs{SAM: in.SAM.Narrow(s, 0, o, k), CLIP: in.CLIP.Narrow(s, 0, o, k), Masks: in.Masks.Narrow(s, 0, o, k),
+		Samples: in.Samples[off : off+n]}
 }

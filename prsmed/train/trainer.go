@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
+	"runtime"
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/torch"
 )
+
+// ErrBadSample is wrapped by the error Run returns, under Config.Strict, for a sample that
+// cannot be used.
+var ErrBadSample = errors.New("train: unusable sample")
 
 // Trainer runs PRS-Med's training stages (stage 0 for presets whose backbone trains, then
 // stages 1 and 2) over PosMed samples.
@@ -19,18 +23,21 @@ type Trainer struct {
 	Cfg      Config
 	TrainSet []data.Sample
 	ValSet   []data.Sample
-	cache    *torch.Scope
-	prep     map[int]*prepared
-	valPrep  map[int]*prepared
+	cache    *cache
 	state    trainState
 	opt      *torch.AdamW
 	optStage prsmed.Stage
+	reported map[string]bool // bad samples already reported
+	clock    clock
+	valDue   bool // ValEverySteps fell on an epoch's last step
+	newBest  bool // the last validation is the best so far and best/ does not hold it yet
 	// OnStep, when set, is called after every optimisation step (tests and tools use it to
 	// stop or observe a run).
 	OnStep func()
 }
 
-// New prepares a trainer; it preprocesses samples lazily and caches them.
+// New prepares a trainer. Samples are loaded and preprocessed during the run by
+// Config.Workers goroutines, a few batches ahead of the step.
 func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error) {
 	if len(train) == 0 {
 		return nil, errors.New("prsmed: no training samples")
@@ -38,13 +45,16 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 	if cfg.BatchSize <= 0 {
 		return nil, errors.New("prsmed: batch size must be positive")
 	}
-	return &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: torch.NewScope(torch.CPU).NoGrad(),
-		prep: map[int]*prepared{}, valPrep: map[int]*prepared{}, state: trainState{Config: cfg}}, nil
+	if cfg.Accum < 0 || cfg.Workers < 0 || cfg.Prefetch < 0 || cfg.WarmupSteps < 0 || cfg.ValEverySteps < 0 || cfg.KeepLast < 0 || cfg.CacheBytes < 0 {
+		return nil, errors.New("prsmed: accum, workers, prefetch, warmup, val-every-steps, keep-last and the cache size must not be negative")
+	}
+	return &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
+		reported: map[string]bool{}, state: trainState{Config: cfg}}, nil
 }
 
-// Close frees the trainer's caches and optimizer.
+// Close frees the trainer's cache and optimizer.
 func (t *Trainer) Close() {
-	t.cache.Close()
+	t.cache.close()
 	if t.opt != nil {
 		t.opt.Close()
 	}
@@ -56,6 +66,13 @@ func (t *Trainer) Epoch() int { return t.state.Epoch }
 
 // History lists the finished epochs.
 func (t *Trainer) History() []EpochStats { return t.state.History }
+
+// Validations lists every validation of the run so far.
+func (t *Trainer) Validations() []Validation { return t.state.Validations }
+
+// Best is the validation with the highest mDice so far (its checkpoint is OutDir/best), or
+// nil.
+func (t *Trainer) Best() *Validation { return t.state.Best }
 
 func (t *Trainer) stage0() int {
 	if !t.M.Config.TrainBackbone {
@@ -96,79 +113,141 @@ func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 	return t.opt
 }
 
-// stepsPerEpoch is the number of batches in an epoch.
+// stepBatch is the number of samples per optimisation step.
+func (t *Trainer) stepBatch() int { return t.Cfg.BatchSize * max(t.Cfg.Accum, 1) }
+
+// sampler orders the training samples; an epoch is cut into batches of stepBatch samples.
 func (t *Trainer) sampler() *data.Sampler {
-	s, _ := data.NewSampler(len(t.TrainSet), data.SamplerConfig{Seed: t.Cfg.Seed, Shuffle: true, BatchSize: t.Cfg.BatchSize})
+	s, _ := data.NewSampler(len(t.TrainSet), data.SamplerConfig{Seed: t.Cfg.Seed, Shuffle: true, BatchSize: t.stepBatch()})
 	return s
 }
 
 // Run trains until the configured epochs are done or ctx is cancelled; on cancellation it
 // saves a checkpoint of the step reached (when OutDir is set) and returns ctx's error.
+//
+// Run keeps its goroutine on one OS thread while it runs: libtorch's OpenMP thread count is
+// a per-thread setting, and a run whose ops hopped between threads set differently would
+// sum in different orders from step to step.
 func (t *Trainer) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	smp := t.sampler()
+	t.clock = clock{start: time.Now(), from: t.doneSteps(smp.NumBatches()), total: t.totalEpochs() * smp.NumBatches()}
 	for t.state.Epoch < t.totalEpochs() {
 		epoch := t.state.Epoch
 		stage, first, stageEpochs := t.stageOf(epoch)
 		opt := t.optimizer(stage)
 		batches := smp.Batches(epoch)
-		sched := torch.CosineAnnealing{TMax: int64(stageEpochs * len(batches)), Min: t.Cfg.MinLR}
-		for t.state.Step < len(batches) {
-			if err := ctx.Err(); err != nil {
-				if t.Cfg.OutDir != "" {
-					if serr := t.Save(); serr != nil {
-						return fmt.Errorf("%w (and saving the checkpoint failed: %v)", err, serr)
-					}
-				}
-				return err
-			}
-			step := t.state.Step
-			global := int64((epoch-first)*len(batches) + step)
-			torch.ApplySchedule(opt, sched, global)
-			start := time.Now()
-			parts, err := t.trainStep(opt, stage, batches[step], uint64(epoch)<<32|uint64(step))
-			if err != nil {
-				return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
-			}
-			p := &t.state.Partial
-			p.Loss += parts[0] * float64(len(batches[step]))
-			p.BCE += parts[1] * float64(len(batches[step]))
-			p.Dice += parts[2] * float64(len(batches[step]))
-			p.CE += parts[3] * float64(len(batches[step]))
-			p.N += len(batches[step])
-			p.Seconds += time.Since(start).Seconds()
-			t.state.Step++
-			t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)
-			if t.OnStep != nil {
-				t.OnStep()
-			}
+		if err := t.runEpoch(ctx, opt, stage, batches, epoch-first, stageEpochs); err != nil {
+			return err
 		}
-		es := EpochStats{Epoch: epoch + 1, Stage: stage, LR: opt.Groups()[0].LR}
-		p := t.state.Partial
-		if p.N > 0 {
-			n := float64(p.N)
-			es.Loss, es.BCE, es.Dice, es.CE = p.Loss/n, p.BCE/n, p.Dice/n, p.CE/n
-			es.SamplesSec = n / math.Max(p.Seconds, 1e-9)
-		}
+		es := t.state.Partial.stats(epoch+1, stage, opt.Groups()[0].LR)
 		lastOfStage := epoch == first+stageEpochs-1
-		if len(t.ValSet) > 0 && (t.Cfg.ValEvery <= 1 || lastOfStage || (epoch+1)%t.Cfg.ValEvery == 0) {
-			sum, err := t.Validate(ctx)
+		due := t.valDue
+		t.valDue = false
+		if len(t.ValSet) > 0 && (due || t.Cfg.ValEvery <= 1 || lastOfStage || (epoch+1)%t.Cfg.ValEvery == 0) {
+			v, err := t.validate(ctx)
 			if err != nil {
 				return err
 			}
-			es.Val = &sum
+			es.Val = &v.Summary
 		}
 		t.state.History = append(t.state.History, es)
 		t.state.Epoch++
 		t.state.Step = 0
 		t.state.Partial = sums{}
 		t.report(es)
+		if err := t.checkpoint(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runEpoch runs the remaining steps of an epoch, the index-th of its stage.
+func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.Stage, batches [][]int, index, stageEpochs int) error {
+	epoch := t.state.Epoch
+	total := int64(stageEpochs * len(batches))
+	sched := torch.WarmupCosine{Warmup: min(int64(t.Cfg.WarmupSteps), total), Total: total, Min: t.Cfg.MinLR}
+	workers := workersOf(t.Cfg.Workers)
+	p := startPipeline(ctx, t.M, t.TrainSet, t.cache, batches, pipelineConfig{
+		workers: workers, depth: depthOf(t.Cfg.Prefetch, workers, t.stepBatch()), seed: t.Cfg.Seed, epoch: epoch,
+		first: t.state.Step, flip: t.Cfg.Flip && stage != prsmed.Stage0,
+	})
+	defer p.close()
+	interrupted := func(err error) error {
 		if t.Cfg.OutDir != "" {
-			if err := t.Save(); err != nil {
+			if serr := t.Save(); serr != nil {
+				return fmt.Errorf("%w (and saving the checkpoint failed: %v)", err, serr)
+			}
+		}
+		return err
+	}
+	for t.state.Step < len(batches) {
+		if err := ctx.Err(); err != nil {
+			return interrupted(err)
+		}
+		start := time.Now()
+		b, err := p.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return interrupted(ctx.Err())
+			}
+			return err
+		}
+		step := t.state.Step
+		if err := t.skipped(b.skipped); err != nil {
+			b.free()
+			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
+		}
+		if b.err != nil {
+			b.free()
+			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, b.err)
+		}
+		torch.ApplySchedule(opt, sched, int64(index*len(batches)+step))
+		var parts [4]float64
+		if b.n > 0 {
+			parts, err = t.trainStep(opt, stage, b, uint64(epoch)<<32|uint64(step))
+		}
+		b.free()
+		if err != nil {
+			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
+		}
+		t.state.Partial.add(parts, b.n, len(b.skipped), time.Since(start).Seconds())
+		t.state.Step++
+		t.state.GlobalStep++
+		t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)
+		if t.OnStep != nil {
+			t.OnStep()
+		}
+		if n := t.Cfg.ValEverySteps; n > 0 && t.state.GlobalStep%n == 0 && len(t.ValSet) > 0 {
+			if t.state.Step == len(batches) {
+				t.valDue = true // the epoch's end validates
+				continue
+			}
+			v, err := t.validate(ctx)
+			if err != nil {
 				return err
 			}
-			if err := t.writeLogs(); err != nil {
+			t.reportValidation(v)
+			if err := t.checkpoint(); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// skipped reports unusable samples (each file once per run) and, under Strict, fails.
+func (t *Trainer) skipped(sk []skip) error {
+	for _, x := range sk {
+		if t.Cfg.Strict {
+			return fmt.Errorf("%w: %v", ErrBadSample, x.Err)
+		}
+		key := x.Sample.String()
+		if !t.reported[key] {
+			t.reported[key] = true
+			t.say("skipping a sample: %v\n", x.Err)
 		}
 	}
 	return nil

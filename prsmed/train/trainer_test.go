@@ -94,8 +94,8 @@ func TestShortTrainingLearns(t *testing.T) {
 	}
 }
 
-// TestResumeEqualsUninterrupted: training cut after one epoch (and, separately, mid-epoch
-// by cancellation) and resumed from its checkpoint ends with exactly the parameters of an
+// TestResumeEqualsUninterrupted: training with 4 workers cut after one epoch (and,
+// separately, mid-epoch by cancellation) and resumed from its checkpoint ends with exactly the parameters of an
 // uninterrupted run.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	if testing.Short() {
@@ -103,14 +103,14 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	// Bit-identical results need the same intra-op thread count in both runs: libtorch's
 	// parallel reductions split work by thread.
-	prev := torch.NumThreads()
-	torch.SetNumThreads(1)
-	defer torch.SetNumThreads(prev)
+	oneThread(t)
 	ds := synthSet(t, 10)
 	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
 		m := newTiny(t, 2)
-		tr, err := train.New(m, trainSet, nil, trainCfg(out, 1, 1))
+		tc := trainCfg(out, 1, 1)
+		tc.Workers, tc.Flip = 4, true // resumed mid-epoch with workers and flips
+		tr, err := train.New(m, trainSet, nil, tc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,5 +205,44 @@ func TestFrozenEncoderStaysFrozen(t *testing.T) {
 	}
 	if encoder == 0 || trained == 0 {
 		t.Fatalf("checked %d encoder tensors; %d fusion/decoder tensors trained", encoder, trained)
+	}
+}
+
+// TestCheckpointIsABundle: with TokenizerModel set, the trainer's checkpoint carries its
+// tokenizer and manifest, so prsmed.LoadBundle opens it alone and the loaded model holds
+// the trained weights.
+func TestCheckpointIsABundle(t *testing.T) {
+	ds := synthSet(t, 8)
+	m := newTiny(t, 6)
+	defer m.Close()
+	out := t.TempDir()
+	tc := trainCfg(out, 1, 0)
+	tc.TokenizerModel = assets.TemplateModel()
+	tr, err := train.New(m, ds.Samples("train"), nil, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, man, err := prsmed.LoadBundle(filepath.Join(out, "checkpoint"), torch.CPU, prsmed.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if man == nil || man.Tokenizer.SHA256 == "" {
+		t.Fatalf("manifest %+v has no tokenizer hash", man)
+	}
+	want, _ := m.Store.Get("decoder.out.weight")
+	have, ok := got.Store.Get("decoder.out.weight")
+	if want == nil || !ok {
+		t.Fatal("no decoder.out.weight")
+	}
+	a, b := want.Tensor.Float32s(), have.Tensor.Float32s()
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("decoder.out.weight[%d] = %v loaded, %v trained", i, b[i], a[i])
+		}
 	}
 }

@@ -15,3 +15,19 @@ func (t *Trainer) Validate(ctx context.Context) (metrics.Summary, error) {
 	}
 	return prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, nil)
 }
+
+// validate runs Validate at the current step and records it, with the best so far.
+func (t *Trainer) validate(ctx context.Context) (Validation, error) {
+	sum, err := t.Validate(ctx)
+	if err != nil {
+		return Validation{}, err
+	}
+	v := Validation{Epoch: t.state.Epoch + 1, Step: t.state.Step, GlobalStep: t.state.GlobalStep, Summary: sum}
+	t.state.Validations = append(t.state.Validations, v)
+	if t.state.Best == nil || sum.Overall.MeanDice > t.state.Best.Summary.Overall.MeanDice {
+		b := v
+		t.state.Best = &b
+		t.newBest = true
+	}
+	return v, nil
+}

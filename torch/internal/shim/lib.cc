@@ -39,8 +39,9 @@ static_assert(std::tuple_size<decltype(c10::cuda::CUDACachingAllocator::getDevic
 namespace tt {
 std::atomic<int> g_threads{0};
 static thread_local int t_threads = 0;
+static thread_local int t_own_threads = 0;  // tt_set_thread_num_threads; 0: g_threads
 void apply_threads() {
-  int n = g_threads.load(std::memory_order_relaxed);
+  int n = t_own_threads > 0 ? t_own_threads : g_threads.load(std::memory_order_relaxed);
   if (n > 0 && t_threads != n) {
     at::set_num_threads(n);
     t_threads = n;
@@ -411,3 +412,14 @@ tt_status tt_sgd_step(tt_tensor p, tt_tensor buf, int first, double lr, double m
 }
 
 }  // extern "C"
+
+// tt_set_thread_num_threads gives the calling OS thread its own intra-op thread count (0:
+// back to the process-wide one), e.g. 1 for data-loading threads, as PyTorch's DataLoader
+// workers run with torch.set_num_threads(1).
+extern "C" void tt_set_thread_num_threads(int n) {
+  tt::t_own_threads = n > 0 ? n : 0;
+  try {
+    tt::apply_threads();
+  } catch (...) {
+  }
+}

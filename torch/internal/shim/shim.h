@@ -213,6 +213,9 @@ enum { TT_MODE_GRAD = 1, TT_MODE_AUTOCAST_CPU = 2, TT_MODE_AUTOCAST_CUDA = 4, TT
 /* Reports the mode a call with these flags would see inside it (the flags word back), or an
  * error when the flags are invalid: a check that the guard sets and restores the state. */
 tt_status tt_mode_probe(int flags);
+// tt_set_thread_num_threads sets the calling OS thread's own intra-op thread count (0: the
+// process-wide count).
+void tt_set_thread_num_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,28 @@
+package train
+
+import "fmt"
+
+// Preset is the training recipe named name, the one examples/train and the quickstart
+// start from:
+//
+//   - "tiny": the tiny model trained from scratch on a CPU (the quickstart's recipe): stage
+//     0 for 40 epochs at 5e-4 (the backbone learns to answer), stage 1 for 1 epoch and stage
+//     2 for 12 at 2e-3 with a cosine to 1e-4, batch 16, mirrored samples, validation on 60
+//     samples every 5 epochs, and a 1 GiB cache of preprocessed samples;
+//   - "paper": MODEL.md's (DefaultConfig): stages 1 and 2 over a LLaVA-Med backbone, lr
+//     1e-4, batch 4, no cache.
+func Preset(name string) (Config, error) {
+	c := DefaultConfig()
+	switch name {
+	case "paper":
+	case "tiny":
+		c.Stage0Epochs, c.Stage1Epochs, c.Stage2Epochs = 40, 1, 12
+		c.BatchSize, c.LR, c.Stage0LR = 16, 2e-3, 5e-4
+		c.MinLR = c.LR / 20
+		c.ValSamples, c.ValEvery, c.Flip = 60, 5, true
+		c.CacheBytes = 1 << 30
+	default:
+		return Config{}, fmt.Errorf("train: unknown preset %q (tiny or paper)", name)
+	}
+	return c, nil
+}
