@@ -32,10 +32,10 @@ func pngName(base string) string {
 // isImage reports whether a file name has an image extension the tool decodes.
 func isImage(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff":
+	case ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".nii":
 		return true
 	}
-	return false
+	return strings.HasSuffix(strings.ToLower(name), ".nii.gz")
 }
 
 // folderItems lists every image under dir (hidden entries and the output folder

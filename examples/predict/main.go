@@ -46,6 +46,7 @@ type options struct {
 	images, data, split, out, question, modality  string
 	batch, threads                                int
 	overlays, quiet, progress                     bool
+	medical                                       imageio.Options
 }
 
 const usageText = `Usage: predict -checkpoint DIR (-images DIR | -data ROOT) -out DIR [flags]
@@ -55,7 +56,8 @@ masks/<modality>/<name>.png (probabilities ×255), masks/answers.jsonl and,
 with -overlays, overlays/<modality>/<name>.png. The layout is the one
 examples/evaluate reads (evaluate -pred OUT/masks -gt ROOT).
 
--images: every image under the folder (PNG, JPEG, BMP, TIFF); the modality is
+-images: every image under the folder (PNG, JPEG, BMP, TIFF, DICOM .dcm, NIfTI .nii,
+.nii.gz; DICOM and NIfTI windowed with -window, -frame, -slice); the modality is
 its top-level sub-folder, or -modality for files directly in the folder.
 -data: a PosMed data root; one prediction per distinct mask of -split, asked
 the row's question, and the evaluation table at the end.
@@ -68,7 +70,9 @@ Flags:
 
 var errInterrupted = errors.New("interrupted")
 
-func parseFlags(args []string, stdout io.Writer) (options, error) {
+// parseFlags parses args; -h prints the help to help (standard error, as every example
+// program does).
+func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -88,14 +92,20 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.BoolVar(&o.overlays, "overlays", false, "also write overlays of the masks over the images")
 	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors and the table")
+	med := cli.RegisterMedical(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
-			fs.SetOutput(stdout)
+			fmt.Fprint(help, usageText)
+			fs.SetOutput(help)
 			fs.PrintDefaults()
 		}
 		return o, err
 	}
+	mo, err := med.Options()
+	if err != nil {
+		return o, err
+	}
+	o.medical = mo
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -128,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 1
 		}
 	}()
-	o, err := parseFlags(args, stdout)
+	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -237,9 +247,9 @@ func predictAll(ctx context.Context, o options, todo []item, total int, masksDir
 		}
 		var batch []item
 		var imgs []image.Image
-		var qs []string
+		var qs, sources []string
 		for _, it := range todo[i:min(i+o.batch, len(todo))] {
-			img, err := imageio.Load(it.image)
+			img, src, err := imageio.LoadWith(it.image, o.medical)
 			if err != nil {
 				if o.progress {
 					fmt.Fprintln(stderr)
@@ -250,6 +260,7 @@ func predictAll(ctx context.Context, o options, todo []item, total int, masksDir
 				continue
 			}
 			batch, imgs, qs = append(batch, it), append(imgs, img), append(qs, it.question)
+			sources = append(sources, src.String())
 		}
 		if len(batch) == 0 {
 			continue
@@ -272,7 +283,7 @@ func predictAll(ctx context.Context, o options, todo []item, total int, masksDir
 					return failed, err
 				}
 			}
-			l := answerLine{File: it.key(), Answer: p.Answer, Image: it.image, Question: it.question}
+			l := answerLine{File: it.key(), Answer: p.Answer, Image: it.image, Source: sources[k], Question: it.question}
 			if p.Named {
 				l.Zone = p.Zone.String()
 			}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
@@ -69,9 +70,9 @@ func readAnswers(t *testing.T, path string) []answerLine {
 }
 
 func TestUsageErrors(t *testing.T) {
-	code, out, _ := runPredict("-h")
-	if code != 0 || !strings.Contains(out, "masks/<modality>/<name>.png") {
-		t.Errorf("-h: exit %d, %q", code, out)
+	code, out, errs := runPredict("-h")
+	if code != 0 || !strings.Contains(errs, "masks/<modality>/<name>.png") || !strings.Contains(errs, "-window") || out != "" {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	for _, args := range [][]string{
 		{},
@@ -293,5 +294,46 @@ func TestProgressLine(t *testing.T) {
 	}
 	if clock(3725*time.Second) != "1:02:05" {
 		t.Errorf("clock(3725 s) = %s", clock(3725*time.Second))
+	}
+}
+
+// TestDICOMFolder: a DICOM CT slice in -images is windowed as -window says and its answer
+// line names the source by SOP Instance UID; the mask has the slice's size.
+func TestDICOMFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	in := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "medical", "ct_roundtrip.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(in, "ct"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "ct", "slice.dcm"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, _, errOut := runPredict("-checkpoint", tinyBundle(t), "-images", in, "-out", out, "-window", "lung", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	ans := readAnswers(t, filepath.Join(out, "masks", "answers.jsonl"))
+	if len(ans) != 1 || ans[0].File != "ct/slice.png" || !strings.Contains(ans[0].Source, "SOP Instance UID") || !strings.Contains(ans[0].Source, "lung") {
+		t.Fatalf("answers %+v", ans)
+	}
+	img, src, err := imageio.LoadWith(filepath.Join(in, "ct", "slice.dcm"), imageio.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(out, "masks", "ct", "slice.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if b := img.Bounds(); err != nil || cfg.Width != b.Dx() || cfg.Height != b.Dy() {
+		t.Errorf("mask %+v (%v), slice %v (%s)", cfg, err, b, src)
 	}
 }

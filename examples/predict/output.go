@@ -15,10 +15,13 @@ import (
 // mask's path relative to the masks folder. The other fields are extra (evaluate ignores
 // them).
 type answerLine struct {
-	File     string `json:"file"`
-	Answer   string `json:"answer"`
-	Zone     string `json:"zone,omitempty"`
-	Image    string `json:"image,omitempty"`
+	File   string `json:"file"`
+	Answer string `json:"answer"`
+	Zone   string `json:"zone,omitempty"`
+	Image  string `json:"image,omitempty"`
+	// Source names the exact input: for DICOM its SOP Instance UID, frame and window; for
+	// NIfTI the slice; so a mask can be traced back to its image.
+	Source   string `json:"source,omitempty"`
 	Question string `json:"question,omitempty"`
 }
 
