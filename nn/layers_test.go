@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
@@ -295,21 +296,9 @@ func TestRotaryMatchesMistral(t *testing.T) {
 
 	// rotate_half is cat(−x2, x1).
 	x := torch.FromSlice(s, []float32{1, 2, 3, 4})
-	if got, want := nn.RotateHalf(s, x).Float32s(), []float32{-3, -4, 1, 2}; !equalF32(got, want) {
+	if got, want := nn.RotateHalf(s, x).Float32s(), []float32{-3, -4, 1, 2}; !slices.Equal(got, want) {
 		t.Errorf("RotateHalf([1 2 3 4]) = %v, want %v", got, want)
 	}
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestAttentionMatchesEager compares nn.Attention with transformers' eager attention

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -145,7 +146,7 @@ func TestLoadMismatchIsOneError(t *testing.T) {
 	if !reflect.DeepEqual(le.Mismatched, wantShapes) {
 		t.Errorf("Mismatched = %v, want %v", le.Mismatched, wantShapes)
 	}
-	if !equalF32(m.stemConv.Weight.Float32s(), before) {
+	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("a failed strict load changed the store")
 	}
 	if le.Loaded != 0 {
@@ -165,7 +166,7 @@ func TestLoadMismatchIsOneError(t *testing.T) {
 	if want := len(st.Entries()) - 3; rep.Loaded != want {
 		t.Errorf("NonStrict loaded %d, want %d", rep.Loaded, want)
 	}
-	if !equalF32(m.stemConv.Weight.Float32s(), before) {
+	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("NonStrict overwrote the wrong-shape tensor")
 	}
 	// The rest came from the file: head.weight equals model.pth's.
@@ -190,7 +191,7 @@ func TestLoadOnly(t *testing.T) {
 	if rep.Loaded != 6 {
 		t.Errorf("loaded %d, want 6 (head.weight, head.bias and 4 cross.*)", rep.Loaded)
 	}
-	if !equalF32(m.stemConv.Weight.Float32s(), before) {
+	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("Only loaded a tensor it does not match")
 	}
 }

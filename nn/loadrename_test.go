@@ -3,6 +3,7 @@ package nn_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestLoadRenameOutcomes(t *testing.T) {
 			t.Errorf("the error does not say %q: %v", s, err)
 		}
 	}
-	if !equalF32(m.head.Weight.Float32s(), before) {
+	if !slices.Equal(m.head.Weight.Float32s(), before) {
 		t.Error("a failed strict load changed the store")
 	}
 
@@ -113,7 +114,7 @@ func TestLoadOptionalAndAllowUnexpected(t *testing.T) {
 	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("report %+v, want %+v", rep, want)
 	}
-	if !equalF32(m.stemConv.Weight.Float32s(), before) {
+	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("the ignored stem.0.weight was loaded")
 	}
 	s := torch.NewScope(torch.CPU)
@@ -169,7 +170,7 @@ func TestLoadEntries(t *testing.T) {
 	if !errors.As(err, &le) || len(le.Unexpected) != len(st.Entries())-2 || len(le.Missing)+len(le.Mismatched) != 0 {
 		t.Fatalf("err = %v, want every tensor but head's unexpected", err)
 	}
-	if !equalF32(m.head.Weight.Float32s(), beforeHead) {
+	if !slices.Equal(m.head.Weight.Float32s(), beforeHead) {
 		t.Error("a failed strict load changed the store")
 	}
 	rep, err := nn.LoadEntries(w, head, nn.LoadOptions{Only: []string{"head.*"}})
@@ -187,7 +188,7 @@ func TestLoadEntries(t *testing.T) {
 	}
 	exact(t, "head.weight", m.head.Weight, ref["head.weight"])
 	exact(t, "head.bias", m.head.Bias, ref["head.bias"])
-	if !equalF32(m.stemConv.Weight.Float32s(), beforeStem) {
+	if !slices.Equal(m.stemConv.Weight.Float32s(), beforeStem) {
 		t.Error("LoadEntries loaded an entry it was not given")
 	}
 	if _, err := nn.LoadEntries(w, []*nn.Entry{nil}, nn.LoadOptions{}); err == nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
@@ -52,7 +54,7 @@ func writeFile(t *testing.T, name string, b []byte) string {
 }
 
 func TestBundleRoundTrip(t *testing.T) {
-	m := tinyModel(t, 11)
+	m := prsmedtest.TinyModel(t, 11)
 	defer m.Close()
 	want := predictOne(t, m)
 	// A stand-in for TinySAM: the encoder's own weights in a file of their own.
@@ -103,7 +105,7 @@ func TestBundleRoundTrip(t *testing.T) {
 }
 
 func TestBundleRefusesMismatches(t *testing.T) {
-	m := tinyModel(t, 12)
+	m := prsmedtest.TinyModel(t, 12)
 	defer m.Close()
 	base := writeFile(t, "tinysam.pth", []byte("pretend TinySAM weights"))
 	dir := filepath.Join(t.TempDir(), "ckpt")
@@ -152,7 +154,7 @@ func TestBundleRefusesMismatches(t *testing.T) {
 // TestLegacyCheckpoint: a checkpoint written without a manifest still loads (with the
 // template tokenizer for the tiny preset), and a tokenizer of another size is refused.
 func TestLegacyCheckpoint(t *testing.T) {
-	m := tinyModel(t, 13)
+	m := prsmedtest.TinyModel(t, 13)
 	defer m.Close()
 	want := predictOne(t, m)
 	dir := t.TempDir()

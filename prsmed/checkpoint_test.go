@@ -9,37 +9,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/torch"
 )
-
-// llavaTestModel builds the tiny preset with a seed.
-func llavaTestModel(t *testing.T, seed uint64) *prsmed.Model {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := torch.ManualSeed(seed); err != nil {
-		t.Fatal(err)
-	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
 
 // TestLoadLLaVAMed writes a LLaVA-Med-like file (the model.* and lm_head.* tensors without
 // the LoRA weights, plus a tensor the model does not use) and loads it: the LoRA weights
 // are not missing, the unused tensor is ignored, and every other tensor is the file's. A
 // file that lacks a tensor fails, names it alone, and changes nothing.
 func TestLoadLLaVAMed(t *testing.T) {
-	src, dst := llavaTestModel(t, 1), llavaTestModel(t, 2)
+	src, dst := prsmedtest.TinyModel(t, 1), prsmedtest.TinyModel(t, 2)
 	if len(src.LoRA) == 0 {
 		t.Fatal("the tiny preset has no LoRA adapters")
 	}
@@ -74,7 +57,7 @@ func TestLoadLLaVAMed(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLMConfig(t, broken, src.Config.Mistral)
-	fresh := llavaTestModel(t, 3)
+	fresh := prsmedtest.TinyModel(t, 3)
 	e, _ := fresh.Store.Get("model.norm.weight")
 	before := e.Tensor.Float32s()
 	err := fresh.LoadLLaVAMed(broken)
@@ -106,7 +89,7 @@ func writeLMConfig(t *testing.T, dir string, c mistral.Config) {
 // θ than the model was built with is refused before any tensor is read, naming the key;
 // PaperFrom reads the folder's settings into the paper preset.
 func TestLoadLLaVAMedRefusesOtherSettings(t *testing.T) {
-	m := llavaTestModel(t, 4)
+	m := prsmedtest.TinyModel(t, 4)
 	dir := t.TempDir()
 	c := m.Config.Mistral
 	c.RopeTheta = 1e6

@@ -8,29 +8,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/torch"
 )
-
-func tinyModel(t *testing.T, seed uint64) *prsmed.Model {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := torch.ManualSeed(seed); err != nil {
-		t.Fatal(err)
-	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
 
 func testImages(t *testing.T) []image.Image {
 	t.Helper()
@@ -50,7 +34,7 @@ func testImages(t *testing.T) []image.Image {
 // buffers are untouched (prediction holds its state in its own scope). Run under -race
 // (.ci/run does) it also shows that no shared state is written.
 func TestPredictConcurrent(t *testing.T) {
-	m := tinyModel(t, 11)
+	m := prsmedtest.TinyModel(t, 11)
 	imgs := testImages(t)
 	qs := []string{"Where is the lesion?", "Where is the tumour in this image?"}
 	ctx := context.Background()
@@ -105,7 +89,7 @@ func TestPredictConcurrent(t *testing.T) {
 // TestPredictBadInput: mismatched lengths, an empty image and a cancelled context are
 // returned errors.
 func TestPredictBadInput(t *testing.T) {
-	m := tinyModel(t, 12)
+	m := prsmedtest.TinyModel(t, 12)
 	ctx := context.Background()
 	img := image.NewGray(image.Rect(0, 0, 8, 8))
 	if _, err := m.PredictBatch(ctx, []image.Image{img}, nil); err == nil {
@@ -124,7 +108,7 @@ func TestPredictBadInput(t *testing.T) {
 // TestPredictBFloat16: a bfloat16 model predicts from the same images (inputs are cast to
 // the parameters' dtype) and its masks are close to the float32 model's.
 func TestPredictBFloat16(t *testing.T) {
-	m := tinyModel(t, 13)
+	m := prsmedtest.TinyModel(t, 13)
 	imgs := testImages(t)[:1]
 	ctx := context.Background()
 	want, err := m.PredictBatch(ctx, imgs, []string{"Where is the lesion?"})

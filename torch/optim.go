@@ -3,6 +3,7 @@ package torch
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/prsmed/prsmed-go/torch/internal/shim"
@@ -150,7 +151,7 @@ func (o *AdamW) LoadState(tensors map[string]*Tensor, meta map[string]string) (e
 				if !ok {
 					return fmt.Errorf("adamw state: missing %s", key)
 				}
-				if !sameShape(src.Shape(), dst.Shape()) {
+				if !slices.Equal(src.Shape(), dst.Shape()) {
 					return fmt.Errorf("adamw state: %s has shape %v, parameter has %v", key, src.Shape(), dst.Shape())
 				}
 				dst.CopyFrom(src)
@@ -274,7 +275,7 @@ func (o *SGD) LoadState(tensors map[string]*Tensor, meta map[string]string) (err
 				continue
 			}
 			b := o.buffer(p)
-			if !sameShape(src.Shape(), b.Shape()) {
+			if !slices.Equal(src.Shape(), b.Shape()) {
 				return fmt.Errorf("sgd state: %s has shape %v, parameter has %v", key, src.Shape(), b.Shape())
 			}
 			b.CopyFrom(src)
@@ -294,18 +295,6 @@ func zeroGrads(groups []*ParamGroup) {
 			p.ZeroGrad()
 		}
 	}
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Schedule gives a group's learning rate at a step from its base learning rate.

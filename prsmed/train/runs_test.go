@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/train"
@@ -36,7 +38,7 @@ func oneThread(t *testing.T) {
 // trained runs cfg on a fresh tiny model (seed 2) and returns the model.
 func trained(t *testing.T, set []data.Sample, tc train.Config) *prsmed.Model {
 	t.Helper()
-	m := newTiny(t, 2)
+	m := prsmedtest.TinyModel(t, 2)
 	tr, err := train.New(m, set, nil, tc)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestAccumulationEqualsOneBatch(t *testing.T) {
 	tc.BatchSize, tc.Accum = 2, 4
 	acc := trained(t, set, tc)
 	defer acc.Close()
-	fresh := newTiny(t, 2)
+	fresh := prsmedtest.TinyModel(t, 2)
 	defer fresh.Close()
 	moved, _ := maxDiff(whole, fresh)
 	d, at := maxDiff(whole, acc)
@@ -161,7 +163,7 @@ func TestBadSamplesAreSkipped(t *testing.T) {
 
 	// Strict: the second epoch's checkpoint must survive the failure in the third.
 	tc.Stage2Epochs, tc.Strict, tc.Progress = 2, true, nil
-	m = newTiny(t, 2)
+	m = prsmedtest.TinyModel(t, 2)
 	defer m.Close()
 	tr, err := train.New(m, set, nil, tc)
 	if err != nil {
@@ -192,7 +194,7 @@ func TestBestAndKeepLast(t *testing.T) {
 	out := t.TempDir()
 	tc := trainCfg(out, 1, 2)
 	tc.ValEverySteps, tc.KeepLast, tc.ValSamples, tc.WarmupSteps, tc.BatchSize = 2, 2, 6, 2, 4
-	m := newTiny(t, 2)
+	m := prsmedtest.TinyModel(t, 2)
 	defer m.Close()
 	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
 	if err != nil {

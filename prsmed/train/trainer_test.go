@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
@@ -30,22 +32,6 @@ func synthSet(t *testing.T, n int) *data.Dataset {
 	return ds
 }
 
-func newTiny(t *testing.T, seed uint64) *prsmed.Model {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := torch.ManualSeed(seed); err != nil {
-		t.Fatal(err)
-	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func trainCfg(out string, e1, e2 int) train.Config {
 	tc := train.DefaultConfig()
 	tc.Stage1Epochs, tc.Stage2Epochs, tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.OutDir = e1, e2, 8, 2e-3, 1e-4, 5, out
@@ -59,7 +45,7 @@ func TestShortTrainingLearns(t *testing.T) {
 		t.Skip("trains for a few seconds")
 	}
 	ds := synthSet(t, 40)
-	m := newTiny(t, 1)
+	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 14)
 	tc.ValEvery = 100 // validate at the end of each stage only
@@ -107,7 +93,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	ds := synthSet(t, 10)
 	trainSet := ds.Samples("train")
 	run := func(out string, stopAfter int) *prsmed.Model {
-		m := newTiny(t, 2)
+		m := prsmedtest.TinyModel(t, 2)
 		tc := trainCfg(out, 1, 1)
 		tc.Workers, tc.Flip = 4, true // resumed mid-epoch with workers and flips
 		tr, err := train.New(m, trainSet, nil, tc)
@@ -166,7 +152,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 // fusion and decoder did train.
 func TestFrozenEncoderStaysFrozen(t *testing.T) {
 	ds := synthSet(t, 16)
-	m := newTiny(t, 4)
+	m := prsmedtest.TinyModel(t, 4)
 	defer m.Close()
 	before := map[string][]float64{}
 	for name, x := range m.Store.Tensors() {
@@ -213,7 +199,7 @@ func TestFrozenEncoderStaysFrozen(t *testing.T) {
 // the trained weights.
 func TestCheckpointIsABundle(t *testing.T) {
 	ds := synthSet(t, 8)
-	m := newTiny(t, 6)
+	m := prsmedtest.TinyModel(t, 6)
 	defer m.Close()
 	out := t.TempDir()
 	tc := trainCfg(out, 1, 0)

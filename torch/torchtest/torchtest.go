@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -215,7 +216,7 @@ func Compare(got *torch.Tensor, want Raw, tol Tol) Stats {
 	if got.DType() != want.DType {
 		return Stats{Mismatch: fmt.Sprintf("dtype %s, want %s", got.DType(), want.DType)}
 	}
-	if sh := got.Shape(); !sameShape(sh, want.Shape) {
+	if sh := got.Shape(); !slices.Equal(sh, want.Shape) {
 		return Stats{Mismatch: fmt.Sprintf("shape %v, want %v", sh, want.Shape)}
 	}
 	return CompareValues(decode(want.DType, got.Bytes()), want.Float64s(), tol)
@@ -409,18 +410,6 @@ func Sample(v []float64) string {
 	}
 	b.WriteByte(']')
 	return b.String()
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // decode reads little-endian values of dtype dt as float64 (exact for every dtype here).

@@ -1,6 +1,7 @@
 package pth
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
@@ -26,8 +27,8 @@ func checkTensor(t *testing.T, name string, got Tensor, want expectedTensor) {
 	weighttest.CheckTensor(t, name, weighttest.Raw{DType: string(got.DType), Shape: got.Shape, Strides: got.Strides, Offset: got.Offset, Data: got.Data}, want)
 }
 
-func equalShape(a, b []int64) bool { return weighttest.EqualShape(a, b) }
+func equalShape(a, b []int64) bool { return slices.Equal(a, b) }
 
 func sortedKeys[V any](m map[string]V) []string { return weighttest.SortedKeys(m) }
 
-func equalStrings(a, b []string) bool { return weighttest.EqualStrings(a, b) }
+func equalStrings(a, b []string) bool { return slices.Equal(a, b) }

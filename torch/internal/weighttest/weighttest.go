@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
@@ -157,7 +158,7 @@ func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 		t.Errorf("%s: dtype %s, want %s", name, got.DType, want.DType)
 		return
 	}
-	if !EqualShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		t.Errorf("%s: shape %v, want %v", name, got.Shape, want.Shape)
 		return
 	}
@@ -190,19 +191,6 @@ func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 	}
 }
 
-// EqualShape reports whether two shapes are equal.
-func EqualShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // SortedKeys lists a map's keys in order.
 func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -211,17 +199,4 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// EqualStrings reports whether two lists are equal.
-func EqualStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,0 +1,30 @@
+// Package prsmedtest holds what tests of several packages need to build PRS-Med models.
+package prsmedtest
+
+import (
+	"testing"
+
+	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/torch"
+)
+
+// TinyModel builds the tiny preset on the CPU with the template tokenizer, its parameters
+// drawn after torch.ManualSeed(seed); it is closed when the test ends (closing it earlier
+// is harmless).
+func TinyModel(t testing.TB, seed uint64) *prsmed.Model {
+	t.Helper()
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := torch.ManualSeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
