@@ -6,6 +6,13 @@
 // at the best validation mDice, log.csv, validation.csv and curves.png, and -resume
 // continues exactly where it stopped.
 //
+// Data-parallel training: -nproc N starts N worker processes of this command on this
+// machine (one per GPU with -device cuda, or N CPU processes), forwards Ctrl-C to them and
+// stops them all when one fails. A launcher of its own (torchrun, Slurm, Kubernetes) sets
+// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT instead; the processes join
+// through Gloo on the CPU or NCCL on CUDA (LOCAL_RANK picks cuda:LOCAL_RANK). -batch is
+// per process; rank 0 alone writes -out.
+//
 // The preset sets every default (-preset tiny trains as the quickstart does); flags
 // override it, and -config FILE.json trains any model configuration (prsmed.Config).
 //
@@ -24,6 +31,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -31,6 +39,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 // options are the flags that are not training settings.
@@ -40,6 +49,8 @@ type options struct {
 	device, dtype, autocast   string
 	threads                   int
 	resume                    bool
+	nproc                     int
+	distTimeout               time.Duration
 }
 
 // parse reads the flags over tc, which holds the preset's settings.
@@ -57,6 +68,8 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
+	fs.IntVar(&o.nproc, "nproc", 0, "start N local data-parallel worker processes (one per GPU with -device cuda); -batch is per worker")
+	fs.DurationVar(&o.distTimeout, "dist-timeout", dist.DefaultTimeout, "data-parallel runs: the bound on the rendezvous and on every collective")
 	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
 	fs.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed of the initialisation, the data order and the flips")
 	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (models whose backbone trains from scratch)")
@@ -118,6 +131,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(2)
 	}
+	if o.nproc > 0 && os.Getenv("RANK") == "" {
+		exe, err := os.Executable()
+		if err == nil {
+			var code int
+			code, err = launch(exe, withoutNproc(os.Args[1:]), o.nproc, stopGrace)
+			if err == nil {
+				os.Exit(code)
+			}
+		}
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tc.OutDir, tc.Progress, tc.Bar = o.out, os.Stderr, isTerminal(os.Stderr)
@@ -131,6 +156,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// distributed reports whether a launcher set torchrun's variables.
+func distributed() bool { return os.Getenv("RANK") != "" || os.Getenv("WORLD_SIZE") != "" }
 
 // isTerminal reports whether f is a terminal (the progress bar redraws itself there).
 func isTerminal(f *os.File) bool {
@@ -163,6 +191,25 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	dev, err := cli.Device(o.device)
 	if err != nil {
 		return err
+	}
+	rank0 := true
+	if distributed() {
+		// Launched by -nproc, torchrun or a scheduler: join the group (Gloo on the CPU,
+		// NCCL on CUDA, where LOCAL_RANK picks the GPU).
+		env, err := dist.FromEnv()
+		if err != nil {
+			return err
+		}
+		backend := dist.Gloo
+		if dev.IsCUDA() {
+			dev, backend = torch.CUDA(env.LocalRank), dist.NCCL
+		}
+		g, err := dist.Init(ctx, dist.Config{Env: env, Backend: backend, Timeout: o.distTimeout})
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		tc.Dist, rank0 = g, env.Rank == 0
 	}
 	ds, err := data.Open(o.data)
 	if err != nil {
@@ -235,18 +282,23 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 		if err != nil {
 			return err
 		}
-		if ok {
+		if ok && rank0 {
 			fmt.Fprintf(os.Stderr, "resumed at epoch %d\n", tr.Epoch()+1)
-		} else {
+		} else if !ok && rank0 {
 			fmt.Fprintln(os.Stderr, "train: no checkpoint to resume from; starting fresh")
 		}
 	}
-	fmt.Fprintf(os.Stderr, "training %s model (%s preset settings) on %s: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
-		cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+	if rank0 {
+		fmt.Fprintf(os.Stderr, "training %s model (%s preset settings) on %s: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
+			cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+		if tc.Dist != nil {
+			fmt.Fprintf(os.Stderr, "data-parallel over %d processes (%s): %d samples per step\n", tc.Dist.World(), tc.Dist.Backend(), tc.BatchSize*max(tc.Accum, 1)*tc.Dist.World())
+		}
+	}
 	if err := tr.Run(ctx); err != nil {
 		return err
 	}
-	if b := tr.Best(); b != nil {
+	if b := tr.Best(); b != nil && rank0 {
 		fmt.Printf("best validation mDice %.4f (zone accuracy %.1f%%) at epoch %d step %d: %s/best\n",
 			b.Summary.Overall.MeanDice, 100*b.Summary.Overall.ZoneAccuracy, b.Epoch, b.Step, o.out)
 	}

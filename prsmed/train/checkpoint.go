@@ -38,6 +38,7 @@ func (t *Trainer) Save() error {
 			return err
 		}
 	}
+	t.state.World = t.world()
 	raw, err := json.MarshalIndent(t.state, "", "  ")
 	if err != nil {
 		return err
@@ -61,6 +62,8 @@ func (t *Trainer) Save() error {
 // Resume loads a checkpoint written by Save (from OutDir/checkpoint, or checkpoint.old when
 // a kill interrupted the swap) into the trainer's model and optimizer, so that Run
 // continues exactly where the checkpoint was taken. It returns false when there is none.
+// Under Config.Dist every rank calls it on the same checkpoint; one written with another
+// world size is refused with ErrWorldSize.
 func (t *Trainer) Resume() (bool, error) {
 	dir := filepath.Join(t.Cfg.OutDir, "checkpoint")
 	if _, err := os.Stat(filepath.Join(dir, "trainer.json")); err != nil {
@@ -76,6 +79,10 @@ func (t *Trainer) Resume() (bool, error) {
 	var st trainState
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return false, fmt.Errorf("prsmed: %s: %v", filepath.Join(dir, "trainer.json"), err)
+	}
+	if w := max(st.World, 1); w != t.world() {
+		return false, fmt.Errorf("%w: %s was written by %d process(es), this run has %d; resume with WORLD_SIZE=%d (the batch order and the steps per epoch depend on it)",
+			ErrWorldSize, dir, w, t.world(), w)
 	}
 	if err := t.M.LoadCheckpoint(dir); err != nil {
 		return false, err

@@ -6,6 +6,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 // Config holds the training settings (the paper's recipe from DefaultConfig; Preset gives
@@ -87,6 +88,11 @@ type Config struct {
 	TokenizerModel []byte `json:"-"`
 	// Base names the released weights the run started from (paper preset).
 	Base prsmed.BaseWeights `json:"-"`
+	// Dist, when set, trains data-parallel with the other processes of this process group
+	// (one model replica per process, as DistributedDataParallel); nil: one process. See
+	// the package documentation's section on data parallelism: BatchSize is per rank, rank 0 alone
+	// writes files, BatchNorm statistics stay per rank.
+	Dist *dist.Group `json:"-"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

@@ -15,4 +15,28 @@
 // LoRA adapter in PEFT's layout, the optimizer state and trainer.json; swapped in
 // atomically), and rewrites log.csv and curves.png ([WriteCurves]). A cancelled context
 // saves a checkpoint of the step reached. docs/training.md in the repository is the guide.
+//
+// # Data parallelism
+//
+// Data-parallel training (Config.Dist) follows PyTorch's DistributedDataParallel with a
+// DistributedSampler:
+//
+//   - at the start of Run, rank 0's parameters and buffers are broadcast to every rank;
+//   - each epoch's global order is the one a single process with the same seed draws, padded
+//     to a multiple of the world size by repeating its head, and rank r takes positions
+//     r, r+World, r+2·World, …; its share is cut into batches of BatchSize × Accum, so
+//     BatchSize is per rank and an optimisation step sees BatchSize × Accum × World samples
+//     (the union of the ranks' k-th batches is the k-th global batch);
+//   - after the backward passes (before clipping), the gradients are averaged over the ranks
+//     (dist.Group.AllReduceGrads, in buckets), so every rank takes the same step;
+//   - the losses logged are averages over the ranks, weighted by their samples;
+//   - rank 0 alone writes checkpoints, logs, curves and progress; every rank resumes from the
+//     same checkpoint (OutDir must be shared, or copied to every machine), and a checkpoint
+//     written with another world size is refused (ErrWorldSize);
+//   - every rank validates the whole validation set (the results agree, since the models do).
+//
+// BatchNorm layers (TinyViT's, in the stages that train them) keep per-rank statistics, as
+// DistributedDataParallel does by default: each rank normalises with its own batch's
+// statistics and updates its own running averages, and rank 0's running averages are the
+// ones saved. Synchronised BatchNorm is not offered here.
 package train

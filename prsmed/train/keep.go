@@ -10,7 +10,8 @@ import (
 // latest), best/ when the last validation is the best so far, KeepLast's copies under
 // checkpoints/, and the logs. Without OutDir it does nothing.
 func (t *Trainer) checkpoint() error {
-	if t.Cfg.OutDir == "" {
+	if t.Cfg.OutDir == "" || !t.writer() {
+		t.newBest = false
 		return nil
 	}
 	newBest := t.newBest

@@ -211,7 +211,7 @@ func TestAccumulatedGradients(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.free()
-		if _, err := tr.trainStep(opt, prsmed.Stage1, b, 1); err != nil {
+		if _, err := tr.trainStep(context.Background(), opt, prsmed.Stage1, b, 1); err != nil {
 			t.Fatal(err)
 		}
 		s := torch.NewScope(torch.CPU)

@@ -25,7 +25,7 @@ func (c clock) eta(done int) (elapsed, left time.Duration, ok bool) {
 }
 
 func (t *Trainer) say(format string, args ...any) {
-	if t.Cfg.Progress == nil {
+	if t.Cfg.Progress == nil || !t.writer() {
 		return
 	}
 	if t.Cfg.Bar {
@@ -45,7 +45,7 @@ func (t *Trainer) times(steps int) string {
 
 // progress redraws the progress bar after a step (Bar only).
 func (t *Trainer) progress(epoch int, stage prsmed.Stage, steps int, lr float64) {
-	if t.Cfg.Progress == nil || !t.Cfg.Bar {
+	if t.Cfg.Progress == nil || !t.Cfg.Bar || !t.writer() {
 		return
 	}
 	p := t.state.Partial
@@ -65,7 +65,7 @@ func (t *Trainer) progress(epoch int, stage prsmed.Stage, steps int, lr float64)
 
 // report prints an epoch's summary line.
 func (t *Trainer) report(es EpochStats) {
-	if t.Cfg.Progress == nil {
+	if t.Cfg.Progress == nil || !t.writer() {
 		return
 	}
 	t.say("stage %d epoch %d/%d loss %.4f (bce %.4f dice %.4f ce %.4f) %.1f samples/s", es.Stage, es.Epoch,
@@ -77,7 +77,7 @@ func (t *Trainer) report(es EpochStats) {
 		o := es.Val.Overall
 		fmt.Fprintf(t.Cfg.Progress, " | val mDice %.3f mIoU %.3f zone acc %.1f%%", o.MeanDice, o.MeanIoU, 100*o.ZoneAccuracy)
 	}
-	fmt.Fprintf(t.Cfg.Progress, " | %s\n", t.times(t.sampler().NumBatches()))
+	fmt.Fprintf(t.Cfg.Progress, " | %s\n", t.times(t.stepsPerEpoch(t.sampler())))
 }
 
 // reportValidation prints a validation run between epochs' ends.

@@ -17,6 +17,9 @@ type trainState struct {
 	Best        *Validation  `json:"best,omitempty"` // the highest validation mDice so far
 	Kept        []string     `json:"kept,omitempty"` // KeepLast's checkpoint folders, oldest first
 	Config      Config       `json:"train_config"`
+	// World is the number of data-parallel processes that wrote the state (0 in
+	// checkpoints from before data parallelism: one).
+	World int `json:"world_size"`
 }
 
 // sums accumulates an epoch's losses, weighted by samples.

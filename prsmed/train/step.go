@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -16,8 +17,25 @@ import (
 // share of the samples, so the step follows the mean loss of the whole batch). The losses
 // stay on the device until one read after the backward passes: a step reads the device
 // once (plus once per micro-batch with GradCheckpoint, whose recomputation reads the loss).
-func (t *Trainer) trainStep(opt *torch.AdamW, stage prsmed.Stage, b *batch, seed uint64) (vals [4]float64, err error) {
+//
+// Under Config.Dist the gradients are averaged over the ranks after the backward passes and
+// before clipping; a rank whose batch is empty (every sample skipped) still joins the
+// average, with zero gradients, and takes the common step.
+func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.Stage, b *batch, seed uint64) (vals [4]float64, err error) {
 	defer torch.Recover(&err)
+	if b.n == 0 {
+		opt.ZeroGrad()
+		if err := t.syncGrads(ctx); err != nil {
+			return vals, err
+		}
+		if t.Cfg.ClipNorm > 0 {
+			s := torch.NewScope(t.M.Store.Device())
+			torch.ClipGradNormTensor(s, t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)
+			s.Close()
+		}
+		opt.Step()
+		return vals, nil
+	}
 	dev := t.M.Store.Device()
 	// The step's random draws (dropout) come from a generator of its own on the model's
 	// device, seeded by the run's seed and the step, so a resumed run draws what an
@@ -67,6 +85,9 @@ func (t *Trainer) trainStep(opt *torch.AdamW, stage prsmed.Stage, b *batch, seed
 		if math.IsNaN(vals[i]) || math.IsInf(vals[i], 0) {
 			return vals, fmt.Errorf("%w: %s = %v", losses.ErrNonFinite, name, vals[i])
 		}
+	}
+	if err := t.syncGrads(ctx); err != nil {
+		return vals, err
 	}
 	if t.Cfg.ClipNorm > 0 {
 		torch.ClipGradNormTensor(s, t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)

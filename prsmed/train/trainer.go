@@ -131,13 +131,20 @@ func (t *Trainer) sampler() *data.Sampler {
 func (t *Trainer) Run(ctx context.Context) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if err := t.broadcastModel(ctx); err != nil {
+		return err
+	}
 	smp := t.sampler()
-	t.clock = clock{start: time.Now(), from: t.doneSteps(smp.NumBatches()), total: t.totalEpochs() * smp.NumBatches()}
+	perEpoch := t.stepsPerEpoch(smp)
+	t.clock = clock{start: time.Now(), from: t.doneSteps(perEpoch), total: t.totalEpochs() * perEpoch}
 	for t.state.Epoch < t.totalEpochs() {
 		epoch := t.state.Epoch
 		stage, first, stageEpochs := t.stageOf(epoch)
 		opt := t.optimizer(stage)
-		batches := smp.Batches(epoch)
+		batches, err := t.epochBatches(smp, epoch)
+		if err != nil {
+			return err
+		}
 		if err := t.runEpoch(ctx, opt, stage, batches, epoch-first, stageEpochs); err != nil {
 			return err
 		}
@@ -176,7 +183,7 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 	})
 	defer p.close()
 	interrupted := func(err error) error {
-		if t.Cfg.OutDir != "" {
+		if t.Cfg.OutDir != "" && t.writer() {
 			if serr := t.Save(); serr != nil {
 				return fmt.Errorf("%w (and saving the checkpoint failed: %v)", err, serr)
 			}
@@ -206,14 +213,18 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 		}
 		torch.ApplySchedule(opt, sched, int64(index*len(batches)+step))
 		var parts [4]float64
-		if b.n > 0 {
-			parts, err = t.trainStep(opt, stage, b, uint64(epoch)<<32|uint64(step))
+		if b.n > 0 || t.Cfg.Dist != nil {
+			parts, err = t.trainStep(ctx, opt, stage, b, uint64(epoch)<<32|uint64(step))
 		}
 		b.free()
+		n := b.n
+		if err == nil {
+			parts, n, err = t.averageLosses(ctx, parts, n)
+		}
 		if err != nil {
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}
-		t.state.Partial.add(parts, b.n, len(b.skipped), time.Since(start).Seconds())
+		t.state.Partial.add(parts, n, len(b.skipped), time.Since(start).Seconds())
 		t.state.Step++
 		t.state.GlobalStep++
 		t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)

@@ -1,0 +1,118 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
+)
+
+// ErrWorldSize is returned by Resume for a checkpoint written by a run with another number
+// of processes.
+var ErrWorldSize = errors.New("train: checkpoint world size differs")
+
+// world is the number of processes of the run (1 without Config.Dist).
+func (t *Trainer) world() int {
+	if t.Cfg.Dist == nil {
+		return 1
+	}
+	return t.Cfg.Dist.World()
+}
+
+// rank is this process's rank (0 without Config.Dist).
+func (t *Trainer) rank() int {
+	if t.Cfg.Dist == nil {
+		return 0
+	}
+	return t.Cfg.Dist.Rank()
+}
+
+// writer reports whether this process writes files and progress: rank 0.
+func (t *Trainer) writer() bool { return t.rank() == 0 }
+
+// epochBatches is this rank's batches of an epoch: the global order sharded across the
+// ranks as DistributedSampler shards it, cut into batches of stepBatch.
+func (t *Trainer) epochBatches(smp samplerLike, epoch int) ([][]int, error) {
+	if t.world() == 1 {
+		return smp.Batches(epoch), nil
+	}
+	share, err := dist.ShardOrder(smp.Order(epoch), t.rank(), t.world(), false)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]int
+	for b := t.stepBatch(); len(share) > 0; share = share[min(b, len(share)):] {
+		out = append(out, share[:min(b, len(share))])
+	}
+	return out, nil
+}
+
+// stepsPerEpoch is the number of optimisation steps of an epoch on every rank.
+func (t *Trainer) stepsPerEpoch(smp samplerLike) int {
+	if t.world() == 1 {
+		return smp.NumBatches()
+	}
+	per := (smp.Len() + t.world() - 1) / t.world()
+	b := t.stepBatch()
+	return (per + b - 1) / b
+}
+
+type samplerLike interface {
+	Batches(epoch int) [][]int
+	Order(epoch int) []int
+	Len() int
+	NumBatches() int
+}
+
+// broadcastModel copies rank 0's parameters and buffers into every rank's.
+func (t *Trainer) broadcastModel(ctx context.Context) error {
+	if t.Cfg.Dist == nil {
+		return nil
+	}
+	all := t.M.Store.Tensors()
+	names := t.M.Store.Names()
+	ts := make([]*torch.Tensor, 0, len(names))
+	for _, n := range names {
+		ts = append(ts, all[n])
+	}
+	if err := t.Cfg.Dist.BroadcastParams(ctx, ts, 0, 0); err != nil {
+		return fmt.Errorf("train: broadcasting the model from rank 0: %w", err)
+	}
+	return nil
+}
+
+// syncGrads averages the trainable parameters' gradients over the ranks.
+func (t *Trainer) syncGrads(ctx context.Context) error {
+	if t.Cfg.Dist == nil {
+		return nil
+	}
+	return t.Cfg.Dist.AllReduceGrads(ctx, t.M.Store.Trainable(), 0)
+}
+
+// averageLosses turns this rank's losses over n samples into the average over every
+// rank's samples, and returns the total number of samples.
+func (t *Trainer) averageLosses(ctx context.Context, vals [4]float64, n int) ([4]float64, int, error) {
+	if t.Cfg.Dist == nil {
+		return vals, n, nil
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	w := float64(n)
+	x := torch.FromSlice(s, []float64{vals[0] * w, vals[1] * w, vals[2] * w, vals[3] * w, w}, 5)
+	if dev := t.Cfg.Dist.Device(); dev != torch.CPU {
+		x = x.ToDevice(s, dev)
+	}
+	if err := t.Cfg.Dist.AllReduce(ctx, x, dist.Sum); err != nil {
+		return vals, n, fmt.Errorf("train: averaging the losses: %w", err)
+	}
+	r := x.Float64s()
+	var out [4]float64
+	if r[4] > 0 {
+		for i := range out {
+			out[i] = r[i] / r[4]
+		}
+	}
+	return out, int(r[4] + 0.5), nil
+}
