@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
+
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
@@ -279,7 +281,7 @@ func freePort(t *testing.T) int {
 // written by two processes is refused by one, with ErrWorldSize.
 func TestResumeRefusesOtherWorldSize(t *testing.T) {
 	ds := synthSet(t, 4)
-	m := newTiny(t, 1)
+	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
 	out := t.TempDir()
 	tr, err := train.New(m, ds.Samples("train")[:8], nil, trainCfg(out, 1, 0))
