@@ -52,7 +52,7 @@ func freePort() (int, error) {
 // WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port), each in a
 // process group of its own (OMP_NUM_THREADS=1 unless set, as torchrun does). SIGINT and SIGTERM sent to the launcher are forwarded to
 // every worker; when a worker fails (non-zero exit or a signal), the others get SIGTERM
-// and, stopGrace later, SIGKILL. It returns the exit code of the first worker that failed
+// (unless they were interrupted already) and, grace later, SIGKILL. It returns the exit code of the first worker that failed
 // (0 when all succeeded).
 func launch(exe string, args []string, n int, grace time.Duration) (int, error) {
 	if n < 1 {
@@ -98,11 +98,12 @@ func launch(exe string, args []string, n int, grace time.Duration) (int, error) 
 		cmds = append(cmds, c)
 		go func(r int, c *exec.Cmd) { done <- exit{r, c.Wait()} }(r, c)
 	}
-	code, left := 0, n
+	code, left, interrupted := 0, n, false
 	var kill <-chan time.Time
 	for left > 0 {
 		select {
 		case s := <-sigs:
+			interrupted = true
 			signalAll(s.(syscall.Signal))
 		case <-kill:
 			signalAll(syscall.SIGKILL)
@@ -118,8 +119,12 @@ func launch(exe string, args []string, n int, grace time.Duration) (int, error) 
 				if errors.As(e.err, &ee) && ee.ExitCode() > 0 {
 					code = ee.ExitCode()
 				}
-				fmt.Fprintf(os.Stderr, "train: worker %d failed (%v); stopping the others\n", e.rank, e.err)
-				signalAll(syscall.SIGTERM)
+				if !interrupted {
+					// Workers that were interrupted are already stopping (rank 0 may be
+					// saving a checkpoint): only an unprompted failure stops the others.
+					fmt.Fprintf(os.Stderr, "train: worker %d failed (%v); stopping the others\n", e.rank, e.err)
+					signalAll(syscall.SIGTERM)
+				}
 				kill = time.After(grace)
 			}
 		}

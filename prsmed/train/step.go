@@ -25,6 +25,9 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 	defer torch.Recover(&err)
 	if b.n == 0 {
 		opt.ZeroGrad()
+		if vals, t.stepN, err = t.averageLosses(ctx, vals, 0); err != nil {
+			return vals, err
+		}
 		if err := t.syncGrads(ctx); err != nil {
 			return vals, err
 		}
@@ -81,6 +84,12 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 		ms.Close()
 	}
 	copy(vals[:], sum.Float64s())
+	// Under Config.Dist every rank gets the average over all ranks, so that a non-finite
+	// loss anywhere stops every rank at the same step; the collectives all run before the
+	// optimizer step, so a failed one leaves the parameters of the step before.
+	if vals, t.stepN, err = t.averageLosses(ctx, vals, b.n); err != nil {
+		return vals, err
+	}
 	for i, name := range []string{"total", "bce", "dice", "ce"} {
 		if math.IsNaN(vals[i]) || math.IsInf(vals[i], 0) {
 			return vals, fmt.Errorf("%w: %s = %v", losses.ErrNonFinite, name, vals[i])

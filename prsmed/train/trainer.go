@@ -31,6 +31,7 @@ type Trainer struct {
 	clock    clock
 	valDue   bool // ValEverySteps fell on an epoch's last step
 	newBest  bool // the last validation is the best so far and best/ does not hold it yet
+	stepN    int  // samples of the last step, over all ranks
 	// OnStep, when set, is called after every optimisation step (tests and tools use it to
 	// stop or observe a run).
 	OnStep func()
@@ -213,18 +214,21 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 		}
 		torch.ApplySchedule(opt, sched, int64(index*len(batches)+step))
 		var parts [4]float64
+		t.stepN = b.n
 		if b.n > 0 || t.Cfg.Dist != nil {
 			parts, err = t.trainStep(ctx, opt, stage, b, uint64(epoch)<<32|uint64(step))
 		}
 		b.free()
-		n := b.n
-		if err == nil {
-			parts, n, err = t.averageLosses(ctx, parts, n)
-		}
 		if err != nil {
+			if t.Cfg.Dist != nil && ctx.Err() != nil {
+				// Interrupted while waiting for a rank that already stopped: the step's
+				// collectives failed before its optimizer step, so the model is the
+				// previous step's and the checkpoint is consistent.
+				return interrupted(ctx.Err())
+			}
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}
-		t.state.Partial.add(parts, n, len(b.skipped), time.Since(start).Seconds())
+		t.state.Partial.add(parts, t.stepN, len(b.skipped), time.Since(start).Seconds())
 		t.state.Step++
 		t.state.GlobalStep++
 		t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)
