@@ -9,7 +9,7 @@ import "fmt"
 //     0 for 40 epochs at 5e-4 (the backbone learns to answer), stage 1 for 1 epoch and stage
 //     2 for 12 at 2e-3 with a cosine to 1e-4, batch 16, mirrored samples, validation on 60
 //     samples every 5 epochs, and a 1 GiB cache of preprocessed samples;
-//   - "paper": MODEL.md's (DefaultConfig): stages 1 and 2 over a LLaVA-Med backbone, lr
+//   - "paper": the paper's recipe (DefaultConfig): stages 1 and 2 over a LLaVA-Med backbone, lr
 //     1e-4, batch 4, no cache.
 func Preset(name string) (Config, error) {
 	c := DefaultConfig()
