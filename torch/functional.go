@@ -111,12 +111,24 @@ func Interpolate(s *Scope, x *Tensor, h, w int64, mode InterpMode, alignCorners 
 
 // LayerNorm is F.layer_norm over the trailing dims in shape (w and b may be nil).
 func LayerNorm(s *Scope, x *Tensor, shape []int64, w, b *Tensor, eps float64) *Tensor {
+	x = normInput(s, x, w)
 	h, err := shim.LayerNorm(x.handle("layer_norm"), shape, opt("layer_norm", w), opt("layer_norm", b), eps, s.mode())
 	return s.result("layer_norm", h, err)
 }
 
+// normInput casts a low-precision input to a float32 norm's weight dtype under autocast, as
+// CUDA autocast runs normalisations in float32; libtorch 1.13's CPU autocast leaves them to
+// the input's dtype and then rejects a bfloat16 input with float32 weights.
+func normInput(s *Scope, x, w *Tensor) *Tensor {
+	if s.autocast == 0 || w == nil || x.DType() == w.DType() || w.DType() != Float32 {
+		return x
+	}
+	return x.ToDType(s, Float32)
+}
+
 // GroupNorm is F.group_norm.
 func GroupNorm(s *Scope, x *Tensor, groups int64, w, b *Tensor, eps float64) *Tensor {
+	x = normInput(s, x, w)
 	h, err := shim.GroupNorm(x.handle("group_norm"), groups, opt("group_norm", w), opt("group_norm", b), eps, s.mode())
 	return s.result("group_norm", h, err)
 }
