@@ -25,10 +25,8 @@ import (
 	"image"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
@@ -131,36 +129,25 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	return o, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "predict: internal error: %v\n", r)
-			code = 1
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	return cli.RunTool("predict", stderr, func(help io.Writer) (err error) {
+		o, err = parseFlags(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) {
+		failed, err := predict(ctx, o, stdout, stderr)
+		switch {
+		case errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil):
+			fmt.Fprintln(stderr, "predict: interrupted; run the same command again to resume")
+			return 130, nil
+		case err != nil:
+			return 1, err
+		case failed > 0:
+			fmt.Fprintf(stderr, "predict: %d images could not be read (see the warnings above)\n", failed)
+			return 1, nil
 		}
-	}()
-	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "predict: %v (run predict -h for help)\n", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	failed, err := predict(ctx, o, stdout, stderr)
-	switch {
-	case errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil):
-		fmt.Fprintln(stderr, "predict: interrupted; run the same command again to resume")
-		return 130
-	case err != nil:
-		fmt.Fprintf(stderr, "predict: %v\n", err)
-		return 1
-	case failed > 0:
-		fmt.Fprintf(stderr, "predict: %d images could not be read (see the warnings above)\n", failed)
-		return 1
-	}
-	return 0
+		return 0, nil
+	})
 }
 
 // predict runs the whole job and returns the number of unreadable images.

@@ -19,11 +19,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/examples/serve/internal/server"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/torch"
@@ -63,7 +62,9 @@ most -max-wait for more. The server listens on the loopback address unless
 Flags:
 `
 
-func parseFlags(args []string, stdout io.Writer) (options, error) {
+// parseFlags parses args; -h prints the help to help (standard error, as every example
+// program does).
+func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -90,8 +91,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
-			fs.SetOutput(stdout)
+			fmt.Fprint(help, usageText)
+			fs.SetOutput(help)
 			fs.PrintDefaults()
 		}
 		return o, err
@@ -118,28 +119,14 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	return o, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "serve: internal error: %v\n", r)
-			code = 1
-		}
-	}()
-	o, err := parseFlags(args, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "serve: %v (run serve -h for help)\n", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, o, stderr); err != nil {
-		fmt.Fprintf(stderr, "serve: %v\n", err)
-		return 1
-	}
-	return 0
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	return cli.RunTool("serve", stderr, func(help io.Writer) (err error) {
+		o, err = parseFlags(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) {
+		return 0, serve(ctx, o, stderr)
+	})
 }
 
 // readToken reads the bearer token: the file's content without surrounding space.
