@@ -32,7 +32,9 @@ func TestWithoutNproc(t *testing.T) {
 // torchrun's variables.
 func TestLaunchStopsAllWhenOneFails(t *testing.T) {
 	dir := t.TempDir()
-	script := `echo "$RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT" > "$0/rank$RANK"; if [ "$RANK" = 1 ]; then exit 3; fi; exec sleep 60`
+	// Rank 1 fails only once rank 0 has recorded its variables (waiting at most ~10 s), so
+	// the launcher's stopping rank 0 cannot race rank 0's first line.
+	script := `echo "$RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT" > "$0/rank$RANK"; if [ "$RANK" = 1 ]; then i=0; while [ ! -s "$0/rank0" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; exit 3; fi; exec sleep 60`
 	start := time.Now()
 	code, err := launch("/bin/sh", []string{"-c", script, dir}, 2, 5*time.Second)
 	if err != nil {
