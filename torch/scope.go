@@ -1,15 +1,12 @@
 package torch
 
 import (
-	"sync/atomic"
-
 	"github.com/prsmed/prsmed-go/torch/internal/shim"
 )
 
-var liveTensors atomic.Int64
-
-// LiveTensors is the number of tensors made by this package and not yet freed.
-func LiveTensors() int64 { return liveTensors.Load() }
+// LiveTensors is the number of tensors made by this package and not yet freed (libtorch
+// handles the binding holds, counted where they are made and freed).
+func LiveTensors() int64 { return shim.LiveTensors() }
 
 // Scope owns the tensors made in it and frees them all on Close. It also carries the state
 // of the call it serves, so that nothing about a call is stored on the parameters: the
@@ -183,7 +180,6 @@ func (s *Scope) Close() {
 		s.tensors[i] = nil
 	}
 	shim.FreeMany(hs)
-	liveTensors.Add(-int64(len(hs)))
 	s.tensors = nil
 	s.slab = nil
 	s.closed = true
@@ -221,7 +217,6 @@ func (s *Scope) adopt(h shim.Handle) *Tensor {
 	s.slab = s.slab[:len(s.slab)+1]
 	t := &s.slab[len(s.slab)-1]
 	t.h, t.scope = h, s
-	liveTensors.Add(1)
 	s.tensors = append(s.tensors, t)
 	return t
 }

@@ -33,7 +33,6 @@ func (t *Tensor) Free() {
 	}
 	shim.Free(t.h)
 	t.h = shim.Handle{}
-	liveTensors.Add(-1)
 	if t.scope != nil {
 		t.scope.freed++
 	}

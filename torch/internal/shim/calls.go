@@ -10,11 +10,13 @@ import (
 	"unsafe"
 )
 
-// Handle is an owned libtorch tensor (one heap at::Tensor). The zero Handle is "none".
+// Handle is an owned libtorch tensor (one heap at::Tensor). The zero Handle is "none". Go
+// sees the handle as an integer (shim.h), so cgo does not check it as a Go pointer on each
+// call.
 type Handle struct{ p C.tt_tensor }
 
 // IsNil reports whether h holds no tensor.
-func (h Handle) IsNil() bool { return h.p == nil }
+func (h Handle) IsNil() bool { return h.p == 0 }
 
 // Gen is a random number generator; the zero Gen means libtorch's default generator.
 type Gen struct{ p C.tt_gen }
@@ -149,6 +151,9 @@ func FreeMany(hs []Handle) {
 		C.tt_free_many(hp(hs), C.int64_t(len(hs)))
 	}
 }
+
+// LiveTensors is the number of handles made and not yet freed, over all threads.
+func LiveTensors() int64 { return int64(C.tt_live_tensors()) }
 
 // Sizes appends the tensor's sizes to buf.
 func Sizes(h Handle, buf []int64) []int64 {

@@ -45,7 +45,23 @@ inline at::Device dev(int d) {
 inline at::TensorOptions opts(int dtype, int device) {
   return at::TensorOptions().dtype((at::ScalarType)dtype).device(dev(device));
 }
-inline tt_tensor wrap(at::Tensor t) { return new tt_tensor_s{std::move(t)}; }
+// The count of live handles (tt_live_tensors), kept per thread so that making and freeing a
+// handle costs no atomic read-modify-write: each thread adds to its own counter (plain
+// relaxed load and store), and the total is summed over the threads when asked for. A handle
+// freed on another thread than the one that made it moves one count between two counters;
+// the sum stays right.
+struct LiveCount {
+  std::atomic<int64_t> n{0};
+  LiveCount();
+  ~LiveCount();
+  void add(int64_t d) { n.store(n.load(std::memory_order_relaxed) + d, std::memory_order_relaxed); }
+};
+extern thread_local LiveCount t_live;
+
+inline tt_tensor wrap(at::Tensor t) {
+  t_live.add(1);
+  return new tt_tensor_s{std::move(t)};
+}
 
 inline char *dup(const char *s) {
   size_t n = std::strlen(s);

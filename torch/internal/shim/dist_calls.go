@@ -142,7 +142,7 @@ func handleArray(hs []Handle) (*C.tt_tensor, func()) {
 	if len(hs) == 0 {
 		return nil, func() {}
 	}
-	arr := (*C.tt_tensor)(C.malloc(C.size_t(len(hs)) * C.size_t(unsafe.Sizeof(C.tt_tensor(nil)))))
+	arr := (*C.tt_tensor)(C.malloc(C.size_t(len(hs)) * C.size_t(unsafe.Sizeof(C.tt_tensor(0)))))
 	v := unsafe.Slice(arr, len(hs))
 	for i, h := range hs {
 		v[i] = h.p

@@ -2,8 +2,9 @@ package shim
 
 /*
 // The C functions below neither keep a Go pointer past their return nor call back into Go:
-// noescape lets the Go slices and arrays passed to them (shapes, handle lists, the
-// buffer of Sizes) stay on the stack, nocallback saves the runtime's callback setup.
+// noescape lets the Go slices and arrays passed to them (shapes, handle lists, the buffer
+// of Sizes) stay on the stack. cgo honours noescape only on a function also marked
+// nocallback (which itself costs a small runtime check per call, so only these carry it).
 // These directives apply to the whole package.
 #cgo noescape tt_free_many
 #cgo noescape tt_sizes
@@ -57,31 +58,6 @@ package shim
 #cgo nocallback tt_clip_grad_norm
 #cgo nocallback tt_adamw_multi
 #cgo nocallback tt_clip_grad_norm_tensor
-#cgo nocallback tt_free
-#cgo nocallback tt_unary
-#cgo nocallback tt_binary
-#cgo nocallback tt_binary_scalar
-#cgo nocallback tt_linear
-#cgo nocallback tt_transpose
-#cgo nocallback tt_narrow
-#cgo nocallback tt_select
-#cgo nocallback tt_unsqueeze
-#cgo nocallback tt_squeeze
-#cgo nocallback tt_dim
-#cgo nocallback tt_dtype
-#cgo nocallback tt_device
-#cgo nocallback tt_numel
-#cgo nocallback tt_softmax
-#cgo nocallback tt_to
-#cgo nocallback tt_slice
-#cgo nocallback tt_where
-#cgo nocallback tt_clamp
-#cgo nocallback tt_sdpa
-#cgo nocallback tt_embedding
-#cgo nocallback tt_rms_norm
-#cgo nocallback tt_rotary
-#cgo nocallback tt_swiglu
-#cgo nocallback tt_lora_linear
 #include <stdlib.h>
 #include "fused.h"
 */

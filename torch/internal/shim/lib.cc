@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <cmath>
+#include <mutex>
 #include <tuple>
 #include <vector>
 
@@ -37,6 +38,27 @@ static_assert(std::tuple_size<decltype(c10::cuda::CUDACachingAllocator::getDevic
 #endif
 
 namespace tt {
+// The per-thread live-handle counters (common.h), and what exited threads left.
+static std::mutex g_live_mu;
+static std::vector<LiveCount *> g_live_counts;
+static int64_t g_live_retired = 0;
+LiveCount::LiveCount() {
+  std::lock_guard<std::mutex> l(g_live_mu);
+  g_live_counts.push_back(this);
+}
+LiveCount::~LiveCount() {
+  std::lock_guard<std::mutex> l(g_live_mu);
+  g_live_retired += n.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < g_live_counts.size(); i++) {
+    if (g_live_counts[i] == this) {
+      g_live_counts[i] = g_live_counts.back();
+      g_live_counts.pop_back();
+      break;
+    }
+  }
+}
+thread_local LiveCount t_live;
+
 std::atomic<int> g_threads{0};
 static thread_local int t_threads = 0;
 static thread_local int t_own_threads = 0;  // tt_set_thread_num_threads; 0: g_threads
@@ -183,9 +205,25 @@ tt_gen tt_gen_new(uint64_t seed, int device) {
 
 void tt_gen_free(tt_gen g) { delete g; }
 
-void tt_free(tt_tensor t) { delete t; }
+void tt_free(tt_tensor t) {
+  if (t == nullptr) return;
+  t_live.add(-1);
+  delete t;
+}
 void tt_free_many(const tt_tensor *ts, int64_t n) {
-  for (int64_t i = 0; i < n; i++) delete ts[i];
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (ts[i] == nullptr) continue;
+    delete ts[i];
+    k++;
+  }
+  t_live.add(-k);
+}
+int64_t tt_live_tensors(void) {
+  std::lock_guard<std::mutex> l(g_live_mu);
+  int64_t sum = g_live_retired;
+  for (LiveCount *c : g_live_counts) sum += c->n.load(std::memory_order_relaxed);
+  return sum;
 }
 int64_t tt_dim(tt_tensor t) { return t->t.dim(); }
 int64_t tt_sizes(tt_tensor t, int64_t *out, int64_t cap) {

@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/core/AutogradState.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
@@ -66,13 +68,26 @@ inline void set_autocast_dtype(at::DeviceType d, at::ScalarType t) {
 // copy of each float32 leaf that requires grad until autocast is left at nesting level 0,
 // which a per-call mode never reaches, so cached copies would outlive optimizer updates
 // (stale weights) and pile up (a leak).
+//
+// Every op passes through here, so the common case is kept to two thread-local reads: the
+// autograd state (one call into libc10, whose reference is then read and written
+// directly) and the local dispatch-key set, whose excluded keys say whether CPU or CUDA
+// autocast is on (libtorch's is_*enabled functions read the same bits). Grad mode is
+// written only when it differs from the wanted one, and restored only then.
 class ModeGuard {
  public:
-  explicit ModeGuard(int flags) : grad_(flags & TT_MODE_GRAD) {
+  explicit ModeGuard(int flags) : state_(c10::AutogradState::get_tls_state()) {
+    bool want = (flags & TT_MODE_GRAD) != 0;
+    prev_grad_ = state_.get_grad_mode();
+    if (prev_grad_ != want) {
+      state_.set_grad_mode(want);
+      grad_set_ = true;
+    }
     bool cpu = (flags & TT_MODE_AUTOCAST_CPU) != 0;
     bool cuda = (flags & TT_MODE_AUTOCAST_CUDA) != 0;
-    prev_cpu_ = autocast_on(at::kCPU);
-    prev_cuda_ = autocast_on(at::kCUDA);
+    c10::DispatchKeySet excluded = c10::impl::tls_local_dispatch_key_set().excluded_;
+    prev_cpu_ = !excluded.has(c10::DispatchKey::AutocastCPU);
+    prev_cuda_ = !excluded.has(c10::DispatchKey::AutocastCUDA);
     if (!cpu && !cuda && !prev_cpu_ && !prev_cuda_) return;  // the common case: nothing to do
     auto dt = (at::ScalarType)((flags >> TT_MODE_DTYPE_SHIFT) & 0xff);
     if (cpu || cuda) {
@@ -94,18 +109,21 @@ class ModeGuard {
     set_autocast_on(at::kCUDA, cuda);
   }
   ~ModeGuard() {
-    if (!active_) return;
-    set_autocast_on(at::kCPU, prev_cpu_);
-    set_autocast_on(at::kCUDA, prev_cuda_);
-    set_autocast_dtype(at::kCPU, prev_cpu_dt_);
-    set_autocast_dtype(at::kCUDA, prev_cuda_dt_);
-    at::autocast::set_autocast_cache_enabled(prev_cache_);
+    if (active_) {
+      set_autocast_on(at::kCPU, prev_cpu_);
+      set_autocast_on(at::kCUDA, prev_cuda_);
+      set_autocast_dtype(at::kCPU, prev_cpu_dt_);
+      set_autocast_dtype(at::kCUDA, prev_cuda_dt_);
+      at::autocast::set_autocast_cache_enabled(prev_cache_);
+    }
+    if (grad_set_) state_.set_grad_mode(prev_grad_);
   }
   ModeGuard(const ModeGuard &) = delete;
   ModeGuard &operator=(const ModeGuard &) = delete;
 
  private:
-  at::AutoGradMode grad_;
+  c10::AutogradState &state_;
+  bool prev_grad_ = true, grad_set_ = false;
   bool active_ = false;
   bool prev_cpu_ = false, prev_cuda_ = false, prev_cache_ = true;
   at::ScalarType prev_cpu_dt_ = at::kBFloat16, prev_cuda_dt_ = at::kHalf;

@@ -19,7 +19,15 @@
 extern "C" {
 #endif
 
+/* A tensor handle. C++ sees the pointer it is; C (and so Go's cgo) sees the same 64 bits as
+ * an integer, which cgo passes without checking it as a pointer into Go memory on every
+ * call (a handle never points there). Both have the same size and calling convention on
+ * every platform the shim supports (LP64: amd64, arm64). */
+#ifdef __cplusplus
 typedef struct tt_tensor_s *tt_tensor;
+#else
+typedef uintptr_t tt_tensor;
+#endif
 typedef struct tt_gen_s *tt_gen;
 
 /* Status codes. */
@@ -63,6 +71,8 @@ void tt_gen_free(tt_gen g);
 void tt_free(tt_tensor t);
 /* Frees n handles in one call (a scope closing). */
 void tt_free_many(const tt_tensor *ts, int64_t n);
+/* The number of tensor handles made and not yet freed, over all threads. */
+int64_t tt_live_tensors(void);
 int64_t tt_dim(tt_tensor t);
 int64_t tt_sizes(tt_tensor t, int64_t *out, int64_t cap);
 int64_t tt_strides(tt_tensor t, int64_t *out, int64_t cap);
