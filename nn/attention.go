@@ -14,6 +14,31 @@ type AttentionMask struct {
 	// KeyPadding is a (B, S) tensor, non-zero / true for real tokens and zero / false for
 	// padding (the Hugging Face attention_mask convention); nil when nothing is padded.
 	KeyPadding *torch.Tensor
+	// Additive is the mask already built by Prepare, (B or 1, 1, L, S) with 0 where a key is
+	// visible and the dtype's lowest value elsewhere; when set, Causal and KeyPadding are
+	// not read again. A model builds it once per forward pass instead of once per layer.
+	Additive *torch.Tensor
+}
+
+// needsTensor reports whether Attention has to build a mask tensor for L queries and S
+// keys: a purely causal mask over as many queries as keys goes to the attention kernel as
+// its causal flag instead (which keeps CUDA's flash kernel eligible).
+func (m AttentionMask) needsTensor(l, sk int64) bool {
+	if m.Additive != nil || (!m.Causal && m.KeyPadding == nil) {
+		return false
+	}
+	return m.KeyPadding != nil || l != sk
+}
+
+// Prepare builds the additive mask that Attention would build for queries q (B, H, L, D)
+// and S keys, in s, so that the layers of one forward pass share it. It returns m
+// unchanged when no tensor is needed (no mask, or a causal one the kernel applies itself).
+func (m AttentionMask) Prepare(s *torch.Scope, q *torch.Tensor, sk int64) AttentionMask {
+	l := q.Size(2)
+	if !m.needsTensor(l, sk) {
+		return m
+	}
+	return AttentionMask{Additive: additiveMask(s, q.DType(), q.Device(), l, sk, m)}
 }
 
 // Attention is softmax(Q Kᵀ·scale + mask) V for q (B, Hq, L, D) and k, v (B, Hkv, S, D),
@@ -27,11 +52,17 @@ func Attention(s *torch.Scope, q, k, v *torch.Tensor, m AttentionMask, scale flo
 		k = RepeatKV(s, k, hq/hkv)
 		v = RepeatKV(s, v, hq/hkv)
 	}
-	var mask *torch.Tensor
-	if m.Causal || m.KeyPadding != nil {
-		mask = additiveMask(s, q, k, m)
+	o := torch.AttentionOpts{Scale: scale}
+	l, sk := q.Size(2), k.Size(2)
+	switch {
+	case m.Additive != nil:
+		o.Mask = m.Additive
+	case m.needsTensor(l, sk):
+		o.Mask = additiveMask(s, q.DType(), q.Device(), l, sk, m)
+	case m.Causal:
+		o.Causal = true // L == S and no padding: the kernel's own causal mask
 	}
-	return torch.ScaledDotProductAttention(s, q, k, v, torch.AttentionOpts{Mask: mask, Scale: scale})
+	return torch.ScaledDotProductAttention(s, q, k, v, o)
 }
 
 // RepeatKV repeats each of the Hkv heads of x (B, Hkv, S, D) n times → (B, Hkv·n, S, D).
@@ -58,10 +89,9 @@ func LowestFinite(dt torch.DType) float64 {
 }
 
 // additiveMask builds a (B or 1, 1, L, S) float mask: 0 where allowed, lowest elsewhere.
-func additiveMask(s *torch.Scope, q, k *torch.Tensor, m AttentionMask) *torch.Tensor {
-	c := s.On(q.Device()).NoGrad()
+func additiveMask(s *torch.Scope, dt torch.DType, dev torch.Device, l, sk int64, m AttentionMask) *torch.Tensor {
+	c := s.On(dev).NoGrad()
 	defer c.Close()
-	l, sk := q.Size(2), k.Size(2)
 	allowed := torch.Ones(c, torch.Bool, 1, 1, l, sk)
 	if m.Causal {
 		allowed = allowed.Tril(c, sk-l)
@@ -71,8 +101,8 @@ func additiveMask(s *torch.Scope, q, k *torch.Tensor, m AttentionMask) *torch.Te
 		keep := m.KeyPadding.NeScalar(c, 0).View(c, b, 1, 1, sk)
 		allowed = allowed.LogicalAnd(c, keep)
 	}
-	zeros := torch.Zeros(c, q.DType(), 1)
-	out := zeros.Expand(c, allowed.Shape()...).MaskedFill(c, allowed.LogicalNot(c), LowestFinite(q.DType()))
+	zeros := torch.Zeros(c, dt, 1)
+	out := zeros.Expand(c, allowed.Shape()...).MaskedFill(c, allowed.LogicalNot(c), LowestFinite(dt))
 	return c.Escape(out.Contiguous(c), s)
 }
 

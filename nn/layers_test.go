@@ -333,6 +333,11 @@ func TestAttentionMatchesEager(t *testing.T) {
 				m.KeyPadding = g.want(t, c.name+".attention_mask")
 			}
 			y := nn.Attention(s, in[0], in[1], in[2], m, 0)
+			// The mask a model builds once per forward pass (Prepare) gives the same result.
+			ng := s.NoGrad()
+			prepared := nn.Attention(ng, in[0], in[1], in[2], m.Prepare(ng, in[0], in[1].Size(2)), 0)
+			torchtest.AllCloseTol(t, c.name+" prepared mask", prepared, y.Detach(ng), torchtest.Tol{Exact: true})
+			ng.Close()
 			g.checkCase(t, s, &sum, c.name, nil, y, in, fp32RTol)
 		})
 	}

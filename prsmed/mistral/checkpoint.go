@@ -41,7 +41,7 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 		inputs := make([]*torch.Tensor, len(m.Layers)+1)
 		inputs[0] = x.Detach(ng)
 		for i, layer := range m.Layers {
-			inputs[i+1] = m.layer(ng, layer, i, inputs[i], cos, sin, mask, nil)
+			inputs[i+1] = m.layer(ng, layer, i, inputs[i], cos, sin, &mask, nil)
 		}
 
 		// The head and the loss, with history from the last layer's output on.
@@ -63,7 +63,7 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 		for i := len(m.Layers) - 1; i >= 0; i-- {
 			step := c.Child()
 			xi := inputs[i].Detach(step).SetRequiresGrad(true)
-			y := m.layer(step, m.Layers[i], i, xi, cos, sin, mask, nil)
+			y := m.layer(step, m.Layers[i], i, xi, cos, sin, &mask, nil)
 			y.BackwardWith(grad, false)
 			next := xi.Grad(step).Clone(c)
 			step.Close()

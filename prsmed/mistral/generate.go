@@ -65,11 +65,27 @@ func (m *Model) Generate(ctx context.Context, s *torch.Scope, p Prompt, o Genera
 			return nil, fmt.Errorf("mistral: prompt row %d is empty", i)
 		}
 	}
-	cache := NewCache(m, dev)
+	cache := NewCacheCap(m, dev, l+int64(o.MaxNewTokens))
 	defer cache.Close()
+	// The padding mask over prompt and new tokens, made once; each step reads the part that
+	// covers its positions. When no row is padded there is none: the prefill's causal mask
+	// is the attention kernel's own and a one-token step needs no mask.
+	var full *torch.Tensor
+	for _, n := range lengths {
+		if n != l {
+			full = torch.Cat(d, 1, mask, torch.Ones(d, torch.Int64, b, int64(o.MaxNewTokens)))
+			break
+		}
+	}
+	stepMask := func(s *torch.Scope, n int64) *torch.Tensor {
+		if full == nil {
+			return nil
+		}
+		return full.Narrow(s, 1, 0, n)
+	}
 
 	// Prefill.
-	res := m.Forward(d, Input{IDs: p.IDs, Embeds: p.Embeds, AttentionMask: mask, Cache: cache, Logits: LogitsNone})
+	res := m.Forward(d, Input{IDs: p.IDs, Embeds: p.Embeds, AttentionMask: stepMask(d, l), Cache: cache, Logits: LogitsNone})
 	if o.OnPrefill != nil {
 		o.OnPrefill(res.Hidden)
 	}
@@ -108,10 +124,8 @@ func (m *Model) Generate(ctx context.Context, s *torch.Scope, p Prompt, o Genera
 		step := d.Child()
 		ids := torch.FromSlice(step, next, b, 1).ToDevice(step, dev)
 		posT := torch.FromSlice(step, pos, b, 1).ToDevice(step, dev)
-		old := mask
-		mask = torch.Cat(d, 1, mask, torch.Ones(step, torch.Int64, b, 1))
-		old.Free()
-		r := m.Forward(step, Input{IDs: ids, AttentionMask: mask, Positions: posT, Cache: cache, Logits: LogitsLast})
+		r := m.Forward(step, Input{IDs: ids, AttentionMask: stepMask(step, cache.Len()+1), Positions: posT, Cache: cache,
+			Logits: LogitsLast})
 		logits.Free()
 		logits = step.Escape(r.Logits.Select(step, 1, 0), d)
 		step.Close()

@@ -153,7 +153,7 @@ func (m *Model) Forward(s *torch.Scope, in Input) Output {
 	}
 	for i, layer := range m.Layers {
 		prev := x
-		x = m.layer(s, layer, i, x, cos, sin, mask, in.Cache)
+		x = m.layer(s, layer, i, x, cos, sin, &mask, in.Cache)
 		if prev != in.Embeds {
 			prev.Free()
 		}
@@ -172,7 +172,9 @@ func (m *Model) Forward(s *torch.Scope, in Input) Output {
 	return out
 }
 
-func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch.Tensor, mask nn.AttentionMask, cache *Cache) *torch.Tensor {
+// layer runs one decoder layer. The first layer builds the attention mask's tensor (if it
+// needs one) in outer, and the later layers of the pass reuse it.
+func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch.Tensor, mask *nn.AttentionMask, cache *Cache) *torch.Tensor {
 	s := outer.Child() // intermediates die here; autograd keeps what it saved
 	defer s.Close()
 	c := m.Config
@@ -186,7 +188,10 @@ func (m *Model) layer(outer *torch.Scope, ly *Layer, idx int, x, cos, sin *torch
 	if cache != nil {
 		k, v = cache.append(s, idx, k, v)
 	}
-	a := nn.Attention(s, q, k, v, mask, 0)
+	if mask.Additive == nil {
+		*mask = mask.Prepare(outer, q, k.Size(2))
+	}
+	a := nn.Attention(s, q, k, v, *mask, 0)
 	a = a.Transpose(s, 1, 2).Reshape(s, b, l, c.QDim())
 	h := x.Add(s, ly.O.Forward(s, a))
 	n2 := ly.PostNorm.Forward(s, h)

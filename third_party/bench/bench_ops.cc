@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <vector>
 
 static double g_seconds = 2;
 
@@ -58,6 +59,14 @@ int main(int argc, char **argv) {
   at::Tensor a = at::tensor({1.f, 2.f, 3.f, 4.f}).reshape({2, 2});
   at::Tensor b = at::tensor({5.f, 6.f, 7.f, 8.f}).reshape({2, 2});
   bench("add_tiny", [&] { at::Tensor c = at::add(a, b); });
+  // Results kept alive 64 at a time, as a Go scope keeps them until it closes (more live
+  // tensors cost the allocator and the caches: the fair twin of Go's AddTinyInScope).
+  std::vector<at::Tensor> kept;
+  kept.reserve(64);
+  bench("add_tiny_kept64", [&] {
+    kept.push_back(at::add(a, b));
+    if (kept.size() == 64) kept.clear();
+  });
   // The same through a heap-allocated handle, as the shim does (new/delete of a wrapper).
   bench("add_tiny_heap", [&] {
     at::Tensor *c = new at::Tensor(at::add(a, b));

@@ -46,6 +46,15 @@ def main():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     b = torch.tensor([[5.0, 6.0], [7.0, 8.0]])
     bench("add_tiny", lambda: torch.add(a, b))
+    # Results kept alive 64 at a time, as a Go scope keeps them until it closes.
+    kept = []
+
+    def add_kept():
+        kept.append(torch.add(a, b))
+        if len(kept) == 64:
+            kept.clear()
+
+    bench("add_tiny_kept64", add_kept)
     g = torch.Generator().manual_seed(0)
     x64, y64 = torch.randn(64, 64, generator=g), torch.randn(64, 64, generator=g)
     bench("add64", lambda: torch.add(x64, y64))
