@@ -1,6 +1,7 @@
 package prsmed_test
 
 import (
+	"context"
 	"image"
 	"os"
 	"path/filepath"
@@ -119,5 +120,41 @@ func BenchmarkPredictForward(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+// BenchmarkPredictBatch times PredictBatch (preprocessing, both encoders, the language
+// model's prefill and greedy answer, fusion, decoder, resize) on batches of 1, 2, 4 and 8
+// of the parity images, and reports the time per image: batching pays when it falls with
+// the batch.
+func BenchmarkPredictBatch(b *testing.B) {
+	m, s, _ := benchSetup(b)
+	defer m.Close()
+	defer s.Close()
+	var imgs []image.Image
+	for _, k := range []string{"rgb", "gray"} {
+		img, err := imageio.Load(filepath.Join("../testdata/prsmed", k+".png"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	for _, n := range []int{1, 2, 4, 8} {
+		b.Run("batch"+strconv.Itoa(n), func(b *testing.B) {
+			batch := make([]image.Image, n)
+			qs := make([]string, n)
+			for i := range batch {
+				batch[i] = imgs[i%len(imgs)]
+				qs[i] = "Where is the tumour in this image?"
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ps, err := m.PredictBatch(context.Background(), batch, qs)
+				if err != nil || len(ps) != n {
+					b.Fatal(err, len(ps))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/image")
+		})
 	}
 }
