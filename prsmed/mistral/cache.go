@@ -12,8 +12,7 @@ type Cache struct {
 	scope *torch.Scope
 	k, v  []*torch.Tensor
 	n     int64
-	cap   int64   // positions the buffers hold after the latest growth; 0 until the first step
-	caps  []int64 // positions each layer's buffers hold (they catch up with cap one by one)
+	caps  []int64 // positions each layer's buffers hold; 0 until the layer's first step
 	want  int64   // the capacity asked for in NewCacheCap
 }
 
@@ -39,8 +38,14 @@ func NewCacheCap(m *Model, dev torch.Device, capacity int64) *Cache {
 // Len is the number of cached positions.
 func (c *Cache) Len() int64 { return c.n }
 
-// Cap is the number of positions the buffers hold now (0 before the first step).
-func (c *Cache) Cap() int64 { return c.cap }
+// Cap is the number of positions the buffers hold now (0 before the first step). Every
+// layer sees the same steps, so all layers hold the same number.
+func (c *Cache) Cap() int64 {
+	if len(c.caps) == 0 {
+		return 0
+	}
+	return c.caps[0]
+}
 
 // Close frees the cached tensors.
 func (c *Cache) Close() { c.scope.Close() }
@@ -52,24 +57,20 @@ func (c *Cache) append(s *torch.Scope, layer int, k, v *torch.Tensor) (*torch.Te
 	if need := c.n + l; need > c.caps[layer] {
 		c.reserve(layer, k, v, need)
 	}
-	w := s.Child()
-	c.k[layer].Narrow(w, 2, c.n, l).CopyFrom(k)
-	c.v[layer].Narrow(w, 2, c.n, l).CopyFrom(v)
-	w.Close()
+	c.k[layer].Narrow(s, 2, c.n, l).CopyFrom(k)
+	c.v[layer].Narrow(s, 2, c.n, l).CopyFrom(v)
 	return c.k[layer].Narrow(s, 2, 0, c.n+l), c.v[layer].Narrow(s, 2, 0, c.n+l)
 }
 
-// reserve makes layer's buffers hold at least need positions, keeping what they hold. The
-// first layer to overflow sets the new capacity; the others follow it.
+// reserve makes layer's buffers hold at least need positions (at least the capacity asked
+// for, and at least twice what they held), keeping what they hold.
 func (c *Cache) reserve(layer int, k, v *torch.Tensor, need int64) {
-	if need > c.cap {
-		c.cap = max(need, c.want, 2*c.cap)
-	}
+	n := max(need, c.want, 2*c.caps[layer])
 	tmp := c.scope.Child() // the views used for copying
 	defer tmp.Close()
 	grow := func(old, src *torch.Tensor) *torch.Tensor {
 		sh := src.Shape()
-		sh[2] = c.cap
+		sh[2] = n
 		buf := torch.Empty(c.scope, src.DType(), sh...)
 		if old != nil {
 			if c.n > 0 {
@@ -81,7 +82,7 @@ func (c *Cache) reserve(layer int, k, v *torch.Tensor, need int64) {
 	}
 	c.k[layer] = grow(c.k[layer], k)
 	c.v[layer] = grow(c.v[layer], v)
-	c.caps[layer] = c.cap
+	c.caps[layer] = n
 }
 
 func (c *Cache) advance(l int64) { c.n += l }

@@ -17,6 +17,8 @@
 struct tt_tensor_s {
   at::Tensor t;
 };
+// shim.h shows tt_tensor to C (and Go) as a uintptr_t; the two must have the same size.
+static_assert(sizeof(tt_tensor) == sizeof(uintptr_t), "tt_tensor must fit a uintptr_t exactly");
 struct tt_gen_s {
   at::Generator g;
 };
