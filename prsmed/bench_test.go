@@ -3,10 +3,9 @@ package prsmed_test
 import (
 	"context"
 	"image"
-	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
@@ -15,12 +14,17 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // benchSetup builds the tiny model with the parity test's weights and a batch of 8 (the
 // two parity images four times), as third_party/bench/prsmed_bench.py does.
+//
+// The benchmarks keep their goroutine on one OS thread (as train.Trainer.Run does): OpenMP
+// keeps a team of worker threads per calling thread, and a loop that hopped between
+// threads would leave several teams competing for the cores.
 func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
-	torch.SetNumThreads(benchThreads())
+	torch.SetNumThreads(torchtest.BenchThreads(2))
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
 		b.Fatal(err)
@@ -61,16 +65,17 @@ func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 }
 
 // BenchmarkTrainStep times one stage-2 training step (forward, backward, clip, AdamW) on a
-// batch of 8 with 2 threads; samples/s = 8 / time.
+// batch of 8 with BENCH_THREADS intra-op threads (default 2); samples/s = 8 / time.
 func BenchmarkTrainStep(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	m, s, in := benchSetup(b)
 	defer m.Close()
 	defer s.Close()
 	m.SetStage(prsmed.Stage2)
 	opt := torch.NewAdamW(m.Store.ParamGroups(1e-4, 1e-5, nil), torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 1e-5})
 	defer opt.Close()
-	b.ResetTimer()
-	cpu0 := processCPU()
+	done := torchtest.CPUPerOp(b)
 	for i := 0; i < b.N; i++ {
 		c := s.Train(nil)
 		out, err := m.Forward(c, in)
@@ -83,37 +88,20 @@ func BenchmarkTrainStep(b *testing.B) {
 		opt.Step()
 		c.Close()
 	}
+	done()
 	b.ReportMetric(8*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric((processCPU()-cpu0)/float64(b.N)*1e3, "cpu-ms/op")
-}
-
-// benchThreads is PRSMED_BENCH_THREADS, default 2 (as prsmed_bench.py's THREADS).
-func benchThreads() int {
-	if n, err := strconv.Atoi(os.Getenv("PRSMED_BENCH_THREADS")); err == nil && n > 0 {
-		return n
-	}
-	return 2
-}
-
-// processCPU is the process's user and system CPU time in seconds (all threads, as
-// Python's time.process_time), which third_party/bench/interleave_train.py compares next
-// to the wall clock.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // BenchmarkPredictForward times the inference forward of one sample without generation:
 // TinyViT, CLIP, the language model over the prompt, fusion and decoder.
 func BenchmarkPredictForward(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	m, s, in := benchSetup(b)
 	defer m.Close()
 	defer s.Close()
 	one := prsmed.Inputs{SAM: in.SAM.Narrow(s, 0, 0, 1), CLIP: in.CLIP.Narrow(s, 0, 0, 1), Samples: []llava.Sample{{Question: in.Samples[0].Question}}}
-	b.ResetTimer()
+	done := torchtest.CPUPerOp(b)
 	for i := 0; i < b.N; i++ {
 		c := s.NoGrad()
 		if _, err := m.Forward(c, one); err != nil {
@@ -121,6 +109,7 @@ func BenchmarkPredictForward(b *testing.B) {
 		}
 		c.Close()
 	}
+	done()
 }
 
 // BenchmarkPredictBatch times PredictBatch (preprocessing, both encoders, the language

@@ -6,29 +6,29 @@ package torch_test
 //	go test ./torch/ -run '^$' -bench . -benchtime 2s
 //
 // Threads: torch.SetNumThreads(1) for AddTiny, AddTinyScope and Matmul64; Matmul512 uses
-// TORCH_BENCH_THREADS (default 2, the cores of the reference machine). SetNumThreads sets
-// ATen's OpenMP count only: with Debian's libtorch a float matmul runs in OpenBLAS
-// (openblas-pthread), whose pool takes OPENBLAS_NUM_THREADS (default: all cores) and ignores
-// it. Pin both for a fair comparison with the C++ and Python loops:
+// BENCH_THREADS (default 2, the cores of the reference machine). With Debian's libtorch a
+// float matmul runs in OpenBLAS (openblas-pthread), whose own thread pool SetNumThreads
+// sets too; the C++ and Python loops take OPENBLAS_NUM_THREADS, so pin it to the same count
+// for a fair comparison:
 //
-//	OPENBLAS_NUM_THREADS=1 TORCH_BENCH_THREADS=1 go test ./torch/ -run '^$' -bench . Every result is
-// freed in the iteration that made it: AddTiny and Matmul* call Free on the result (their
-// scope is recycled every 4096 iterations so that its list of freed tensors stays short);
-// AddTinyScope opens and closes a child scope per iteration instead.
+//	OPENBLAS_NUM_THREADS=1 BENCH_THREADS=1 go test ./torch/ -run '^$' -bench .
+//
+// Every result is freed in the iteration that made it: AddTiny and Matmul* call Free on the
+// result (their scope is recycled every 4096 iterations so that its list of freed tensors
+// stays short); AddTinyScope opens and closes a child scope per iteration instead.
 //
 // Each benchmark locks its goroutine to one OS thread and also reports that thread's CPU
 // time per op (cpu-ns/op), which the C++ and Python loops report too: on a machine shared
 // with other work the wall clock of a loop varies several-fold, its CPU time far less.
 
 import (
-	"os"
 	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
 
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // threadCPU is the calling OS thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID).
@@ -50,13 +50,6 @@ func cpuTimer(b *testing.B) func() {
 		b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
 		runtime.UnlockOSThread()
 	}
-}
-
-func benchThreads() int {
-	if v, err := strconv.Atoi(os.Getenv("TORCH_BENCH_THREADS")); err == nil && v > 0 {
-		return v
-	}
-	return 2
 }
 
 // benchFreeLoop runs op b.N times, freeing each result, in a scope recycled every 4096
@@ -153,4 +146,4 @@ func benchMatmul(b *testing.B, n int64, threads int) {
 }
 
 func BenchmarkMatmul64(b *testing.B)  { benchMatmul(b, 64, 1) }
-func BenchmarkMatmul512(b *testing.B) { benchMatmul(b, 512, benchThreads()) }
+func BenchmarkMatmul512(b *testing.B) { benchMatmul(b, 512, torchtest.BenchThreads(2)) }

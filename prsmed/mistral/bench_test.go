@@ -3,16 +3,19 @@ package mistral_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // benchConfigs are the sizes of BENCHMARKS.md: the tiny test model and a ~100M-parameter
 // model (hidden 768, 12 layers, 12 heads / 4 KV heads, MLP 2048, vocab 32000); compare with
-// third_party/bench/mistral_bench.py at the same thread count.
+// third_party/bench/mistral_bench.py at the same thread count (BENCH_THREADS, default 2;
+// third_party/bench/interleave_models.py runs the two alternately).
 var benchConfigs = map[string]mistral.Config{
 	"tiny": {VocabSize: 97, HiddenSize: 64, IntermediateSize: 128, NumHiddenLayers: 2, NumAttentionHeads: 4,
 		NumKeyValueHeads: 2, RMSNormEps: 1e-6, RopeTheta: 10000, MaxPositions: 4096, EOSTokenID: 2, HiddenAct: "silu"},
@@ -21,7 +24,7 @@ var benchConfigs = map[string]mistral.Config{
 }
 
 func benchModel(b *testing.B, name string) (*nn.Store, *mistral.Model) {
-	torch.SetNumThreads(2)
+	torch.SetNumThreads(torchtest.BenchThreads(2))
 	st := nn.NewStore(torch.CPU)
 	m, err := mistral.New(st.Root(), benchConfigs[name])
 	if err != nil {
@@ -37,17 +40,21 @@ func benchModel(b *testing.B, name string) (*nn.Store, *mistral.Model) {
 func BenchmarkPrefill(b *testing.B) {
 	for _, name := range []string{"tiny", "100M"} {
 		b.Run(name, func(b *testing.B) {
+			runtime.LockOSThread() // one OpenMP team (see prsmed's benchmarks)
+			defer runtime.UnlockOSThread()
 			st, m := benchModel(b, name)
 			defer st.Close()
 			s := torch.NewScope(torch.CPU).NoGrad()
 			defer s.Close()
 			ids := torch.Randint(s, nil, 3, 90, 1, 128)
-			b.ResetTimer()
+			m.Forward(s, mistral.Input{IDs: ids, Logits: mistral.LogitsLast}) // untimed, as the PyTorch side
+			done := torchtest.CPUPerOp(b)
 			for i := 0; i < b.N; i++ {
 				c := s.Child()
 				m.Forward(c, mistral.Input{IDs: ids, Logits: mistral.LogitsLast})
 				c.Close()
 			}
+			done()
 			b.ReportMetric(128*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}
@@ -58,18 +65,25 @@ func BenchmarkPrefill(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	for _, name := range []string{"tiny", "100M"} {
 		b.Run(name, func(b *testing.B) {
+			runtime.LockOSThread() // one OpenMP team (see prsmed's benchmarks)
+			defer runtime.UnlockOSThread()
 			st, m := benchModel(b, name)
 			defer st.Close()
 			s := torch.NewScope(torch.CPU).NoGrad()
 			defer s.Close()
 			ids := torch.Randint(s, nil, 3, 90, 1, 16)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			gen := func() {
 				out, err := m.Generate(context.Background(), s, mistral.Prompt{IDs: ids}, mistral.GenerateOptions{MaxNewTokens: 32, EOS: -1})
 				if err != nil || len(out[0]) != 32 {
 					b.Fatal(err, fmt.Sprint(len(out[0])))
 				}
 			}
+			gen() // untimed (the PyTorch side times its decoding after its prefill runs)
+			done := torchtest.CPUPerOp(b)
+			for i := 0; i < b.N; i++ {
+				gen()
+			}
+			done()
 			b.ReportMetric(32*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}

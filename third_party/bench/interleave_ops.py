@@ -36,7 +36,8 @@ GO_NAMES = {"AddTiny": "add_tiny", "AddTinyInScope": "add_tiny_scope", "Add64": 
 
 
 def run(cmd, cwd=None):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", TORCH_BENCH_THREADS="1")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", BENCH_THREADS="1",
+               TORCH_BENCH_THREADS="1")  # the name binaries built before 2026-12-05 read
     return subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 

@@ -28,7 +28,7 @@ THREADS = os.environ.get("BENCH_THREADS", "1")
 
 def run(cmd, cwd=None):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=THREADS, OMP_NUM_THREADS=THREADS, THREADS=THREADS,
-               PRSMED_BENCH_THREADS=THREADS)
+               BENCH_THREADS=THREADS, PRSMED_BENCH_THREADS=THREADS)  # the second: binaries built before 2026-12-05
     return subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 

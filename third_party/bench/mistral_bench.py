@@ -70,11 +70,12 @@ for name, c in CFGS.items():
     with torch.no_grad():
         ids = torch.randint(3, 90, (1, 128))
         forward(c, w, ids, [None] * c["l"], 0)
-        n, t0 = 5, time.perf_counter()
+        n, t0, c0 = 5, time.perf_counter(), time.process_time()
         for _ in range(n):
             forward(c, w, ids, [None] * c["l"], 0)
         pre = 128 * n / (time.perf_counter() - t0)
-        n, t0 = 3, time.perf_counter()
+        pre_cpu = (time.process_time() - c0) / n
+        n, t0, c0 = 3, time.perf_counter(), time.process_time()
         for _ in range(n):
             cache = [None] * c["l"]
             lg = forward(c, w, torch.randint(3, 90, (1, 16)), cache, 0)
@@ -84,5 +85,7 @@ for name, c in CFGS.items():
                 lg = forward(c, w, nxt, cache, past)
                 past += 1
         dec = 32 * n / (time.perf_counter() - t0)
-    print(f"pytorch {torch.__version__} threads={torch.get_num_threads()} {name}: prefill {pre:.0f} tokens/s, decode {dec:.1f} tokens/s")
+        dec_cpu = (time.process_time() - c0) / n
+    print(f"pytorch {torch.__version__} threads={torch.get_num_threads()} {name}: prefill {pre:.0f} tokens/s, decode {dec:.1f} tokens/s"
+          f" (process CPU per prompt {pre_cpu*1e3:.2f} ms, per generation {dec_cpu*1e3:.2f} ms)")
 print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MiB")

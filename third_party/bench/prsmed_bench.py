@@ -3,7 +3,7 @@ third_party/golden/prsmed_ref.py (same structure as prsmed.Tiny): one stage-2 tr
 step (forward, backward, clip, AdamW over LoRA, TinyViT, fusion and decoder) on a batch of
 8, and the inference forward (mask branch and the language model over the prompt) of one
 sample, at 2 threads. Compare: go test -run NONE -bench 'TrainStep|PredictForward' ./prsmed/
-Run: /usr/bin/python3 third_party/bench/prsmed_bench.py [steps, default 10] [--train-only]
+Run: /usr/bin/python3 third_party/bench/prsmed_bench.py [steps, default 10] [--train-only | --infer-only]
 A single run is noisy on a shared machine; third_party/bench/interleave_train.py alternates
 it with the Go benchmark and reports medians and ranges."""
 import os
@@ -53,14 +53,15 @@ def step():
     opt.step()
 
 
-step()
 args = [x for x in sys.argv[1:] if not x.startswith("--")]
 n = int(args[0]) if args else 10
-t0, c0 = time.perf_counter(), time.process_time()
-for _ in range(n):
+if "--infer-only" not in sys.argv:
     step()
-dt = (time.perf_counter() - t0) / n
-cpu = (time.process_time() - c0) / n
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        step()
+    dt = (time.perf_counter() - t0) / n
+    cpu = (time.process_time() - c0) / n
 if "--train-only" in sys.argv:
     print(f"pytorch {torch.__version__} threads={torch.get_num_threads()}: train step (batch 8) {dt*1e3:.1f} ms, "
           f"process CPU {cpu*1e3:.1f} ms")
@@ -69,10 +70,15 @@ model.eval()
 with torch.no_grad():
     one = (sam[:1], px[:1], [(rows[0][0], [])], masks[:1])
     model(*one)
-    m, t1 = 20, time.perf_counter()
+    m, t1, c1 = 20, time.perf_counter(), time.process_time()
     for _ in range(m):
         model(*one)
     inf = (time.perf_counter() - t1) / m
+    inf_cpu = (time.process_time() - c1) / m
+if "--infer-only" in sys.argv:
+    print(f"pytorch {torch.__version__} threads={torch.get_num_threads()}: inference forward (1 sample, no generation) "
+          f"{inf*1e3:.2f} ms, process CPU {inf_cpu*1e3:.2f} ms")
+    sys.exit(0)
 print(f"pytorch {torch.__version__} threads={torch.get_num_threads()}: train step (batch 8) {dt*1e3:.1f} ms "
       f"= {8/dt:.1f} samples/s; inference forward (1 sample, no generation) {inf*1e3:.2f} ms; "
       f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MiB")
