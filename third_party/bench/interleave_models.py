@@ -15,7 +15,10 @@ image: tinyvit_bench.py against BenchmarkForward1024); default: all three.
 
 Threads: BENCH_THREADS (default 1) sets both sides' intra-op threads and OpenBLAS's pool
 (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, THREADS for the Python scripts, BENCH_THREADS for
-the Go benchmarks, whose torch.SetNumThreads also sizes OpenBLAS's pool). The Go test
+the Go benchmarks, whose torch.SetNumThreads also sizes OpenBLAS's pool). With more than
+one thread, PY_OPENBLAS_NUM_THREADS gives the PyTorch side's OpenBLAS pool a size of its
+own: on a 2-core machine PyTorch 1.13 with two OpenMP threads and two OpenBLAS threads
+oversubscribes the cores and runs several times slower than with one OpenBLAS thread. The Go test
 binaries are built first into a temporary folder (GO_BIN_DIR=dir reuses binaries already
 there: mistral.test, prsmed.test, tinyvit.test). Run it on an otherwise idle machine.
 """
@@ -34,7 +37,10 @@ PACKAGES = {"mistral": "./prsmed/mistral/", "prsmed": "./prsmed/", "tinyvit": ".
 
 def run(cmd, cwd=None, extra=None):
     env = dict(os.environ, OMP_NUM_THREADS=THREADS, OPENBLAS_NUM_THREADS=THREADS, THREADS=THREADS,
-               BENCH_THREADS=THREADS, **(extra or {}))
+               BENCH_THREADS=THREADS)
+    if cmd[0] == sys.executable and os.environ.get("PY_OPENBLAS_NUM_THREADS"):
+        env["OPENBLAS_NUM_THREADS"] = os.environ["PY_OPENBLAS_NUM_THREADS"]
+    env.update(extra or {})
     return subprocess.run(cmd, cwd=cwd or ROOT, env=env, check=True, capture_output=True, text=True).stdout
 
 
@@ -108,7 +114,9 @@ def main():
     def s(v, f="%.1f"):
         return f"{f % statistics.median(v)} [{f % min(v)}–{f % max(v)}]"
 
-    print(f"({rounds} rounds, {THREADS} thread(s); per unit of work, median [min–max]; ratios within a round)")
+    pyob = os.environ.get("PY_OPENBLAS_NUM_THREADS") or THREADS
+    print(f"({rounds} rounds, {THREADS} thread(s), PyTorch's OpenBLAS {pyob}; per unit of work, median [min–max]; "
+          "ratios within a round)")
     print("| work | PyTorch wall ms | Go wall ms | Go throughput ÷ PyTorch (wall) | PyTorch CPU ms | Go CPU ms "
           "| PyTorch CPU ÷ Go CPU |")
     print("|---|---|---|---|---|---|---|")
