@@ -6,6 +6,18 @@
 //	go run ./examples/benchstep -preset tiny -steps 5                       # CPU smoke run
 //	go run ./examples/benchstep -preset paper -device cuda -dtype bfloat16 -batch 2 -steps 20
 //	go run ./examples/benchstep -preset paper -device cuda -dtype bfloat16 -batch 8 -phases
+//	go run ./examples/benchstep -preset paper -device cuda -configs autocast-bf16:2,bf16:2,f32:2
+//
+// -configs times several configurations in one process, on one model (built once, its
+// parameters cast between configurations), and prints one JSON line per configuration:
+// a configuration is NAME:BATCH, NAME one of f32 (float32 throughout), bf16 (every
+// parameter and input bfloat16), autocast-bf16 and autocast-f16 (float32 parameters, the
+// step under autocast), or predict-f32 and predict-bf16: not a training step but one
+// PredictBatch call on BATCH random 1024×1024 images (preprocessing, TinyViT, CLIP, the
+// prompt's prefill, -answer greedy tokens with the stop token disabled so that every call
+// generates them all, fusion, decoder, resize to the image), step_s being its latency. On a GPU lent for minutes this saves building the 7.6-billion
+// parameter model once per configuration; third_party/bench/gpu_step_compare.py runs it and
+// its PyTorch twin alternately.
 //
 // Without -phases the timed steps run back to back and the device is synchronised once at
 // the end (step_s is the total over the steps), as a training loop runs. With -phases the
@@ -21,9 +33,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +65,45 @@ type options struct {
 	adamw    string
 	lr       float64
 	clip     float64
+	configs  string
+	answer   int
+	pSteps   int
+	pWarmup  int
+}
+
+// stepConfig is one timed configuration: the parameters' dtype, the autocast dtype (0: off)
+// and the batch size.
+type stepConfig struct {
+	name     string
+	dtype    torch.DType
+	autocast torch.DType
+	batch    int
+	predict  bool // time PredictBatch instead of a training step
+}
+
+// configNames maps the names -configs accepts to dtype and autocast.
+var configNames = map[string][2]torch.DType{
+	"f32":           {torch.Float32, 0},
+	"bf16":          {torch.BFloat16, 0},
+	"autocast-bf16": {torch.Float32, torch.BFloat16},
+	"autocast-f16":  {torch.Float32, torch.Float16},
+	"predict-f32":   {torch.Float32, 0},
+	"predict-bf16":  {torch.BFloat16, 0},
+}
+
+// parseConfigs reads -configs: NAME:BATCH, comma-separated.
+func parseConfigs(s string) ([]stepConfig, error) {
+	var out []stepConfig
+	for _, item := range strings.Split(s, ",") {
+		name, batch, ok := strings.Cut(strings.TrimSpace(item), ":")
+		dt, known := configNames[name]
+		n, err := strconv.Atoi(batch)
+		if !ok || !known || err != nil || n <= 0 {
+			return nil, fmt.Errorf("-configs: %q is not NAME:BATCH with NAME f32, bf16, autocast-bf16, autocast-f16, predict-f32 or predict-bf16 and a positive batch", item)
+		}
+		out = append(out, stepConfig{name: name, dtype: dt[0], autocast: dt[1], batch: n, predict: strings.HasPrefix(name, "predict-")})
+	}
+	return out, nil
 }
 
 func main() {
@@ -68,6 +122,10 @@ func main() {
 	flag.StringVar(&o.adamw, "adamw", "auto", "AdamW implementation: auto, foreach, per-tensor or fused")
 	flag.Float64Var(&o.lr, "lr", 1e-4, "AdamW learning rate")
 	flag.Float64Var(&o.clip, "clip", 1, "gradient-norm clipping threshold")
+	flag.StringVar(&o.configs, "configs", "", "time several configurations NAME:BATCH in one process, comma-separated (NAME: f32, bf16, autocast-bf16, autocast-f16, predict-f32, predict-bf16); overrides -dtype, -autocast and -batch")
+	flag.IntVar(&o.answer, "answer", 64, "tokens each prediction generates (predict-* configurations)")
+	flag.IntVar(&o.pSteps, "predict-steps", 3, "timed calls of a predict-* configuration")
+	flag.IntVar(&o.pWarmup, "predict-warmup", 1, "untimed calls of a predict-* configuration first")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchstep [flags]\n\nTimes a PRS-Med stage-2 training step on random weights and prints one JSON line.\n\n")
 		flag.PrintDefaults()
@@ -75,22 +133,24 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := run(ctx, o)
+	err := run(ctx, o, func(r *result) error {
+		line, err := json.Marshal(r)
+		if err == nil {
+			fmt.Println(string(line))
+		}
+		return err
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchstep:", err)
 		os.Exit(1)
 	}
-	line, err := json.Marshal(res)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchstep:", err)
-		os.Exit(1)
-	}
-	fmt.Println(string(line))
 }
 
 // result is the JSON line.
 type result struct {
 	Impl      string             `json:"impl"`
+	Config    string             `json:"config,omitempty"`
+	Answer    int                `json:"answer_tokens,omitempty"` // predict-*: tokens generated per image
 	Preset    string             `json:"preset"`
 	Device    string             `json:"device"`
 	DType     string             `json:"dtype"`
@@ -108,6 +168,7 @@ type result struct {
 	Loss      float64            `json:"loss"`
 	GradNorm  float64            `json:"grad_norm"`
 	LoRA      string             `json:"lora"`
+	Reserved  float64            `json:"reserved_gib,omitempty"`
 }
 
 func parseImpl(s string) (torch.AdamWImpl, error) {
@@ -119,43 +180,50 @@ func parseImpl(s string) (torch.AdamWImpl, error) {
 	return 0, fmt.Errorf("unknown -adamw %q (auto, foreach, per-tensor or fused)", s)
 }
 
-func run(ctx context.Context, o options) (res *result, err error) {
+// run builds the model once and times each configuration (the one of -dtype, -autocast and
+// -batch, or those of -configs), handing each result to emit as soon as it is measured.
+func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 	defer torch.Recover(&err)
-	if o.batch <= 0 || o.steps <= 0 || o.warmup < 0 {
-		return nil, fmt.Errorf("-batch and -steps must be positive, -warmup not negative")
+	if o.batch <= 0 || o.steps <= 0 || o.warmup < 0 || o.answer <= 0 || o.pSteps <= 0 || o.pWarmup < 0 {
+		return fmt.Errorf("-batch, -steps, -predict-steps and -answer must be positive, -warmup and -predict-warmup not negative")
 	}
 	dev, err := cli.Device(o.device)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var dt torch.DType
-	switch o.dtype {
-	case "float32":
-		dt = torch.Float32
-	case "bfloat16":
-		dt = torch.BFloat16
-	default:
-		return nil, fmt.Errorf("unknown -dtype %q (float32 or bfloat16)", o.dtype)
-	}
-	var ac torch.DType
-	if o.autocast != "" {
-		if ac, err = torch.ParseDType(o.autocast); err != nil {
-			return nil, fmt.Errorf("-autocast: %w", err)
+	configs := []stepConfig{{batch: o.batch}}
+	if o.configs != "" {
+		if configs, err = parseConfigs(o.configs); err != nil {
+			return err
+		}
+	} else {
+		switch o.dtype {
+		case "float32":
+			configs[0].dtype = torch.Float32
+		case "bfloat16":
+			configs[0].dtype = torch.BFloat16
+		default:
+			return fmt.Errorf("unknown -dtype %q (float32 or bfloat16)", o.dtype)
+		}
+		if o.autocast != "" {
+			if configs[0].autocast, err = torch.ParseDType(o.autocast); err != nil {
+				return fmt.Errorf("-autocast: %w", err)
+			}
 		}
 	}
 	impl, err := parseImpl(o.adamw)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if o.threads > 0 {
 		torch.SetNumThreads(o.threads)
 	}
 	if err := torch.ManualSeed(o.seed); err != nil {
-		return nil, err
+		return err
 	}
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var cfg prsmed.Config
 	seq := o.seq
@@ -171,21 +239,51 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			seq = 642
 		}
 	default:
-		return nil, fmt.Errorf("unknown -preset %q (tiny or paper)", o.preset)
+		return fmt.Errorf("unknown -preset %q (tiny or paper)", o.preset)
 	}
 	m, err := prsmed.New(cfg, tok, dev)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer m.Close()
-	if dt != torch.Float32 {
-		if err := m.Store.To(dev, dt); err != nil {
+	m.SetStage(prsmed.Stage2)
+	for _, c := range configs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		timer := timeConfig
+		if c.predict {
+			timer = timePredict
+		}
+		res, err := timer(ctx, m, cfg, o, c, impl, dev, seq)
+		if err != nil {
+			return err
+		}
+		if err := emit(res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timeConfig casts the model's parameters to c's dtype and times o.steps steps of c after
+// o.warmup untimed ones, with a fresh optimizer.
+func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, impl torch.AdamWImpl,
+	dev torch.Device, seq int) (res *result, err error) {
+	defer torch.Recover(&err)
+	if m.Store.DType() != c.dtype {
+		if err := m.Store.To(dev, c.dtype); err != nil {
 			return nil, err
 		}
 	}
-	m.SetStage(prsmed.Stage2)
-
-	samples, err := paddedSamples(m, cfg, o.batch, seq)
+	if dev.IsCUDA() {
+		// What the allocator holds after the steps then belongs to this configuration.
+		if err := torch.CUDAEmptyCache(); err != nil {
+			return nil, err
+		}
+	}
+	dt := c.dtype
+	samples, err := paddedSamples(m, cfg, c.batch, seq)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +295,7 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	}
 	defer g.Close()
 	s = s.Train(g) // every step runs in training mode, dropout drawing from g
-	b := int64(o.batch)
+	b := int64(c.batch)
 	rc := int64(cfg.CLIPPreprocess.Size)
 	if rc == 0 {
 		rc = cfg.CLIP.ImageSize
@@ -224,7 +322,7 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	phases := map[string][]float64{}
 	var seqLen int64
 	var loss, norm *torch.Tensor
-	step := func(c *torch.Scope, timed bool) error {
+	step := func(sc *torch.Scope, timed bool) error {
 		mark := time.Now()
 		lap := func(name string) {
 			if timed && o.phases {
@@ -235,9 +333,9 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			}
 		}
 		opt.ZeroGrad()
-		fc := c
-		if ac != 0 {
-			fc = c.Autocast(ac)
+		fc := sc
+		if c.autocast != 0 {
+			fc = sc.Autocast(c.autocast)
 		}
 		out, err := m.Forward(fc, in)
 		if err != nil {
@@ -246,21 +344,21 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		lap("forward")
 		out.Loss.Total.Backward()
 		lap("backward")
-		norm = torch.ClipGradNormTensor(c, trainable, o.clip, 2)
+		norm = torch.ClipGradNormTensor(sc, trainable, o.clip, 2)
 		lap("clip")
 		opt.Step()
 		lap("optimizer")
 		seqLen = out.LLaVA.Hidden.Size(1)
-		loss = out.Loss.Total.Detach(c)
+		loss = out.Loss.Total.Detach(sc)
 		return nil
 	}
 	for i := 0; i < o.warmup; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c := s.Child()
-		err := step(c, false)
-		c.Close()
+		sc := s.Child()
+		err := step(sc, false)
+		sc.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -268,28 +366,30 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	sync()
 	start := time.Now()
 	last := s.Child()
+	defer last.Close()
 	for i := 0; i < o.steps; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c := s.Child()
-		if err := step(c, true); err != nil {
+		sc := s.Child()
+		if err := step(sc, true); err != nil {
 			return nil, err
 		}
 		if i == o.steps-1 {
 			// Keep the last step's loss and norm to report them after the timing.
-			loss, norm = c.Escape(loss, last), c.Escape(norm, last)
+			loss, norm = sc.Escape(loss, last), sc.Escape(norm, last)
 		}
-		c.Close()
+		sc.Close()
 	}
 	sync()
 	total := time.Since(start).Seconds()
-	defer last.Close()
 
 	res = &result{
-		Impl: "prsmed-go", Preset: o.preset, Device: dev.String(), DType: o.dtype, Autocast: o.autocast, Batch: o.batch, SeqLen: seqLen,
+		// The dtype is read from a parameter: what the step ran with.
+		Impl: "prsmed-go", Config: c.name, Preset: o.preset, Device: dev.String(), DType: dtypeName(trainable[0].DType()),
+		Autocast: dtypeName(c.autocast), Batch: c.batch, SeqLen: seqLen,
 		Params: m.Store.NumParams(false), Trainable: m.Store.NumParams(true), Steps: o.steps,
-		StepS: total / float64(o.steps), SamplesS: float64(o.batch*o.steps) / total,
+		StepS: total / float64(o.steps), SamplesS: float64(c.batch*o.steps) / total,
 		AdamW: resolvedImpl(impl, dev, dt), Libtorch: torch.Version(), Loss: loss.Item(),
 		LoRA: fmt.Sprintf("r%d/alpha%g/dropout%g on %s", cfg.LoRA.R, cfg.LoRA.Alpha, cfg.LoRA.Dropout, strings.Join(cfg.LoRA.Targets, ",")),
 	}
@@ -302,7 +402,99 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			res.Phases[k] = median(v)
 		}
 	}
+	if dev.IsCUDA() {
+		st, err := torch.CUDAMemory(dev)
+		if err != nil {
+			return nil, err
+		}
+		res.Reserved = float64(st.Reserved) / (1 << 30)
+	}
 	return res, nil
+}
+
+// timePredict casts the model's parameters to c's dtype and times o.pSteps PredictBatch
+// calls on c.batch random 1024×1024 images after o.pWarmup untimed ones; every call
+// generates o.answer tokens (the stop token is disabled for the run).
+func timePredict(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, _ torch.AdamWImpl,
+	dev torch.Device, _ int) (res *result, err error) {
+	defer torch.Recover(&err)
+	if m.Store.DType() != c.dtype {
+		if err := m.Store.To(dev, c.dtype); err != nil {
+			return nil, err
+		}
+	}
+	if dev.IsCUDA() {
+		if err := torch.CUDAEmptyCache(); err != nil {
+			return nil, err
+		}
+	}
+	maxTokens, eos := m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID
+	m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID = o.answer, -1
+	defer func() { m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID = maxTokens, eos }()
+	rng := rand.New(rand.NewPCG(o.seed, 1))
+	imgs := make([]image.Image, c.batch)
+	questions := make([]string, c.batch)
+	for i := range imgs {
+		img := image.NewRGBA(image.Rect(0, 0, 1024, 1024))
+		for j := range img.Pix {
+			img.Pix[j] = uint8(rng.UintN(256))
+		}
+		imgs[i], questions[i] = img, "Where is the tumour in this image?"
+	}
+	predict := func() error {
+		ps, err := m.PredictBatch(ctx, imgs, questions)
+		if err == nil && len(ps) != c.batch {
+			err = fmt.Errorf("%d predictions for %d images", len(ps), c.batch)
+		}
+		return err
+	}
+	for i := 0; i < o.pWarmup; i++ {
+		if err := predict(); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	for i := 0; i < o.pSteps; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := predict(); err != nil {
+			return nil, err
+		}
+	}
+	total := time.Since(start).Seconds() // PredictBatch returns host masks: the device is done
+	prompt, _, err := m.LLaVA.Tokens(llava.Sample{Question: questions[0]})
+	if err != nil {
+		return nil, err
+	}
+	res = &result{
+		Impl: "prsmed-go", Config: c.name, Preset: o.preset, Device: dev.String(), DType: dtypeName(m.Store.Parameters()[0].DType()),
+		Batch: c.batch, Answer: o.answer, SeqLen: int64(len(prompt) - 1 + imagePatches(cfg)), Params: m.Store.NumParams(false), Steps: o.pSteps,
+		StepS: total / float64(o.pSteps), SamplesS: float64(c.batch*o.pSteps) / total, Libtorch: torch.Version(),
+	}
+	if dev.IsCUDA() {
+		st, err := torch.CUDAMemory(dev)
+		if err != nil {
+			return nil, err
+		}
+		res.Reserved = float64(st.Reserved) / (1 << 30)
+	}
+	return res, nil
+}
+
+// dtypeName is the name -dtype and -autocast use for dt ("" for 0).
+func dtypeName(dt torch.DType) string {
+	switch dt {
+	case 0:
+		return ""
+	case torch.Float32:
+		return "float32"
+	case torch.BFloat16:
+		return "bfloat16"
+	case torch.Float16:
+		return "float16"
+	}
+	return dt.String()
 }
 
 // resolvedImpl names the AdamW implementation that Auto picks for parameters on dev.
@@ -321,11 +513,7 @@ func resolvedImpl(impl torch.AdamWImpl, dev torch.Device, dt torch.DType) string
 func paddedSamples(m *prsmed.Model, cfg prsmed.Config, batch, seq int) ([]llava.Sample, error) {
 	const answer = "The tumour is in the top left of the image."
 	q := "Where is the tumour in this image?"
-	side := int64(cfg.CLIPPreprocess.Size)
-	if side == 0 {
-		side = cfg.CLIP.ImageSize
-	}
-	patches := int(side/cfg.CLIP.PatchSize) * int(side/cfg.CLIP.PatchSize)
+	patches := imagePatches(cfg)
 	for i := 0; ; i++ {
 		p, a, err := m.LLaVA.Tokens(llava.Sample{Question: q, Answer: answer})
 		if err != nil {
@@ -344,6 +532,15 @@ func paddedSamples(m *prsmed.Model, cfg prsmed.Config, batch, seq int) ([]llava.
 		out[i] = llava.Sample{Question: q, Answer: answer}
 	}
 	return out, nil
+}
+
+// imagePatches is the number of image tokens the vision tower puts in the prompt.
+func imagePatches(cfg prsmed.Config) int {
+	side := int64(cfg.CLIPPreprocess.Size)
+	if side == 0 {
+		side = cfg.CLIP.ImageSize
+	}
+	return int(side/cfg.CLIP.PatchSize) * int(side/cfg.CLIP.PatchSize)
 }
 
 func median(v []float64) float64 {

@@ -5,6 +5,8 @@ would, on random weights, printing one JSON line with the same keys.
 
     python3 third_party/bench/paper_step.py --device cuda --dtype bfloat16 --batch 2 --steps 20
     python3 third_party/bench/paper_step.py --device cuda --dtype bfloat16 --batch 8 --phases
+    python3 third_party/bench/paper_step.py --device cuda --autocast bfloat16 --batch 2
+    python3 third_party/bench/paper_step.py --device cuda --configs autocast-bf16:2,bf16:2,f32:2
 
 Needs PyTorch 2.x with transformers and peft (Debian's python3-torch 1.13 has neither; run
 it on the GPU machine, in the same job as the Go program, and compare only runs of one job).
@@ -24,7 +26,18 @@ The model (shapes of prsmed.Paper()):
   - torch.optim.AdamW (its default foreach implementation on CUDA; --fused for fused=True),
     torch.nn.utils.clip_grad_norm_(max_norm=1).
 --dtype bfloat16 makes every parameter and input bfloat16 (pure bf16, as the Go program's
--dtype bfloat16); --dtype float32 keeps everything float32.
+-dtype bfloat16); --dtype float32 keeps everything float32; --autocast bfloat16 (or float16)
+keeps float32 parameters and runs the step under torch.autocast, as the Go program's
+-autocast. --configs times several configurations NAME:BATCH in one process on one model
+(built once in float32, cast between configurations), one JSON line each, with the Go
+program's names: f32, bf16, autocast-bf16, autocast-f16; third_party/bench/gpu_step_compare.py
+runs it and the Go program alternately. predict-f32:N and predict-bf16:N time inference
+instead, as the Go program's configurations of those names: one call on N random 1024x1024
+images (host preprocessing as LLaVA-Med and TinySAM do it, TinyViT, CLIP, the prompt's
+prefill with a KV cache, --answer-tokens greedy tokens with a check for the stop token
+after each, fusion and decoder over the prompt's hidden states, sigmoid, resize to the
+image, masks to the host); step_s is its latency. The prompt has --prompt-len tokens
+(image tokens included; default 597, what the Go program's template gives its question).
 
 Timing: --warmup untimed steps, then --steps steps back to back with one synchronisation
 at the end (step_s is the mean); with --phases a synchronisation after the forward pass,
@@ -32,6 +45,7 @@ the backward pass, the clipping and the optimizer step of every timed step, and 
 medians of the phases.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -213,16 +227,36 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--fused", action="store_true", help="torch.optim.AdamW(fused=True) instead of its default")
+    ap.add_argument("--autocast", choices=["bfloat16", "float16"], help="run the step under torch.autocast to this dtype")
+    ap.add_argument("--answer-tokens", type=int, default=64, help="tokens each prediction generates (predict-*)")
+    ap.add_argument("--predict-steps", type=int, default=3, help="timed calls of a predict-* configuration")
+    ap.add_argument("--predict-warmup", type=int, default=1, help="untimed calls of a predict-* configuration first")
+    ap.add_argument("--prompt-len", type=int, default=PATCHES + 21, help="prompt tokens of a prediction, image tokens included")
+    ap.add_argument("--configs", help="time several configurations NAME:BATCH in one process, comma-separated "
+                    "(NAME: f32, bf16, autocast-bf16, autocast-f16, predict-f32, predict-bf16); overrides --dtype, "
+                    "--autocast and --batch")
     a = ap.parse_args()
     if a.seq < PATCHES + a.answer + 2:
         sys.exit(f"--seq must be at least {PATCHES + a.answer + 2}")
+    if a.configs:
+        try:
+            configs = parse_configs(a.configs)
+        except ValueError as e:
+            sys.exit(f"paper_step.py: {e}")
+    else:
+        configs = [dict(name="", dtype=DTYPES[a.dtype], autocast=DTYPES.get(a.autocast), batch=a.batch)]
+    if any(c["name"].startswith("predict-") for c in configs) and a.prompt_len < PATCHES + 6:
+        sys.exit(f"paper_step.py: --prompt-len {a.prompt_len} leaves no room for text beside {PATCHES} image tokens")
     torch.manual_seed(a.seed)
     dev = torch.device(a.device)
-    dtype = dict(float32=torch.float32, bfloat16=torch.bfloat16)[a.dtype]
+    # One model for every configuration: built in the first configuration's dtype, cast
+    # between configurations.
+    dtype = configs[0]["dtype"]
 
     from peft import LoraConfig, get_peft_model
 
-    with dev:
+    # torch.device is a context manager (tensors made inside go to it) from PyTorch 2.0.
+    with (dev if hasattr(dev, "__enter__") else contextlib.nullcontext()):
         lm, clip = build_transformers(dtype)
         lcfg = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, bias="none",
                           target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
@@ -236,11 +270,42 @@ def main():
     model = PaperModel(lm, clip)
     model.to(device=dev, dtype=dtype)
     model.train()
+    for c in configs:
+        res = (time_predict if c["name"].startswith("predict-") else time_config)(a, model, lm, dev, c)
+        print(json.dumps(res), flush=True)
+
+
+CONFIGS = {"f32": (torch.float32, None), "bf16": (torch.bfloat16, None),
+           "autocast-bf16": (torch.float32, torch.bfloat16), "autocast-f16": (torch.float32, torch.float16),
+           "predict-f32": (torch.float32, None), "predict-bf16": (torch.bfloat16, None)}
+DTYPES = dict(float32=torch.float32, bfloat16=torch.bfloat16, float16=torch.float16)
+NAMES = {v: k for k, v in DTYPES.items()}
+
+
+def parse_configs(text):
+    out = []
+    for item in text.split(","):
+        name, _, batch = item.strip().partition(":")
+        if name not in CONFIGS or not batch.isdigit() or int(batch) <= 0:
+            raise ValueError(f"--configs: {item!r} is not NAME:BATCH with NAME f32, bf16, autocast-bf16, "
+                             "autocast-f16, predict-f32 or predict-bf16 and a positive batch")
+        dt, ac = CONFIGS[name]
+        out.append(dict(name=name, dtype=dt, autocast=ac, batch=int(batch)))
+    return out
+
+
+def time_config(a, model, lm, dev, c):
+    """Casts the model to c's dtype and times a.steps steps of c after a.warmup untimed
+    ones, with a fresh optimizer; returns the JSON line's fields."""
+    dtype, b = c["dtype"], c["batch"]
+    model.to(dtype=dtype)
     train = model.trainable()
     attn = getattr(lm.config, "_attn_implementation", "?")
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
 
     g = torch.Generator(device=dev).manual_seed(a.seed + 1)
-    b = a.batch
     sam = torch.randn(b, 3, IMAGE_SIDE, IMAGE_SIDE, device=dev, generator=g).to(dtype)
     pixels = torch.randn(b, 3, CLIP_SIDE, CLIP_SIDE, device=dev, generator=g).to(dtype)
     masks = (torch.rand(b, 1, MASK_SIDE, MASK_SIDE, device=dev, generator=g) > 0.5).to(dtype)
@@ -256,6 +321,12 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
+    def forward():
+        if c["autocast"] is None:
+            return model(sam, pixels, pre_ids, post_ids, a.answer, masks)
+        with torch.autocast(device_type=dev.type, dtype=c["autocast"]):
+            return model(sam, pixels, pre_ids, post_ids, a.answer, masks)
+
     phases = {k: [] for k in ("forward", "backward", "clip", "optimizer")}
     state = {}
 
@@ -270,7 +341,7 @@ def main():
                 mark[0] = now
 
         opt.zero_grad(set_to_none=True)
-        loss = model(sam, pixels, pre_ids, post_ids, a.answer, masks)
+        loss = forward()
         lap("forward")
         loss.backward()
         lap("backward")
@@ -292,20 +363,105 @@ def main():
     import peft
     import transformers
     res = dict(
-        impl="pytorch+transformers+peft", preset="paper", device=str(dev), dtype=a.dtype, batch=b, seq_len=a.seq,
-        params=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in train), steps=a.steps,
-        step_s=total / a.steps, samples_per_s=b * a.steps / total,
+        impl="pytorch+transformers+peft", preset="paper", device=str(dev), dtype=NAMES[train[0].dtype], batch=b,
+        seq_len=a.seq, params=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in train),
+        steps=a.steps, step_s=total / a.steps, samples_per_s=b * a.steps / total,
         adamw="fused" if a.fused else "default (foreach on CUDA)", libtorch=torch.__version__,
         transformers=transformers.__version__, peft=peft.__version__, attn=attn,
         loss=float(state["loss"]), grad_norm=float(state["norm"]),
         lora="r16/alpha16/dropout0.05 on q_proj,k_proj,v_proj,o_proj",
     )
+    if c["name"]:
+        res["config"] = c["name"]
+    if c["autocast"] is not None:
+        res["autocast"] = NAMES[c["autocast"]]
     if dev.type == "cuda":
         res["card"] = torch.cuda.get_device_name(dev)
         res["max_memory_allocated_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
+        res["reserved_gib"] = torch.cuda.memory_reserved(dev) / 2**30
     if a.phases:
         res["phases_median_s"] = {k: statistics.median(v) for k, v in phases.items()}
-    print(json.dumps(res))
+    del opt
+    return res
+
+
+SAM_MEAN, SAM_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+
+
+def host_preprocess(img, side, mean, std, mode):
+    """A square uint8 H x W x 3 image to normalised 1 x 3 x side x side float32 pixels on the
+    CPU (TinySAM's resize and ImageNet normalisation; CLIP's bicubic resize and its own
+    normalisation: the work of the image processors, without PIL)."""
+    x = img.permute(2, 0, 1)[None].float() / 255
+    x = F.interpolate(x, size=(side, side), mode=mode, align_corners=False)
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+
+def time_predict(a, model, lm, dev, c):
+    """Casts the model to c's dtype and times a.predict_steps prediction calls on c["batch"]
+    random images after a.predict_warmup untimed ones; returns the JSON line's fields."""
+    dtype, b = c["dtype"], c["batch"]
+    model.to(dtype=dtype)
+    model.eval()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+    cpu = torch.Generator().manual_seed(a.seed)
+    images = [torch.randint(0, 256, (IMAGE_SIDE, IMAGE_SIDE, 3), dtype=torch.uint8, generator=cpu) for _ in range(b)]
+    g = torch.Generator(device=dev).manual_seed(a.seed + 1)
+    pre = 5  # BOS and the template's words before the image
+    pre_ids = torch.randint(3, 32000, (b, pre), device=dev, generator=g)
+    post_ids = torch.randint(3, 32000, (b, a.prompt_len - PATCHES - pre), device=dev, generator=g)
+    eos = 2
+
+    @torch.no_grad()
+    def predict():
+        sam = torch.cat([host_preprocess(im, IMAGE_SIDE, SAM_MEAN, SAM_STD, "bilinear") for im in images]).to(dev, dtype)
+        pixels = torch.cat([host_preprocess(im, CLIP_SIDE, CLIP_MEAN, CLIP_STD, "bicubic") for im in images]).to(dev, dtype)
+        z = model.image_encoder(sam)
+        feats = model.clip(pixels, output_hidden_states=True).hidden_states[-2][:, 1:]
+        emb = lm.get_input_embeddings()
+        embeds = torch.cat([emb(pre_ids), model.mm_projector(feats), emb(post_ids)], dim=1)
+        out = lm(inputs_embeds=embeds, use_cache=True, output_hidden_states=True)
+        hidden, past = out.hidden_states[-1], out.past_key_values
+        nxt = out.logits[:, -1].argmax(-1)
+        tokens = [nxt]
+        for _ in range(a.answer_tokens - 1):
+            if bool((nxt == eos).all()):  # a generation loop stops at the stop token
+                break
+            out = lm(input_ids=nxt[:, None], past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            nxt = out.logits[:, -1].argmax(-1)
+            tokens.append(nxt)
+        answers = torch.stack(tokens, 1).tolist()
+        keep = torch.ones(hidden.shape[:2], dtype=torch.bool, device=dev)
+        probs = torch.sigmoid(model.decoder(model.fusion(z, hidden, keep)).float())
+        masks = F.interpolate(probs, size=(IMAGE_SIDE, IMAGE_SIDE), mode="bilinear", align_corners=False).cpu()
+        return answers, masks
+
+    for _ in range(a.predict_warmup):
+        predict()
+    t0 = time.perf_counter()
+    for _ in range(a.predict_steps):
+        answers, _ = predict()
+    total = time.perf_counter() - t0
+    model.train()
+
+    import peft
+    import transformers
+    res = dict(
+        impl="pytorch+transformers+peft", config=c["name"], answer_tokens=len(answers[0]), preset="paper",
+        device=str(dev), dtype=NAMES[next(model.parameters()).dtype], batch=b, seq_len=a.prompt_len,
+        params=sum(p.numel() for p in model.parameters()), steps=a.predict_steps, step_s=total / a.predict_steps,
+        samples_per_s=b * a.predict_steps / total, libtorch=torch.__version__, transformers=transformers.__version__,
+        peft=peft.__version__,
+    )
+    if dev.type == "cuda":
+        res["card"] = torch.cuda.get_device_name(dev)
+        res["max_memory_allocated_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
+        res["reserved_gib"] = torch.cuda.memory_reserved(dev) / 2**30
+    return res
 
 
 if __name__ == "__main__":
