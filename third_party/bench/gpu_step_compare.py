@@ -121,7 +121,7 @@ def summarize(a, results, problems):
             if not v:
                 return "—"
             t = statistics.median(v)
-            return f"{t:.0f} ({100 * t / a.peak_tflops:.0f}%)" if "bf16" in name else f"{t:.0f}"
+            return f"{t:.3g} ({100 * t / a.peak_tflops:.0f}%)" if "bf16" in name else f"{t:.3g}"
 
         mem = "/".join(f"{statistics.median([r['reserved_gib'] for r in rs]):.1f}" if rs and all("reserved_gib" in r for r in rs)
                        else "?" for rs in (list(go.values()), list(py.values())))

@@ -11,6 +11,17 @@
 #   cuda-tests  the tests whose names contain CUDA, in every package (-v)
 #   suite       go test -tags torchenv ./... (every package)
 #   quickstart  examples/quickstart -device cuda (the tiny PRS-Med on synthetic data)
+#   compare     (only when named in GPU_CHECK_STAGES) issue 16's paper-size comparison:
+#               examples/benchstep against third_party/bench/paper_step.py, alternately,
+#               through third_party/bench/gpu_step_compare.py, with what is left of the
+#               budget; its table goes to the logs (compare/summary.md) and the output.
+#               Needs transformers and peft in that Python. GPU_CHECK_COMPARE_ARGS adds
+#               flags (e.g. "--rounds 3 --configs bf16:8,predict-bf16:1").
+#
+# GPU_CHECK_STAGES lists the stages after torchenv to run (default
+# build,cuda-tests,suite,quickstart); for the comparison alone, with a longer budget:
+#
+#   GPU_CHECK_STAGES=build,compare GPU_CHECK_BUDGET=540 bash third_party/libtorch/gpu-check.sh
 #
 # Each stage has a time limit and the whole stays under GPU_CHECK_BUDGET seconds (default
 # 470); a stage that would start with too little time left is skipped, and the suite leaves
@@ -147,26 +158,48 @@ export -f gpuinfo
 stage gpu 30 gpunote gpuinfo
 rows[-1]="${rows[-1]/|ok|/|info|}"
 
+stages=",${GPU_CHECK_STAGES:-build,cuda-tests,suite,quickstart},"
+want() { [[ "$stages" == *",$1,"* ]]; }
+
 gobuild() { go build -tags torchenv ./...; }
+compare() {
+  go build -tags torchenv -o "$logs/benchstep" ./examples/benchstep &&
+    "$py" third_party/bench/gpu_step_compare.py --go "$logs/benchstep" --python "$py" --budget "$1" \
+      --out "$logs/compare" ${GPU_CHECK_COMPARE_ARGS:-}
+}
+comparenote() {
+  local first
+  first=$(grep -m1 -E '^\| (autocast|bf16|f32|predict)' "$logs/compare/summary.md" 2>/dev/null | cut -c1-100)
+  echo "${first:-$(lastline "$1")}; table: compare/summary.md"
+}
 cudatests() { go test -tags torchenv -count=1 -timeout 150s -run CUDA -v ./...; }
 suite() { go test -tags torchenv -count=1 -timeout 240s ./...; }
 quickstart() {
   go run -tags torchenv ./examples/quickstart -device cuda -out "$logs/quickstart-out" ${GPU_CHECK_QUICKSTART_ARGS:-}
 }
 export py logs envfile
-export -f setup_go torchenv gpuinfo gobuild cudatests suite quickstart
+export -f setup_go torchenv gpuinfo gobuild cudatests suite quickstart compare
 if command -v go >/dev/null 2>&1 && [[ -n "${CGO_CXXFLAGS:-}" ]]; then
-  stage build 200 errnote gobuild
-  stage cuda-tests 180 testcounts cudatests
-  # Leave the quickstart its share of the budget: the suite gets what remains after it.
-  reserve="${GPU_CHECK_QUICKSTART_RESERVE:-150}"
-  suite_limit=$((deadline - SECONDS - 5 - reserve))
-  ((suite_limit > 260)) && suite_limit=260
-  stage suite "$suite_limit" suitecounts suite
-  stage quickstart 200 goalnote quickstart
+  want build && stage build 200 errnote gobuild
+  want cuda-tests && stage cuda-tests 180 testcounts cudatests
+  if want suite; then
+    # Leave the quickstart its share of the budget: the suite gets what remains after it.
+    reserve=0
+    want quickstart && reserve="${GPU_CHECK_QUICKSTART_RESERVE:-150}"
+    suite_limit=$((deadline - SECONDS - 5 - reserve))
+    ((suite_limit > 260)) && suite_limit=260
+    stage suite "$suite_limit" suitecounts suite
+  fi
+  want quickstart && stage quickstart 200 goalnote quickstart
+  if want compare; then
+    # The comparison takes what is left, less a margin for its own summary.
+    left=$((deadline - SECONDS - 15))
+    stage compare "$left" comparenote compare $((left - 20))
+  fi
 else
-  for s in build cuda-tests suite quickstart; do row "$s" skip 0 "no Go or no torchenv flags"; done
+  for s in build cuda-tests suite quickstart compare; do want "$s" && row "$s" skip 0 "no Go or no torchenv flags"; done
 fi
+[[ -f "$logs/compare/summary.md" ]] && { echo; cat "$logs/compare/summary.md"; }
 
 # ---- summary ----
 echo
