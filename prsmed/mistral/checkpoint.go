@@ -11,12 +11,13 @@ import (
 // first, each with history, and the gradient is carried through them. Parameter gradients
 // (LoRA included) and the gradient of in.Embeds (when it has history, e.g. spliced image
 // features) come out as from Forward followed by Backward, while the activation memory is
-// that of one layer plus one (B, L, H) tensor per layer. It returns the loss's value.
+// that of one layer plus one (B, L, H) tensor per layer. It returns the loss, detached, in
+// s: reading it (Item) waits for the device, so a training step reads it once, at its end.
 // Caches are not supported here. With dropout active (LoRA dropout in training mode) the
 // recomputation draws new masks, unlike torch.utils.checkpoint, which replays the random
 // state: use it with dropout off, or accept that difference.
-func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Scope, out Output) *torch.Tensor) (float64, error) {
-	var value float64
+func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Scope, out Output) *torch.Tensor) (*torch.Tensor, error) {
+	var value *torch.Tensor
 	err := torch.Try(func() {
 		if in.Cache != nil {
 			torch.Fail("mistral", torch.ErrInvalid, "ForwardBackward does not take a cache")
@@ -55,7 +56,7 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 			out.Logits = m.LMHead.Forward(c, h.Narrow(c, 1, l-1, 1))
 		}
 		lv := loss(c, out)
-		value = lv.Item()
+		value = lv.Detach(s)
 		lv.Backward()
 		grad := top.Grad(c)
 

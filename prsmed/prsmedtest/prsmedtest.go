@@ -14,6 +14,13 @@ import (
 // is harmless).
 func TinyModel(t testing.TB, seed uint64) *prsmed.Model {
 	t.Helper()
+	return TinyModelWith(t, seed, nil)
+}
+
+// TinyModelWith is TinyModel with the preset's configuration changed by edit first (nil:
+// unchanged).
+func TinyModelWith(t testing.TB, seed uint64, edit func(*prsmed.Config)) *prsmed.Model {
+	t.Helper()
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
 		t.Fatal(err)
@@ -21,7 +28,11 @@ func TinyModel(t testing.TB, seed uint64) *prsmed.Model {
 	if err := torch.ManualSeed(seed); err != nil {
 		t.Fatal(err)
 	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
+	cfg := prsmed.Tiny(int64(tok.VocabSize()))
+	if edit != nil {
+		edit(&cfg)
+	}
+	m, err := prsmed.New(cfg, tok, torch.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}

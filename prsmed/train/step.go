@@ -16,7 +16,7 @@ import (
 // micro-batches of BatchSize whose gradients add up (each micro-batch's loss weighted by its
 // share of the samples, so the step follows the mean loss of the whole batch). The losses
 // stay on the device until one read after the backward passes: a step reads the device
-// once (plus once per micro-batch with GradCheckpoint, whose recomputation reads the loss).
+// once.
 //
 // Under Config.Dist the gradients are averaged over the ranks after the backward passes and
 // before clipping; a rank whose batch is empty (every sample skipped) still joins the
