@@ -238,6 +238,8 @@ def main():
     a = ap.parse_args()
     if a.seq < PATCHES + a.answer + 2:
         sys.exit(f"--seq must be at least {PATCHES + a.answer + 2}")
+    if a.steps <= 0 or a.predict_steps <= 0 or a.answer_tokens <= 0 or a.warmup < 0 or a.predict_warmup < 0:
+        sys.exit("paper_step.py: --steps, --predict-steps and --answer-tokens must be positive, the warm-ups not negative")
     if a.configs:
         try:
             configs = parse_configs(a.configs)
