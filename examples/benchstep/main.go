@@ -251,13 +251,24 @@ func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		timer := timeConfig
-		if c.predict {
-			timer = timePredict
+		if err := useDType(m, dev, c.dtype); err != nil {
+			return err
 		}
-		res, err := timer(ctx, m, cfg, o, c, impl, dev, seq)
+		var res *result
+		if c.predict {
+			res, err = timePredict(ctx, m, cfg, o, c, dev)
+		} else {
+			res, err = timeConfig(ctx, m, cfg, o, c, impl, dev, seq)
+		}
 		if err != nil {
 			return err
+		}
+		if dev.IsCUDA() {
+			st, err := torch.CUDAMemory(dev)
+			if err != nil {
+				return err
+			}
+			res.Reserved = float64(st.Reserved) / (1 << 30)
 		}
 		if err := emit(res); err != nil {
 			return err
@@ -266,22 +277,26 @@ func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 	return nil
 }
 
-// timeConfig casts the model's parameters to c's dtype and times o.steps steps of c after
-// o.warmup untimed ones, with a fresh optimizer.
-func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, impl torch.AdamWImpl,
-	dev torch.Device, seq int) (res *result, err error) {
-	defer torch.Recover(&err)
-	if m.Store.DType() != c.dtype {
-		if err := m.Store.To(dev, c.dtype); err != nil {
-			return nil, err
+// useDType casts the model's parameters to dt when they are not in it yet and, on CUDA,
+// returns the allocator's unused blocks, so that the memory reserved after a configuration
+// is that configuration's.
+func useDType(m *prsmed.Model, dev torch.Device, dt torch.DType) error {
+	if m.Store.DType() != dt {
+		if err := m.Store.To(dev, dt); err != nil {
+			return err
 		}
 	}
 	if dev.IsCUDA() {
-		// What the allocator holds after the steps then belongs to this configuration.
-		if err := torch.CUDAEmptyCache(); err != nil {
-			return nil, err
-		}
+		return torch.CUDAEmptyCache()
 	}
+	return nil
+}
+
+// timeConfig times o.steps training steps of c after o.warmup untimed ones, with a fresh
+// optimizer, on the model as run left it (in c's dtype).
+func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, impl torch.AdamWImpl,
+	dev torch.Device, seq int) (res *result, err error) {
+	defer torch.Recover(&err)
 	dt := c.dtype
 	samples, err := paddedSamples(m, cfg, c.batch, seq)
 	if err != nil {
@@ -296,10 +311,7 @@ func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o optio
 	defer g.Close()
 	s = s.Train(g) // every step runs in training mode, dropout drawing from g
 	b := int64(c.batch)
-	rc := int64(cfg.CLIPPreprocess.Size)
-	if rc == 0 {
-		rc = cfg.CLIP.ImageSize
-	}
+	rc := clipSide(cfg)
 	in := prsmed.Inputs{
 		SAM:     torch.Randn(s, g, torch.Float32, b, 3, cfg.ImageSize, cfg.ImageSize).ToDType(s, dt),
 		CLIP:    torch.Randn(s, g, torch.Float32, b, 3, rc, rc).ToDType(s, dt),
@@ -402,32 +414,14 @@ func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o optio
 			res.Phases[k] = median(v)
 		}
 	}
-	if dev.IsCUDA() {
-		st, err := torch.CUDAMemory(dev)
-		if err != nil {
-			return nil, err
-		}
-		res.Reserved = float64(st.Reserved) / (1 << 30)
-	}
 	return res, nil
 }
 
-// timePredict casts the model's parameters to c's dtype and times o.pSteps PredictBatch
+// timePredict times o.pSteps PredictBatch
 // calls on c.batch random 1024×1024 images after o.pWarmup untimed ones; every call
 // generates o.answer tokens (the stop token is disabled for the run).
-func timePredict(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, _ torch.AdamWImpl,
-	dev torch.Device, _ int) (res *result, err error) {
+func timePredict(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o options, c stepConfig, dev torch.Device) (res *result, err error) {
 	defer torch.Recover(&err)
-	if m.Store.DType() != c.dtype {
-		if err := m.Store.To(dev, c.dtype); err != nil {
-			return nil, err
-		}
-	}
-	if dev.IsCUDA() {
-		if err := torch.CUDAEmptyCache(); err != nil {
-			return nil, err
-		}
-	}
 	maxTokens, eos := m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID
 	m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID = o.answer, -1
 	defer func() { m.Config.MaxAnswerTokens, m.LLaVA.LM.Config.EOSTokenID = maxTokens, eos }()
@@ -471,13 +465,6 @@ func timePredict(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o opti
 		Impl: "prsmed-go", Config: c.name, Preset: o.preset, Device: dev.String(), DType: dtypeName(m.Store.Parameters()[0].DType()),
 		Batch: c.batch, Answer: o.answer, SeqLen: int64(len(prompt) - 1 + imagePatches(cfg)), Params: m.Store.NumParams(false), Steps: o.pSteps,
 		StepS: total / float64(o.pSteps), SamplesS: float64(c.batch*o.pSteps) / total, Libtorch: torch.Version(),
-	}
-	if dev.IsCUDA() {
-		st, err := torch.CUDAMemory(dev)
-		if err != nil {
-			return nil, err
-		}
-		res.Reserved = float64(st.Reserved) / (1 << 30)
 	}
 	return res, nil
 }
@@ -536,11 +523,16 @@ func paddedSamples(m *prsmed.Model, cfg prsmed.Config, batch, seq int) ([]llava.
 
 // imagePatches is the number of image tokens the vision tower puts in the prompt.
 func imagePatches(cfg prsmed.Config) int {
-	side := int64(cfg.CLIPPreprocess.Size)
-	if side == 0 {
-		side = cfg.CLIP.ImageSize
+	n := int(clipSide(cfg) / cfg.CLIP.PatchSize)
+	return n * n
+}
+
+// clipSide is the side of the vision tower's input images.
+func clipSide(cfg prsmed.Config) int64 {
+	if cfg.CLIPPreprocess.Size != 0 {
+		return int64(cfg.CLIPPreprocess.Size)
 	}
-	return int(side/cfg.CLIP.PatchSize) * int(side/cfg.CLIP.PatchSize)
+	return cfg.CLIP.ImageSize
 }
 
 func median(v []float64) float64 {

@@ -26,18 +26,21 @@ func runAll(o options) ([]*result, error) {
 	return out, err
 }
 
-// runOne runs o, which must emit one result.
-func runOne(t *testing.T, o options) *result {
+// runN runs o, which must emit n results.
+func runN(t *testing.T, o options, n int) []*result {
 	t.Helper()
 	res, err := runAll(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 {
-		t.Fatalf("%d results, want 1", len(res))
+	if len(res) != n {
+		t.Fatalf("%d results, want %d", len(res), n)
 	}
-	return res[0]
+	return res
 }
+
+// runOne runs o, which must emit one result.
+func runOne(t *testing.T, o options) *result { t.Helper(); return runN(t, o, 1)[0] }
 
 // checkResult holds for every result: finite positive loss and gradient norm, a trained
 // part of the model, consistent counts and rates.
@@ -158,17 +161,11 @@ func TestRunRejectsBadFlags(t *testing.T) {
 func TestConfigsInOneProcess(t *testing.T) {
 	o := tinyOptions()
 	o.configs = "autocast-bf16:2,bf16:1,f32:2"
-	res, err := runAll(o)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []struct {
 		config, dtype, autocast string
 		batch                   int
 	}{{"autocast-bf16", "float32", "bfloat16", 2}, {"bf16", "bfloat16", "", 1}, {"f32", "float32", "", 2}}
-	if len(res) != len(want) {
-		t.Fatalf("%d results, want %d", len(res), len(want))
-	}
+	res := runN(t, o, len(want))
 	for i, w := range want {
 		r := res[i]
 		if r.Config != w.config || r.DType != w.dtype || r.Autocast != w.autocast || r.Batch != w.batch {
@@ -191,13 +188,7 @@ func TestConfigsInOneProcess(t *testing.T) {
 func TestPredictConfigurations(t *testing.T) {
 	o := tinyOptions()
 	o.configs = "predict-f32:2,f32:2,predict-bf16:1"
-	res, err := runAll(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res) != 3 {
-		t.Fatalf("%d results, want 3", len(res))
-	}
+	res := runN(t, o, 3)
 	train := res[1]
 	for i, w := range []struct {
 		at            int

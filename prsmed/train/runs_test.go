@@ -39,6 +39,13 @@ func oneThread(t *testing.T) {
 func trained(t *testing.T, set []data.Sample, tc train.Config) *prsmed.Model {
 	t.Helper()
 	m := prsmedtest.TinyModel(t, 2)
+	trainOn(t, m, set, tc)
+	return m
+}
+
+// trainOn runs cfg on m and returns the finished epochs.
+func trainOn(t *testing.T, m *prsmed.Model, set []data.Sample, tc train.Config) []train.EpochStats {
+	t.Helper()
 	tr, err := train.New(m, set, nil, tc)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +54,22 @@ func trained(t *testing.T, set []data.Sample, tc train.Config) *prsmed.Model {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return tr.History()
+}
+
+// sameTraining fails unless training moved fresh's parameters by at least 1e-3 (so that
+// the comparison means something) and got ends within tol of want.
+func sameTraining(t *testing.T, what string, want, got, fresh *prsmed.Model, tol float64) {
+	t.Helper()
+	moved, _ := maxDiff(want, fresh)
+	d, at := maxDiff(want, got)
+	t.Logf("%s: max |Δ| %.3g (in %s); training moved parameters by up to %.3g", what, d, at, moved)
+	if moved < 1e-3 {
+		t.Fatalf("training moved the parameters by only %g", moved)
+	}
+	if d > tol {
+		t.Fatalf("%s: they differ by %g in %s", what, d, at)
+	}
 }
 
 // maxDiff is the largest |a − b| over every tensor of two models, and where.
@@ -98,15 +120,7 @@ func TestAccumulationEqualsOneBatch(t *testing.T) {
 	defer acc.Close()
 	fresh := prsmedtest.TinyModel(t, 2)
 	defer fresh.Close()
-	moved, _ := maxDiff(whole, fresh)
-	d, at := maxDiff(whole, acc)
-	t.Logf("accumulated vs one batch: max |Δ| %.3g (in %s); the steps moved parameters by up to %.3g", d, at, moved)
-	if moved < 1e-3 {
-		t.Fatalf("training moved the parameters by only %g", moved)
-	}
-	if d > 1e-5 {
-		t.Fatalf("4×2 accumulated differs from one batch of 8 by %g in %s", d, at)
-	}
+	sameTraining(t, "one batch of 8 vs 4×2 accumulated", whole, acc, fresh, 1e-5)
 }
 
 // spoil writes a corrupt PNG over one sample's image and a mask of the wrong size over
@@ -261,28 +275,11 @@ func TestGradCheckpointEqualsPlain(t *testing.T) {
 		m := prsmedtest.TinyModelWith(t, 2, noDropout)
 		tc := trainCfg("", 0, 1)
 		tc.Stage0Epochs, tc.BatchSize, tc.GradCheckpoint = 1, 8, checkpoint
-		tr, err := train.New(m, set, nil, tc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		if err := tr.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if n := len(tr.History()); n != 2 {
+		if n := len(trainOn(t, m, set, tc)); n != 2 {
 			t.Fatalf("%d epochs ran, want stage 0 and stage 2", n)
 		}
 		return m
 	}
 	plain, ckpt := run(false), run(true)
-	fresh := prsmedtest.TinyModelWith(t, 2, noDropout)
-	moved, _ := maxDiff(plain, fresh)
-	d, at := maxDiff(plain, ckpt)
-	t.Logf("checkpointed vs plain: max |Δ| %.3g (in %s); training moved parameters by up to %.3g", d, at, moved)
-	if moved < 1e-3 {
-		t.Fatalf("training moved the parameters by only %g", moved)
-	}
-	if d > 1e-5 {
-		t.Fatalf("gradient checkpointing differs from plain training by %g in %s", d, at)
-	}
+	sameTraining(t, "plain vs gradient checkpointing", plain, ckpt, prsmedtest.TinyModelWith(t, 2, noDropout), 1e-5)
 }
