@@ -90,9 +90,11 @@ func TestTinyGradients(t *testing.T) {
 	y := pr.Forward(s, tw.Forward(s, x))
 	y.Mul(s, torchtest.Want(t, g, "tiny.gout")).SumAll(s).Backward()
 	torchtest.AllClose(t, "grad input", x.Grad(s), torchtest.Want(t, g, "tiny.grad.input"), 1e-5)
-	// The absolute floor is set by the largest parameter gradient of this backward pass, not
-	// each tensor's own: k_proj.bias's true gradient is zero (softmax cancels a key bias), so
-	// its values (~1e-7) are rounding noise that differs between libtorch versions.
+	// Each gradient is held to float32's tolerance against its own magnitude, except the key
+	// biases: a key bias's true gradient is zero (softmax cancels a constant added to every
+	// key), so PyTorch's values (~1e-7) are rounding noise that differs between libtorch
+	// versions. Those are compared with the floor set by the largest parameter gradient of
+	// this backward pass, i.e. they must be noise at that scale, not a real gradient.
 	var grads []*torch.Tensor
 	for name, want := range g {
 		if pname, ok := strings.CutPrefix(name, "tiny.grad."); ok && pname != "input" {
@@ -100,7 +102,7 @@ func TestTinyGradients(t *testing.T) {
 		}
 	}
 	scale := torchtest.MaxAbs(grads...)
-	n := 0
+	n, keyBias := 0, 0
 	for name, want := range g {
 		pname, ok := strings.CutPrefix(name, "tiny.grad.")
 		if !ok || pname == "input" {
@@ -110,11 +112,16 @@ func TestTinyGradients(t *testing.T) {
 		if !ok {
 			t.Fatalf("store has no %s", pname)
 		}
-		torchtest.AllCloseScaled(t, "grad "+pname, e.Tensor.Grad(s), want, 1e-5, scale)
+		if strings.HasSuffix(pname, "self_attn.k_proj.bias") {
+			torchtest.AllCloseScaled(t, "grad "+pname+" (zero by construction)", e.Tensor.Grad(s), want, 1e-5, scale)
+			keyBias++
+		} else {
+			torchtest.AllClose(t, "grad "+pname, e.Tensor.Grad(s), want, 1e-5)
+		}
 		n++
 	}
-	if n != 11 {
-		t.Errorf("compared %d parameter gradients, want 11", n)
+	if n != 11 || keyBias == 0 || keyBias == n {
+		t.Errorf("compared %d parameter gradients (%d of them key biases), want 11 with at least one of each kind", n, keyBias)
 	}
 	// The last layer and post_layernorm are not run: no gradient.
 	for _, name := range []string{llavaPrefix + "encoder.layers.2.mlp.fc1.weight", llavaPrefix + "post_layernorm.weight"} {

@@ -11,8 +11,9 @@ import (
 )
 
 // The tiny decoder runs under CPU bf16 autocast (float32 weights): every op accepts the
-// mixed dtypes autocast produces, the logits are finite and bfloat16, and they stay within
-// bf16 precision of PyTorch's float32 logits; gradients reach the float32 weights in float32.
+// mixed dtypes autocast produces, the logits are finite and bfloat16, and each is within
+// 1.5% of the largest logit of PyTorch's float32 logits (the bound is explained below);
+// gradients reach the float32 weights in float32.
 func TestForwardUnderAutocast(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
@@ -28,7 +29,14 @@ func TestForwardUnderAutocast(t *testing.T) {
 	if logits.IsFinite(s).All(s, nil, false).Item() == 0 {
 		t.Fatalf("non-finite logits under autocast")
 	}
-	st2 := torchtest.CompareTensors(logits, g["logits"], torchtest.Tol{RTol: 5e-2, ATol: 2e-2})
+	// The bound is absolute, relative to the largest logit: every logit within 1.5% of
+	// max|logit| of PyTorch's float32 value, with no per-element relative term (a logit
+	// near zero has no bfloat16 digits of its own; its error follows the magnitudes of the
+	// sums it came from). bfloat16 keeps 8 significant bits, so each matmul input is rounded
+	// by up to 2^-9 ≈ 0.2%; the tiny decoder's two layers and the lm_head stack several
+	// such roundings. Measured on libtorch 1.13: worst 0.0228 of max 2.87 (0.79%); the
+	// margin to 1.5% is for other libtorch versions, whose bf16 GEMMs round differently.
+	st2 := torchtest.CompareTensors(logits, g["logits"], torchtest.Tol{ATol: 1.5e-2})
 	t.Logf("bf16 autocast logits vs float32 PyTorch: %s", st2)
 	if !st2.OK() {
 		t.Errorf("bf16 autocast logits differ from float32 beyond bf16 tolerance: %s", st2)
