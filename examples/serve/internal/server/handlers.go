@@ -137,11 +137,12 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	img, err := s.decodeAdmitted(ctx, raw)
 	raw = nil
 	if err != nil {
-		if ctx.Err() != nil {
-			s.submitError(w, r, context.Cause(ctx))
-			return
+		var br *badRequest
+		if errors.As(err, &br) {
+			s.inputError(w, err)
+		} else {
+			s.submitError(w, r, err) // the time ran out, or the client left, waiting to decode
 		}
-		s.inputError(w, err)
 		return
 	}
 	ri.attrs = append(ri.attrs, "width", img.Bounds().Dx(), "height", img.Bounds().Dy())
@@ -194,7 +195,8 @@ func (s *Server) inputError(w http.ResponseWriter, err error) {
 }
 
 // decodeAdmitted decodes an admitted request's image when one of the MaxDecodes decoding
-// slots is free, waiting for one until ctx ends.
+// slots is free, waiting for one until ctx ends. Its errors are a *badRequest, or ctx's
+// cause when ctx ended first.
 func (s *Server) decodeAdmitted(ctx context.Context, raw []byte) (image.Image, error) {
 	select {
 	case s.decodes <- struct{}{}:
