@@ -90,8 +90,9 @@ func LowestFinite(dt torch.DType) float64 {
 
 // additiveMask builds a (B or 1, 1, L, S) float mask: 0 where allowed, lowest elsewhere.
 func additiveMask(s *torch.Scope, dt torch.DType, dev torch.Device, l, sk int64, m AttentionMask) *torch.Tensor {
-	c := s.On(dev).NoGrad()
-	defer c.Close()
+	on := s.On(dev)
+	defer on.Close() // closes c too; closing only c would leave on open in s
+	c := on.NoGrad()
 	allowed := torch.Ones(c, torch.Bool, 1, 1, l, sk)
 	if m.Causal {
 		allowed = allowed.Tril(c, sk-l)

@@ -16,8 +16,9 @@ type Rotary struct {
 // CosSin computes cos and sin of shape (B, 1, L, D) for int64 positions (B, L), in float32
 // and then cast to dt.
 func (r Rotary) CosSin(s *torch.Scope, positions *torch.Tensor, dt torch.DType) (cos, sin *torch.Tensor) {
-	c := s.On(positions.Device()).NoGrad()
-	defer c.Close()
+	on := s.On(positions.Device())
+	defer on.Close() // closes c too; closing only c would leave on open in s
+	c := on.NoGrad()
 	exps := torch.Arange(c, 0, float64(r.Dim), 2, torch.Int64).ToDType(c, torch.Float32).DivScalar(c, float64(r.Dim))
 	theta := torch.Full(c, r.Theta, torch.Float32, 1)
 	invFreq := theta.Pow(c, exps).Reciprocal(c)                 // (D/2)

@@ -63,7 +63,9 @@ func (s *Scope) GradEnabled() bool { return s.grad }
 
 // Child opens a scope with the same device, grad mode, training mode, generator and
 // autocast setting. Its tensors are freed when it closes, or when s closes, whichever comes
-// first.
+// first. Every method that opens a scope (NoGrad, On, Train, Autocast, …) opens one child,
+// so a chain such as s.On(dev).NoGrad() opens two: closing the last leaves the first open
+// in s until s closes. Close the first one instead (it closes the second).
 func (s *Scope) Child() *Scope {
 	c := newScope(s, s.device, s.grad)
 	c.training, c.gen, c.autocast = s.training, s.gen, s.autocast
@@ -128,6 +130,19 @@ func (s *Scope) On(dev Device) *Scope {
 	c := s.Child()
 	c.device = dev
 	return c
+}
+
+// OpenChildren is the number of child scopes of s that are still open (children of
+// children not counted): a long-lived scope whose users close what they open keeps it
+// small.
+func (s *Scope) OpenChildren() int {
+	n := 0
+	for _, c := range s.children {
+		if !c.closed {
+			n++
+		}
+	}
+	return n
 }
 
 // Len is the number of tensors the scope still owns.

@@ -38,6 +38,7 @@ type options struct {
 	addr, tokenFile, tlsCert, tlsKey, cors        string
 	logFormat                                     string
 	maxBatch, queue, maxQuestion, threads         int
+	maxDecodes                                    int
 	maxWait, timeout, shutdown                    time.Duration
 	maxBody, maxPixels                            int64
 	logQuestions                                  bool
@@ -77,7 +78,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port); give a non-loopback host to serve the network")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "most requests in one model call")
 	fs.DurationVar(&o.maxWait, "max-wait", 10*time.Millisecond, "how long a batch waits for more requests")
-	fs.IntVar(&o.queue, "queue", 64, "most requests waiting; more are answered 503")
+	fs.IntVar(&o.queue, "queue", 64, "most requests admitted and waiting for the model; more are answered 503 before their image is decoded")
+	fs.IntVar(&o.maxDecodes, "max-decodes", server.DefaultMaxDecodes, "most images decoded at once; admitted requests wait for a turn")
 	fs.Int64Var(&o.maxBody, "max-body", 20<<20, "largest request body in bytes (413 above)")
 	fs.Int64Var(&o.maxPixels, "max-pixels", 4096*4096, "largest image in pixels, width × height")
 	fs.IntVar(&o.maxQuestion, "max-question", 1000, "longest question in characters")
@@ -102,8 +104,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.checkpoint == "":
 		return o, errors.New("-checkpoint is required")
-	case o.maxBatch < 1 || o.queue < 1:
-		return o, fmt.Errorf("-max-batch (%d) and -queue (%d) must be at least 1", o.maxBatch, o.queue)
+	case o.maxBatch < 1 || o.queue < 1 || o.maxDecodes < 1:
+		return o, fmt.Errorf("-max-batch (%d), -queue (%d) and -max-decodes (%d) must be at least 1", o.maxBatch, o.queue, o.maxDecodes)
 	case o.maxWait < 0 || o.timeout <= 0:
 		return o, errors.New("-max-wait must be ≥ 0 and -timeout > 0")
 	case o.maxBody < 1 || o.maxPixels < 1 || o.maxQuestion < 1:
@@ -151,8 +153,8 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 		h = slog.NewTextHandler(stderr, nil)
 	}
 	log := slog.New(h)
-	cfg := server.Config{MaxBody: o.maxBody, MaxPixels: o.maxPixels, MaxQuestion: o.maxQuestion, Timeout: o.timeout,
-		LogQuestions: o.logQuestions, Logger: log}
+	cfg := server.Config{MaxBody: o.maxBody, MaxPixels: o.maxPixels, MaxQuestion: o.maxQuestion, MaxDecodes: o.maxDecodes,
+		Timeout: o.timeout, LogQuestions: o.logQuestions, Logger: log}
 	if o.tokenFile != "" {
 		tok, err := readToken(o.tokenFile)
 		if err != nil {
@@ -189,8 +191,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	if mf != nil {
 		cfg.Info.Tokenizer = mf.Tokenizer.SHA256
 	}
-	// One PredictBatch at a time: the batcher has a single worker, and the lock keeps the
-	// model exclusive until prsmed.Model's Predict is safe for concurrent use.
+	// One PredictBatch at a time: the batcher has a single worker.
 	b, err := server.NewBatcher(m, server.BatchConfig{MaxBatch: o.maxBatch, MaxWait: o.maxWait, Queue: o.queue})
 	if err != nil {
 		return err

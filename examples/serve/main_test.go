@@ -76,6 +76,7 @@ func TestUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"-checkpoint", "x", "-max-batch", "0"},
+		{"-checkpoint", "x", "-max-decodes", "0"},
 		{"-checkpoint", "x", "-tls-cert", "c.pem"},
 		{"-checkpoint", "x", "-addr", "nocolon"},
 		{"-checkpoint", "x", "-log-format", "xml"},

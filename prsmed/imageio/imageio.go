@@ -1,7 +1,9 @@
 // Package imageio decodes images (PNG, JPEG, BMP, TIFF, and DICOM and NIfTI through its
 // sub-packages) and turns them into float planes for the encoders' preprocessing. It is
-// plain Go (no libtorch), so the metrics and the data reader use it too: every image the
-// project reads goes through Load or LoadWith.
+// plain Go (no libtorch), so the metrics and the data reader use it too: every image file
+// the project reads goes through Load or LoadWith. The one exception is examples/serve,
+// which receives PNG, JPEG, BMP and TIFF images as bytes over HTTP (no DICOM or NIfTI) and
+// decodes them with image.Decode, through the same registered decoders as Load.
 package imageio
 
 import (

@@ -96,8 +96,9 @@ def frame_values(ds, arr, i):
 
 
 def pillow_rgb_differs(ds):
-    """True for an RGB JPEG whose Adobe marker says transform 0 (components stored as RGB):
-    pydicom's Pillow handler then asks for YCbCr output and libjpeg converts RGB to YCbCr."""
+    """True for an RGB JPEG with an Adobe marker too short to hold a transform flag: pydicom
+    2.3's Pillow handler then asks for YCbCr output. The Go tests no longer read these JPEG
+    baseline/extended records: dicom_jpeg_ref.py writes them from pydicom 3."""
     if str(ds.PhotometricInterpretation) != "RGB":
         return False
     from PIL import Image

@@ -9,8 +9,14 @@ import (
 )
 
 // decodeJPEGBaseline decodes an 8-bit JPEG (process 1, or 8-bit process 2/4) frame with
-// image/jpeg. For YCbCr-coded colour it writes Y, Cb, Cr and reports ybr, so the caller
-// converts with pydicom's coefficients (Pillow and libjpeg round the same formula).
+// image/jpeg. Colour components are written as stored and ybr reports whether they are
+// YCbCr, so the caller converts with pydicom's coefficients (Pillow and libjpeg round the
+// same formula). Which they are is decided as pydicom 3 does: a complete Adobe APP14
+// segment's transform flag when the stream has one (0: RGB, otherwise YCbCr, as libjpeg
+// reads it), else the Photometric Interpretation of the DICOM header. libjpeg's other
+// guesses, from a JFIF marker or the component ids, are not used: DICOM's header states
+// the colour space (PS3.5 8.2.1), and RGB files with ids 0, 1, 2 (pydicom's
+// SC_jpeg_no_color_transform.dcm, SC_rgb_jpeg.dcm) would be read as YCbCr.
 func (f *File) decodeJPEGBaseline(out []float64, b []byte) (ybr bool, err error) {
 	if f.bitsAlloc != 8 {
 		return false, fmt.Errorf("%w: transfer syntax %s with %d bits allocated (12-bit JPEG is not decoded)", ErrUnsupported, f.ts, f.bitsAlloc)
@@ -42,9 +48,7 @@ func (f *File) decodeJPEGBaseline(out []float64, b []byte) (ybr bool, err error)
 		if f.samples != 3 {
 			return false, fmt.Errorf("%w: colour JPEG for %d samples", ErrMalformed, f.samples)
 		}
-		// As pydicom with Pillow: an RGB file whose JPEG has no Adobe marker has its
-		// components taken as they are; otherwise they are YCbCr, converted by the caller.
-		ybr = f.photometric != "RGB" || hasAdobe(b)
+		ybr = f.storedYCbCr(b)
 		cb, cr := upsample(m, m.Cb), upsample(m, m.Cr)
 		for y := 0; y < f.rows; y++ {
 			for x := 0; x < w; x++ {
@@ -58,6 +62,8 @@ func (f *File) decodeJPEGBaseline(out []float64, b []byte) (ybr bool, err error)
 		if f.samples != 3 {
 			return false, fmt.Errorf("%w: colour JPEG for %d samples", ErrMalformed, f.samples)
 		}
+		// image/jpeg returns RGBA, components as stored, when the stream says RGB by an
+		// Adobe transform flag of 0 or by the component ids 'R', 'G', 'B'.
 		for y := 0; y < f.rows; y++ {
 			for x := 0; x < w; x++ {
 				p := m.Pix[y*m.Stride+4*x:]
@@ -65,7 +71,7 @@ func (f *File) decodeJPEGBaseline(out []float64, b []byte) (ybr bool, err error)
 				out[k], out[k+1], out[k+2] = float64(p[0]), float64(p[1]), float64(p[2])
 			}
 		}
-		return false, nil
+		return f.storedYCbCr(b), nil
 	}
 	return false, fmt.Errorf("%w: JPEG colour model %T", ErrUnsupported, img)
 }
@@ -78,21 +84,39 @@ func (f *File) jpegError(err error) error {
 	return fmt.Errorf("%w: %s data: %v", ErrMalformed, f.ts, err)
 }
 
-// hasAdobe reports whether a JPEG stream carries an Adobe APP14 segment before its scan.
-func hasAdobe(b []byte) bool {
+// storedYCbCr reports whether the three components of JPEG stream b are YCbCr: what a
+// complete Adobe APP14 segment's transform flag says, else what the header says.
+func (f *File) storedYCbCr(b []byte) bool {
+	if t, ok := adobeTransform(b); ok {
+		return t != 0
+	}
+	return f.photometric != "RGB"
+}
+
+// adobeTransform returns the transform flag of the Adobe APP14 segment before the first
+// scan of JPEG stream b. A segment too short to hold the flag (12 data bytes: "Adobe",
+// version, two flag words, transform) does not count, as in libjpeg and image/jpeg.
+func adobeTransform(b []byte) (t byte, ok bool) {
 	pos := 2
 	for pos+4 <= len(b) && b[pos] == 0xFF {
 		m := b[pos+1]
+		if m == 0xFF { // fill byte before a marker
+			pos++
+			continue
+		}
 		if m == 0xDA || m == 0xD9 {
-			return false
+			return 0, false
 		}
 		l := int(b[pos+2])<<8 | int(b[pos+3])
-		if m == 0xEE && l >= 7 && pos+9 <= len(b) && string(b[pos+4:pos+9]) == "Adobe" {
-			return true
+		if l < 2 {
+			return 0, false
+		}
+		if m == 0xEE && l >= 2+12 && pos+2+l <= len(b) && string(b[pos+4:pos+9]) == "Adobe" {
+			return b[pos+4+11], true
 		}
 		pos += 2 + l
 	}
-	return false
+	return 0, false
 }
 
 // upsample returns a chroma plane at full resolution. 4:2:0 and 4:2:2 use libjpeg's

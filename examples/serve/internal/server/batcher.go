@@ -20,7 +20,7 @@ type Predictor interface {
 
 // Errors Submit returns besides the context's and the predictor's.
 var (
-	// ErrQueueFull is returned when the queue holds -queue requests already.
+	// ErrQueueFull is returned when -queue requests are admitted already.
 	ErrQueueFull = errors.New("the request queue is full")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("the server is shutting down")
@@ -30,7 +30,7 @@ var (
 type BatchConfig struct {
 	MaxBatch int           // most requests in one PredictBatch call (≥ 1)
 	MaxWait  time.Duration // how long the first request of a batch waits for more
-	Queue    int           // most requests waiting for a batch (≥ 1)
+	Queue    int           // most requests admitted and not yet taken into a batch (≥ 1)
 }
 
 // Result is one request's prediction with how long it waited and ran.
@@ -59,10 +59,15 @@ type jobResult struct {
 // goroutine calls the predictor, so the predictor never runs two batches at once: on one
 // device, a bigger batch is the cheaper way to serve more requests. (prsmed.Model's
 // PredictBatch is itself safe for concurrent use, so other callers may share the model.)
+//
+// A request is admitted (Admit) before its image is decoded, so a full queue refuses it
+// before any of that work: every admitted request holds one of Queue slots until the
+// worker takes it into a batch or it gives the slot back.
 type Batcher struct {
 	p     Predictor
 	cfg   BatchConfig
 	queue chan *job
+	slots chan struct{} // one element per admitted request not yet taken by the worker
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -76,27 +81,62 @@ func NewBatcher(p Predictor, cfg BatchConfig) (*Batcher, error) {
 	if cfg.MaxBatch < 1 || cfg.Queue < 1 || cfg.MaxWait < 0 {
 		return nil, fmt.Errorf("batching: max batch %d and queue %d must be ≥ 1, max wait %v ≥ 0", cfg.MaxBatch, cfg.Queue, cfg.MaxWait)
 	}
-	b := &Batcher{p: p, cfg: cfg, queue: make(chan *job, cfg.Queue), done: make(chan struct{})}
+	b := &Batcher{p: p, cfg: cfg, queue: make(chan *job, cfg.Queue), slots: make(chan struct{}, cfg.Queue), done: make(chan struct{})}
 	go b.run()
 	return b, nil
 }
 
-// Submit queues one request and waits for its result. It returns ErrQueueFull at once
-// when the queue is full, ErrClosed after Close, and ctx's error when ctx ends first (a
-// request whose context ends while queued is dropped without running).
-func (b *Batcher) Submit(ctx context.Context, img image.Image, question string) (Result, error) {
+// Admission is a request's place in the queue, taken by Admit before the request's
+// image is decoded. Exactly one of Submit and Release gives it up.
+type Admission struct {
+	b    *Batcher
+	used bool
+}
+
+// Admit takes a place in the queue for one request, or returns ErrQueueFull at once when
+// Queue requests hold one already, or ErrClosed after Close.
+func (b *Batcher) Admit() (*Admission, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	select {
+	case b.slots <- struct{}{}:
+		return &Admission{b: b}, nil
+	default:
+		return nil, ErrQueueFull
+	}
+}
+
+// Release gives the place back without submitting (the request failed before it got
+// there). It does nothing after Submit or a first Release.
+func (a *Admission) Release() {
+	if !a.used {
+		a.used = true
+		<-a.b.slots
+	}
+}
+
+// Submit queues the admitted request and waits for its result. It returns ErrClosed when
+// the batcher closed after Admit, and ctx's error when ctx ends first (a request whose
+// context ends while queued is dropped without running). An admission submits once.
+func (a *Admission) Submit(ctx context.Context, img image.Image, question string) (Result, error) {
+	b := a.b
+	if a.used {
+		return Result{}, errors.New("server: admission used twice")
+	}
+	a.used = true
 	j := &job{ctx: ctx, img: img, question: question, enqueued: time.Now(), done: make(chan jobResult, 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
+		<-b.slots
 		return Result{}, ErrClosed
 	}
-	select {
-	case b.queue <- j:
-	default:
-		b.mu.RUnlock()
-		return Result{}, ErrQueueFull
-	}
+	// Never blocks: the queue has room for every admitted request. The worker gives the
+	// slot back when it takes the job.
+	b.queue <- j
 	b.mu.RUnlock()
 	select {
 	case r := <-j.done:
@@ -106,11 +146,21 @@ func (b *Batcher) Submit(ctx context.Context, img image.Image, question string) 
 	}
 }
 
+// Submit admits one request and waits for its result (Admit, then Admission.Submit).
+func (b *Batcher) Submit(ctx context.Context, img image.Image, question string) (Result, error) {
+	a, err := b.Admit()
+	if err != nil {
+		return Result{}, err
+	}
+	return a.Submit(ctx, img, question)
+}
+
 // Stats are the batches run and requests they held so far.
 func (b *Batcher) Stats() (batches, requests int64) { return b.batches.Load(), b.requests.Load() }
 
-// QueueLen is the number of requests waiting.
-func (b *Batcher) QueueLen() int { return len(b.queue) }
+// QueueLen is the number of requests admitted and not yet taken into a batch (waiting
+// in the queue, or having their image decoded before they get there).
+func (b *Batcher) QueueLen() int { return len(b.slots) }
 
 // Close stops accepting requests, lets the worker finish every queued one, and waits for
 // it or for ctx.
@@ -138,6 +188,7 @@ func (b *Batcher) run() {
 		if !ok {
 			return
 		}
+		<-b.slots
 		batch := []*job{first}
 		timer := time.NewTimer(b.cfg.MaxWait)
 	gather:
@@ -147,6 +198,7 @@ func (b *Batcher) run() {
 				if !ok {
 					break gather
 				}
+				<-b.slots
 				batch = append(batch, j)
 			case <-timer.C:
 				break gather

@@ -117,26 +117,36 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.checkQuestion(question)
 	}
-	var img image.Image
-	if err == nil {
-		img, err = s.decode(raw)
+	if err != nil {
+		s.inputError(w, err)
+		return
 	}
+	ri.question = question
+	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(question))
+
+	// Admit before decoding: a full queue refuses the request before its image costs
+	// anything, and the decoded images in memory are those of admitted requests.
+	adm, err := s.b.Admit()
+	if err != nil {
+		s.submitError(w, r, err)
+		return
+	}
+	defer adm.Release() // a no-op once submitted
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.Timeout, errTimeout)
+	defer cancel()
+	img, err := s.decodeAdmitted(ctx, raw)
+	raw = nil
 	if err != nil {
 		var br *badRequest
 		if errors.As(err, &br) {
-			writeError(w, br.status, br.code, br.msg)
-			return
+			s.inputError(w, err)
+		} else {
+			s.submitError(w, r, err) // the time ran out, or the client left, waiting to decode
 		}
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	raw = nil
-	ri.question = question
-	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(question), "width", img.Bounds().Dx(), "height", img.Bounds().Dy())
-
-	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.Timeout, errTimeout)
-	defer cancel()
-	res, err := s.b.Submit(ctx, img, question)
+	ri.attrs = append(ri.attrs, "width", img.Bounds().Dx(), "height", img.Bounds().Dy())
+	res, err := adm.Submit(ctx, img, question)
 	if err != nil && ctx.Err() != nil {
 		err = context.Cause(ctx) // the timeout or the client's disconnect, whoever saw it first
 	}
@@ -173,6 +183,29 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 }
 
 var errTimeout = errors.New("the request timed out")
+
+// inputError answers an invalid request.
+func (s *Server) inputError(w http.ResponseWriter, err error) {
+	var br *badRequest
+	if errors.As(err, &br) {
+		writeError(w, br.status, br.code, br.msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+}
+
+// decodeAdmitted decodes an admitted request's image when one of the MaxDecodes decoding
+// slots is free, waiting for one until ctx ends. Its errors are a *badRequest, or ctx's
+// cause when ctx ended first.
+func (s *Server) decodeAdmitted(ctx context.Context, raw []byte) (image.Image, error) {
+	select {
+	case s.decodes <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	defer func() { <-s.decodes }()
+	return s.decode(raw)
+}
 
 // submitError answers a failed Submit.
 func (s *Server) submitError(w http.ResponseWriter, r *http.Request, err error) {

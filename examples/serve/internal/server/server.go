@@ -26,6 +26,7 @@ type Config struct {
 	MaxBody      int64         // largest request body in bytes (413 above)
 	MaxPixels    int64         // largest image, width × height (400 above)
 	MaxQuestion  int           // longest question in characters (400 above)
+	MaxDecodes   int           // most images decoded at once (admitted requests wait for a turn)
 	Timeout      time.Duration // per-request limit (504 after)
 	Token        string        // bearer token; empty: no authentication
 	CORSOrigins  []string      // origins allowed cross-origin requests; empty: none
@@ -55,6 +56,12 @@ type BatchingInfo struct {
 	Queue     int     `json:"queue"`
 }
 
+// DefaultMaxDecodes is Config.MaxDecodes when it is zero. Decoding takes milliseconds
+// against the model's hundreds, so two decoders keep the model fed while bounding the
+// memory decoding takes at once to two images (up to MaxPixels × 8 bytes each, for 16-bit
+// RGBA).
+const DefaultMaxDecodes = 2
+
 // Defaults fills zero fields.
 func (c *Config) defaults() {
 	if c.MaxBody == 0 {
@@ -65,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxQuestion == 0 {
 		c.MaxQuestion = 1000
+	}
+	if c.MaxDecodes == 0 {
+		c.MaxDecodes = DefaultMaxDecodes
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Minute
@@ -78,6 +88,7 @@ func (c *Config) defaults() {
 type Server struct {
 	cfg      Config
 	b        *Batcher
+	decodes  chan struct{} // one element per image being decoded
 	mux      *http.ServeMux
 	draining atomic.Bool
 	token    [32]byte // SHA-256 of the token
@@ -86,12 +97,12 @@ type Server struct {
 // New builds the handler around a running batcher.
 func New(cfg Config, b *Batcher) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux(), decodes: make(chan struct{}, max(1, cfg.MaxDecodes))}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
 	s.cfg.Info.Limits = map[string]any{"max_body_bytes": cfg.MaxBody, "max_pixels": cfg.MaxPixels,
-		"max_question_chars": cfg.MaxQuestion, "timeout_s": cfg.Timeout.Seconds()}
+		"max_question_chars": cfg.MaxQuestion, "timeout_s": cfg.Timeout.Seconds(), "max_decodes": cfg.MaxDecodes}
 	s.cfg.Info.Batching.Queue = cap(b.queue)
 	s.cfg.Info.Batching.MaxBatch = b.cfg.MaxBatch
 	s.cfg.Info.Batching.MaxWaitMS = float64(b.cfg.MaxWait) / float64(time.Millisecond)
