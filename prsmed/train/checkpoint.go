@@ -59,6 +59,7 @@ func (t *Trainer) Save() error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
+	t.savedStep = t.state.GlobalStep
 	return os.RemoveAll(old)
 }
 
@@ -98,6 +99,7 @@ func (t *Trainer) Resume() (bool, error) {
 	}
 	st.Config = t.Cfg
 	t.state = st
+	t.savedStep = st.GlobalStep
 	return true, nil
 }
 
