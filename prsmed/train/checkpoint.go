@@ -23,6 +23,7 @@ func (t *Trainer) Save() error {
 	dir := filepath.Join(t.Cfg.OutDir, "checkpoint")
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp) // a failed save leaves no half-written folder (after the swap, none is there)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
