@@ -149,12 +149,26 @@ func main() {
 	err = run(ctx, o, tc)
 	switch {
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "\ntrain: interrupted; checkpoint saved, continue with -resume")
+		fmt.Fprintln(os.Stderr, "\n"+interruptReport(err))
 		os.Exit(130)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
+}
+
+// interruptReport says what an interrupted run left on disk: the checkpoint saved at the
+// interruption, the save's failure, or (interrupted during validation, or before training
+// started) that nothing was saved since the last checkpoint.
+func interruptReport(err error) string {
+	var in *train.Interrupted
+	if !errors.As(err, &in) {
+		return "train: interrupted before training started; nothing saved"
+	}
+	if in.LastSaved >= 0 {
+		return in.Error() + "; continue with -resume"
+	}
+	return in.Error()
 }
 
 // distributed reports whether a launcher set torchrun's variables.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,5 +120,35 @@ func TestUsageErrors(t *testing.T) {
 		if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines > 0 || !strings.HasPrefix(string(out), "train:") {
 			t.Errorf("%v: want one line starting with train:, got %q", args, out)
 		}
+	}
+}
+
+// TestResumeRefusesATruncatedOptimizer: -resume from a checkpoint whose optimizer state is
+// truncated (100 bytes) exits non-zero naming the file, instead of continuing with a fresh
+// optimizer as if the resume were exact.
+func TestResumeRefusesATruncatedOptimizer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the training program")
+	}
+	bin := buildTrain(t)
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 4, Size: 64, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	args := []string{"-data", root, "-out", out, "-epochs0", "0", "-workers", "1", "-epochs1", "1", "-epochs2", "1", "-batch", "4", "-val-samples", "1"}
+	if res, err := exec.Command(bin, append(args, "-epochs2", "0")...).CombinedOutput(); err != nil {
+		t.Fatalf("training: %v\n%s", err, res)
+	}
+	if err := os.Truncate(filepath.Join(out, "checkpoint", "optimizer.safetensors"), 100); err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Command(bin, append(args, "-resume")...).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("-resume with a truncated optimizer state: %v, want exit status 1\n%s", err, res)
+	}
+	if !strings.Contains(string(res), "optimizer.safetensors") {
+		t.Fatalf("the error does not name optimizer.safetensors:\n%s", res)
 	}
 }

@@ -13,9 +13,11 @@ import (
 // features) come out as from Forward followed by Backward, while the activation memory is
 // that of one layer plus one (B, L, H) tensor per layer. It returns the loss, detached, in
 // s: reading it (Item) waits for the device, so a training step reads it once, at its end.
-// Caches are not supported here. With dropout active (LoRA dropout in training mode) the
-// recomputation draws new masks, unlike torch.utils.checkpoint, which replays the random
-// state: use it with dropout off, or accept that difference.
+// Caches are not supported here. Like torch.utils.checkpoint (preserve_rng_state), it saves
+// the state of the generator the layers draw from (the scope's, or the default generator of
+// the input's device) before each layer and restores it for that layer's recomputation, so
+// dropout (LoRA dropout in training mode) draws the masks of the first run; the generator
+// ends where a plain forward would leave it.
 func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Scope, out Output) *torch.Tensor) (*torch.Tensor, error) {
 	var value *torch.Tensor
 	err := torch.Try(func() {
@@ -40,8 +42,10 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 		// Forward without history, keeping the input of every layer.
 		ng := c.NoGrad()
 		inputs := make([]*torch.Tensor, len(m.Layers)+1)
+		rng := make([]*torch.RNGState, len(m.Layers))
 		inputs[0] = x.Detach(ng)
 		for i, layer := range m.Layers {
+			rng[i] = c.SaveRNG(x.Device())
 			inputs[i+1] = m.layer(ng, layer, i, inputs[i], cos, sin, &mask, nil)
 		}
 
@@ -60,11 +64,15 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 		lv.Backward()
 		grad := top.Grad(c)
 
-		// Recompute each layer with history and carry the gradient down.
+		// Recompute each layer with history, drawing what its first run drew, and carry the
+		// gradient down; then leave the generator where the forward pass left it.
+		end := c.SaveRNG(x.Device())
 		for i := len(m.Layers) - 1; i >= 0; i-- {
 			step := c.Child()
 			xi := inputs[i].Detach(step).SetRequiresGrad(true)
+			rng[i].Restore()
 			y := m.layer(step, m.Layers[i], i, xi, cos, sin, &mask, nil)
+			m.recomputed.Add(1)
 			y.BackwardWith(grad, false)
 			next := xi.Grad(step).Clone(c)
 			step.Close()
@@ -72,9 +80,15 @@ func (m *Model) ForwardBackward(s *torch.Scope, in Input, loss func(s *torch.Sco
 			grad.Free()
 			grad = next
 		}
+		end.Restore()
 		if x.RequiresGrad() {
 			x.BackwardWith(grad, false)
 		}
 	})
 	return value, err
 }
+
+// Recomputed is the number of layer recomputations ForwardBackward has run on this model
+// (one per decoder layer per call): a check, for a training log or a test, that gradient
+// checkpointing is in effect.
+func (m *Model) Recomputed() int64 { return m.recomputed.Load() }

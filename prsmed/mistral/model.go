@@ -2,6 +2,7 @@ package mistral
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/torch"
@@ -24,6 +25,8 @@ type Model struct {
 	LMHead nn.Layer
 	rope   nn.Rotary
 	prefix string
+
+	recomputed atomic.Int64 // layers recomputed by ForwardBackward (Recomputed)
 }
 
 func linear(p nn.Path, in, out int64) nn.Layer {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // checkpoint saves the run's state after an epoch or a validation: checkpoint/ (the
@@ -16,30 +17,41 @@ func (t *Trainer) checkpoint() error {
 	}
 	newBest := t.newBest
 	t.newBest = false
+	// KeepLast's list after this checkpoint; the folders that fall off it are deleted only
+	// once the new checkpoint is complete, so a failed save never costs an older one.
+	prev := t.state.Kept
+	var drop []string
 	if t.Cfg.KeepLast > 0 {
 		name := fmt.Sprintf("step-%08d", t.state.GlobalStep)
-		if n := len(t.state.Kept); n == 0 || t.state.Kept[n-1] != name {
-			t.state.Kept = append(t.state.Kept, name)
+		kept := slices.Clone(prev)
+		if n := len(kept); n == 0 || kept[n-1] != name {
+			kept = append(kept, name)
 		}
-		for len(t.state.Kept) > t.Cfg.KeepLast {
-			if err := os.RemoveAll(filepath.Join(t.Cfg.OutDir, "checkpoints", t.state.Kept[0])); err != nil {
-				return err
-			}
-			t.state.Kept = t.state.Kept[1:]
+		if n := len(kept) - t.Cfg.KeepLast; n > 0 {
+			drop, kept = kept[:n], kept[n:]
 		}
+		t.state.Kept = kept
 	}
 	if err := t.Save(); err != nil {
+		t.state.Kept = prev
 		return err
 	}
 	latest := filepath.Join(t.Cfg.OutDir, "checkpoint")
 	if newBest {
 		if err := replaceWithCopy(latest, filepath.Join(t.Cfg.OutDir, "best")); err != nil {
+			t.state.Kept = prev
 			return fmt.Errorf("train: keeping the best checkpoint: %w", err)
 		}
 	}
 	if n := len(t.state.Kept); n > 0 {
 		if err := replaceWithCopy(latest, filepath.Join(t.Cfg.OutDir, "checkpoints", t.state.Kept[n-1])); err != nil {
+			t.state.Kept = prev
 			return fmt.Errorf("train: keeping a checkpoint: %w", err)
+		}
+	}
+	for _, name := range drop {
+		if err := os.RemoveAll(filepath.Join(t.Cfg.OutDir, "checkpoints", name)); err != nil {
+			return err
 		}
 	}
 	return t.writeLogs()

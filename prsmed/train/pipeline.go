@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,11 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/llava"
 	"github.com/prsmed/prsmed-go/torch"
 )
+
+// ErrSamplePanic is wrapped by the error of a sample whose loading or preprocessing
+// panicked; the sample is skipped like an unreadable one (or stops the run under
+// Config.Strict).
+var ErrSamplePanic = errors.New("panic while loading the sample")
 
 // pipeline prepares the batches of one epoch ahead of the training step, like PyTorch's
 // DataLoader with workers: a dispatcher hands the samples of each batch, in the epoch's
@@ -151,11 +157,24 @@ func (p *pipeline) work() {
 	defer p.wg.Done()
 	oneThreadForOps()
 	for j := range p.jobs {
-		j.pb.items[j.k] = p.prepare(j.idx, j.pb.step, j.k)
+		j.pb.items[j.k] = p.prepareRecovered(j.idx, j.pb.step, j.k)
 		if j.pb.left.Add(-1) == 0 {
 			close(j.pb.done)
 		}
 	}
+}
+
+// prepareRecovered is prepare with a panic (a decoder's bug on one file, say) turned into
+// the sample's error, so that the sample is skipped and reported as an unreadable one is
+// instead of ending the process. Tensors the sample held when it panicked are not freed.
+func (p *pipeline) prepareRecovered(idx, step, k int) (out prepared) {
+	defer func() {
+		if r := recover(); r != nil {
+			smp := p.set[idx]
+			out = prepared{source: smp, err: fmt.Errorf("%v: %w: %v", smp, ErrSamplePanic, r)}
+		}
+	}()
+	return p.prepare(idx, step, k)
 }
 
 func (p *pipeline) assemble() {

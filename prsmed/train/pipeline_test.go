@@ -3,9 +3,14 @@ package train
 import (
 	"bytes"
 	"context"
+	"errors"
+	"image"
+	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
@@ -248,5 +253,63 @@ func TestAccumulatedGradients(t *testing.T) {
 				t.Fatalf("%s[%d]: accumulated %g, one batch %g (largest |g| %g)", name, i, a[i], w[i], scale)
 			}
 		}
+	}
+}
+
+// panicMagic starts the files of an image format, registered for the tests, whose decoder
+// panics: a stand-in for a decoder bug on one file.
+const panicMagic = "PRSMED-PANIC"
+
+func init() {
+	image.RegisterFormat("prsmed-panic", panicMagic,
+		func(io.Reader) (image.Image, error) { panic("decoder bug") },
+		func(io.Reader) (image.Config, error) { return image.Config{}, errors.New("no config") })
+}
+
+// TestPipelineSkipsASamplePanic: a decoder that panics on one file skips that sample, with
+// an error naming it and wrapping ErrSamplePanic, as an unreadable file is skipped; the
+// other samples of its batch and the other batches arrive, and nothing leaks.
+func TestPipelineSkipsASamplePanic(t *testing.T) {
+	m := tinyModel(t)
+	set := synthSamples(t, 2)
+	if len(set) < 8 {
+		t.Fatalf("%d samples, want at least 8", len(set))
+	}
+	bad := 3
+	if err := os.WriteFile(set[bad].ImagePath, []byte(panicMagic+" and some bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := torch.LiveTensors()
+	batches := [][]int{{0, 1, 2}, {bad, 4, 5}, {6, 7}}
+	p := startPipeline(context.Background(), m, set, nil, batches, pipelineConfig{workers: 2, depth: 2, seed: 9})
+	skipped := 0
+	for i := range batches {
+		b, err := p.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.err != nil {
+			t.Fatalf("batch %d: %v", i, b.err)
+		}
+		want := len(batches[i])
+		for _, sk := range b.skipped {
+			skipped++
+			want--
+			if !errors.Is(sk.Err, ErrSamplePanic) || !strings.Contains(sk.Err.Error(), set[bad].String()) ||
+				!strings.Contains(sk.Err.Error(), "decoder bug") || sk.Sample.ImagePath != set[bad].ImagePath {
+				t.Errorf("batch %d skipped %v: %v; want the panic of sample %d", i, sk.Sample, sk.Err, bad)
+			}
+		}
+		if b.n != want {
+			t.Errorf("batch %d: %d samples, want %d", i, b.n, want)
+		}
+		b.free()
+	}
+	p.close()
+	if skipped != 1 {
+		t.Fatalf("%d samples skipped, want 1", skipped)
+	}
+	if n := torch.LiveTensors(); n != base {
+		t.Fatalf("%d live tensors after the pipeline closed, %d before", n, base)
 	}
 }

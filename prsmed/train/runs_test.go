@@ -266,20 +266,32 @@ func TestBestAndKeepLast(t *testing.T) {
 // TestGradCheckpointEqualsPlain: with GradCheckpoint the language model's layers run without
 // history and are recomputed one at a time during the backward pass; stage 0 (the whole
 // backbone trains) and stage 2 (its LoRA adapters) end where plain training ends, within
-// float32 rounding. LoRA dropout is off: the recomputation would draw new masks.
+// float32 rounding, with the tiny preset's LoRA dropout (0.05) drawing masks: the
+// recomputation replays each layer's generator state. The recomputation count shows that
+// checkpointing ran (without it the two runs are trivially the same).
 func TestGradCheckpointEqualsPlain(t *testing.T) {
 	oneThread(t)
 	set := synthSet(t, 6).Samples("train")
-	noDropout := func(c *prsmed.Config) { c.LoRA.Dropout = 0 }
 	run := func(checkpoint bool) *prsmed.Model {
-		m := prsmedtest.TinyModelWith(t, 2, noDropout)
+		m := prsmedtest.TinyModelWith(t, 2, nil)
+		if m.Config.LoRA.Dropout == 0 {
+			t.Fatal("the tiny preset has no LoRA dropout: this test would not cover it")
+		}
 		tc := trainCfg("", 0, 1)
 		tc.Stage0Epochs, tc.BatchSize, tc.GradCheckpoint = 1, 8, checkpoint
-		if n := len(trainOn(t, m, set, tc)); n != 2 {
+		hist := trainOn(t, m, set, tc)
+		if n := len(hist); n != 2 {
 			t.Fatalf("%d epochs ran, want stage 0 and stage 2", n)
+		}
+		want := int64(0)
+		if checkpoint {
+			want = int64(len(m.LLaVA.LM.Layers) * (hist[0].Steps + hist[1].Steps))
+		}
+		if got := m.LLaVA.LM.Recomputed(); got != want || (checkpoint && got == 0) {
+			t.Fatalf("GradCheckpoint %v: %d layer recomputations, want %d", checkpoint, got, want)
 		}
 		return m
 	}
 	plain, ckpt := run(false), run(true)
-	sameTraining(t, "plain vs gradient checkpointing", plain, ckpt, prsmedtest.TinyModelWith(t, 2, noDropout), 1e-5)
+	sameTraining(t, "plain vs gradient checkpointing", plain, ckpt, prsmedtest.TinyModelWith(t, 2, nil), 1e-5)
 }

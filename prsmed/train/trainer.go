@@ -32,6 +32,9 @@ type Trainer struct {
 	valDue   bool // ValEverySteps fell on an epoch's last step
 	newBest  bool // the last validation is the best so far and best/ does not hold it yet
 	stepN    int  // samples of the last step, over all ranks
+	// savedStep is the global step of the newest checkpoint/ written or resumed from, -1
+	// when there is none.
+	savedStep int
 	// OnStep, when set, is called after every optimisation step (tests and tools use it to
 	// stop or observe a run).
 	OnStep func()
@@ -50,7 +53,7 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 		return nil, errors.New("prsmed: accum, workers, prefetch, warmup, val-every-steps, keep-last and the cache size must not be negative")
 	}
 	return &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
-		reported: map[string]bool{}, state: trainState{Config: cfg}}, nil
+		reported: map[string]bool{}, state: trainState{Config: cfg}, savedStep: -1}, nil
 }
 
 // Close frees the trainer's cache and optimizer.
@@ -123,15 +126,17 @@ func (t *Trainer) sampler() *data.Sampler {
 	return s
 }
 
-// Run trains until the configured epochs are done or ctx is cancelled; on cancellation it
-// saves a checkpoint of the step reached (when OutDir is set) and returns ctx's error.
+// Run trains until the configured epochs are done or ctx is cancelled; on cancellation
+// during a step it saves a checkpoint of the step reached (when OutDir is set), and it
+// returns an *Interrupted that says what was saved.
 //
 // Run keeps its goroutine on one OS thread while it runs: libtorch's OpenMP thread count is
 // a per-thread setting, and a run whose ops hopped between threads set differently would
 // sum in different orders from step to step.
-func (t *Trainer) Run(ctx context.Context) error {
+func (t *Trainer) Run(ctx context.Context) (err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	defer func() { err = t.asInterrupted(ctx, "training", err) }()
 	if err := t.broadcastModel(ctx); err != nil {
 		return err
 	}
@@ -183,23 +188,15 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 		first: t.state.Step, flip: t.Cfg.Flip && stage != prsmed.Stage0,
 	})
 	defer p.close()
-	interrupted := func(err error) error {
-		if t.Cfg.OutDir != "" && t.writer() {
-			if serr := t.Save(); serr != nil {
-				return fmt.Errorf("%w (and saving the checkpoint failed: %v)", err, serr)
-			}
-		}
-		return err
-	}
 	for t.state.Step < len(batches) {
-		if err := ctx.Err(); err != nil {
-			return interrupted(err)
+		if ctx.Err() != nil {
+			return t.interrupted(ctx, "training", true)
 		}
 		start := time.Now()
 		b, err := p.next()
 		if err != nil {
 			if ctx.Err() != nil {
-				return interrupted(ctx.Err())
+				return t.interrupted(ctx, "training", true)
 			}
 			return err
 		}
@@ -224,7 +221,7 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 				// Interrupted while waiting for a rank that already stopped: the step's
 				// collectives failed before its optimizer step, so the model is the
 				// previous step's and the checkpoint is consistent.
-				return interrupted(ctx.Err())
+				return t.interrupted(ctx, "training", true)
 			}
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}

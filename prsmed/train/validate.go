@@ -20,7 +20,7 @@ func (t *Trainer) Validate(ctx context.Context) (metrics.Summary, error) {
 func (t *Trainer) validate(ctx context.Context) (Validation, error) {
 	sum, err := t.Validate(ctx)
 	if err != nil {
-		return Validation{}, err
+		return Validation{}, t.asInterrupted(ctx, "validation", err)
 	}
 	v := Validation{Epoch: t.state.Epoch + 1, Step: t.state.Step, GlobalStep: t.state.GlobalStep, Summary: sum}
 	t.state.Validations = append(t.state.Validations, v)

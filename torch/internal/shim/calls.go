@@ -140,6 +140,17 @@ func NewGen(seed uint64, dev int) Gen { return Gen{C.tt_gen_new(C.uint64_t(seed)
 // FreeGen releases a generator.
 func FreeGen(g Gen) { C.tt_gen_free(g.p) }
 
+// GenState is the state of g (the zero Gen: the default generator of dev, -1 the CPU) as a
+// uint8 CPU tensor.
+func GenState(g Gen, dev int) (Handle, error) { return res(C.tt_gen_get_state(g.p, C.int(dev))) }
+
+// SetGenState sets the state of g (the zero Gen: the default generator of dev) from a
+// tensor made by GenState.
+func SetGenState(g Gen, dev int, state Handle) error {
+	_, err := st(C.tt_gen_set_state(g.p, C.int(dev), state.p))
+	return err
+}
+
 // ---- lifecycle and queries ----
 
 // Free releases a tensor handle.

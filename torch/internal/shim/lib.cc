@@ -205,6 +205,34 @@ tt_gen tt_gen_new(uint64_t seed, int device) {
 
 void tt_gen_free(tt_gen g) { delete g; }
 
+// state_gen is g, or the default generator of device when g is NULL.
+static at::Generator state_gen(tt_gen g, int device) {
+  if (g != nullptr) return g->g;
+  if (device < 0) return at::detail::getDefaultCPUGenerator();
+#ifdef TT_WITH_CUDA
+  return at::cuda::detail::getDefaultCUDAGenerator((c10::DeviceIndex)device);
+#else
+  TORCH_CHECK(false, "generator state: this build has no CUDA");
+#endif
+}
+
+tt_result tt_gen_get_state(tt_gen g, int device) {
+  return run(0, [&] {
+    auto gg = state_gen(g, device);
+    std::lock_guard<std::mutex> lock(gg.mutex());
+    return gg.get_state();
+  });
+}
+
+tt_status tt_gen_set_state(tt_gen g, int device, tt_tensor state) {
+  return status([&]() -> double {
+    auto gg = state_gen(g, device);
+    std::lock_guard<std::mutex> lock(gg.mutex());
+    gg.set_state(state->t);
+    return 0;
+  });
+}
+
 void tt_free(tt_tensor t) {
   if (t == nullptr) return;
   t_live.add(-1);

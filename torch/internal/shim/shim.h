@@ -66,6 +66,10 @@ tt_status tt_manual_seed(uint64_t seed);
 /* ---- generators (NULL means libtorch's default generator) ---- */
 tt_gen tt_gen_new(uint64_t seed, int device);
 void tt_gen_free(tt_gen g);
+/* The state of g (NULL: the default generator of device, -1 the CPU) as a uint8 CPU tensor,
+   and setting it back (torch.Generator.get_state and set_state). */
+tt_result tt_gen_get_state(tt_gen g, int device);
+tt_status tt_gen_set_state(tt_gen g, int device, tt_tensor state);
 
 /* ---- tensor lifecycle and queries ---- */
 void tt_free(tt_tensor t);
