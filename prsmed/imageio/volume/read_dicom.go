@@ -293,16 +293,19 @@ func seriesGeometry(ms []*sliceMeta, tol float64) ([4][4]float64, error) {
 			}
 			steps[k-1] = d
 		}
-		sorted := append([]float64(nil), steps...)
-		sort.Float64s(sorted)
-		med := sorted[len(sorted)/2]
+		// The smallest step is the series' step: a missing slice makes one step a
+		// multiple of it.
+		unit := steps[0]
+		for _, d := range steps {
+			unit = math.Min(unit, d)
+		}
 		for k, d := range steps {
-			if math.Abs(d-med) > tol*med {
+			if math.Abs(d-unit) > tol*unit {
 				what := "irregular spacing"
-				if r := d / med; r > 1.5 {
+				if r := d / unit; r > 1.5 {
 					what = fmt.Sprintf("a gap (about %.0f missing slices)", math.Round(r)-1)
 				}
-				return aff, fmt.Errorf("%w: %s between %s and %s: step %.4g mm, the series' step is %.4g mm", ErrSeries, what, ms[k].path, ms[k+1].path, d, med)
+				return aff, fmt.Errorf("%w: %s between %s and %s: step %.4g mm, the series' step is %.4g mm", ErrSeries, what, ms[k].path, ms[k+1].path, d, unit)
 			}
 		}
 		for i := 0; i < 3; i++ {
@@ -311,7 +314,7 @@ func seriesGeometry(ms []*sliceMeta, tol float64) ([4][4]float64, error) {
 		// Every slice must sit on the line of the first and the last.
 		for k, m := range ms {
 			for i := 0; i < 3; i++ {
-				if e := m.ipp[i] - (ms[0].ipp[i] + float64(k)*step[i]); math.Abs(e) > tol*med {
+				if e := m.ipp[i] - (ms[0].ipp[i] + float64(k)*step[i]); math.Abs(e) > tol*unit {
 					return aff, fmt.Errorf("%w: %s is %.4g mm off the line of the series' slice positions", ErrSeries, m.path, math.Abs(e))
 				}
 			}
