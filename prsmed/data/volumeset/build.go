@@ -53,6 +53,35 @@ type Subject struct {
 	// Image is the image volume; Labels the label map on the same grid (whole-number
 	// voxel values).
 	Image, Labels *volume.Volume
+	// Open, when set and Image is nil, loads the two volumes; Build calls it twice (a
+	// scan, then the writing) and keeps one subject in memory at a time.
+	Open func(ctx context.Context) (image, labels *volume.Volume, err error)
+}
+
+// volumes returns the subject's image and label map, checked.
+func (s Subject) volumes(ctx context.Context, tol float64) (*volume.Volume, *volume.Volume, error) {
+	img, lab := s.Image, s.Labels
+	if img == nil && s.Open != nil {
+		var err error
+		if img, lab, err = s.Open(ctx); err != nil {
+			return nil, nil, fmt.Errorf("subject %s: %w", s.Name, err)
+		}
+	}
+	if img == nil || lab == nil {
+		return nil, nil, fmt.Errorf("%w: subject %s lacks its image or label map", ErrInput, s.Name)
+	}
+	if err := img.SameGrid(lab, tol); err != nil {
+		return nil, nil, fmt.Errorf("%w: subject %s: the label map is not on the image's grid: %v", ErrInput, s.Name, err)
+	}
+	if err := img.CheckFinite(); err != nil {
+		return nil, nil, fmt.Errorf("%w: subject %s image: %v", ErrInput, s.Name, err)
+	}
+	for n, x := range lab.Data {
+		if f := float64(x); f != math.Trunc(f) || f < 0 || f > MaxLabelValue {
+			return nil, nil, fmt.Errorf("%w: subject %s label map voxel %d is %v, not a label value", ErrInput, s.Name, n, x)
+		}
+	}
+	return img, lab, nil
 }
 
 // Config says what to write.
@@ -162,20 +191,6 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 			return nil, fmt.Errorf("%w: subject name %q (unique; letters, digits, '.', '_', '-')", ErrInput, s.Name)
 		}
 		seen[s.Name] = true
-		if s.Image == nil || s.Labels == nil {
-			return nil, fmt.Errorf("%w: subject %s lacks its image or label map", ErrInput, s.Name)
-		}
-		if err := s.Image.SameGrid(s.Labels, cfg.GridTolerance); err != nil {
-			return nil, fmt.Errorf("%w: subject %s: the label map is not on the image's grid: %v", ErrInput, s.Name, err)
-		}
-		if err := s.Image.CheckFinite(); err != nil {
-			return nil, fmt.Errorf("%w: subject %s image: %v", ErrInput, s.Name, err)
-		}
-		for n, x := range s.Labels.Data {
-			if f := float64(x); f != math.Trunc(f) || f < 0 || f > MaxLabelValue {
-				return nil, fmt.Errorf("%w: subject %s label map voxel %d is %v, not a label value", ErrInput, s.Name, n, x)
-			}
-		}
 	}
 	csvPath := filepath.Join(root, cfg.Modality+".csv")
 	if _, err := os.Stat(csvPath); err == nil {
@@ -191,7 +206,11 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 	}
 	cands := make([][]cand, len(subjects))
 	for si, s := range subjects {
-		n, err := s.Labels.Slices(cfg.Plane)
+		_, labels, err := s.volumes(ctx, cfg.GridTolerance)
+		if err != nil {
+			return nil, err
+		}
+		n, err := labels.Slices(cfg.Plane)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +218,7 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			lab, _, _, err := s.Labels.Slice(cfg.Plane, k)
+			lab, _, _, err := labels.Slice(cfg.Plane, k)
 			if err != nil {
 				return nil, err
 			}
@@ -275,6 +294,13 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 	// Write images, masks and rows.
 	var rows []row
 	for si, s := range subjects {
+		if len(splitOf[si]) == 0 {
+			continue
+		}
+		img, labels, err := s.volumes(ctx, cfg.GridTolerance)
+		if err != nil {
+			return nil, err
+		}
 		for _, c := range cands[si] {
 			sp, ok := splitOf[si][c.slice]
 			if !ok {
@@ -283,7 +309,7 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			r, err := writeSlice(root, s, c.slice, c.values, sp, names, cfg)
+			r, err := writeSlice(root, s.Name, img, labels, c.slice, c.values, sp, names, cfg)
 			if err != nil {
 				return nil, err
 			}
@@ -375,12 +401,12 @@ func rowRand(seed uint64, subject string, slice, value int) *rand.Rand {
 }
 
 // writeSlice writes one slice's image and one mask per label, returning their rows.
-func writeSlice(root string, s Subject, k int, values []int, split string, names map[int]string, cfg Config) ([]row, error) {
-	img, h, w, err := s.Image.Slice(cfg.Plane, k)
+func writeSlice(root, subject string, imgVol, labels *volume.Volume, k int, values []int, split string, names map[int]string, cfg Config) ([]row, error) {
+	img, h, w, err := imgVol.Slice(cfg.Plane, k)
 	if err != nil {
 		return nil, err
 	}
-	lab, _, _, err := s.Labels.Slice(cfg.Plane, k)
+	lab, _, _, err := labels.Slice(cfg.Plane, k)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +423,7 @@ func writeSlice(root string, s Subject, k int, values []int, split string, names
 	} else {
 		norm = window.NormalizeMinMax(nil, vals)
 	}
-	stem := fmt.Sprintf("%s_%s%04d", s.Name, cfg.Plane, k)
+	stem := fmt.Sprintf("%s_%s%04d", subject, cfg.Plane, k)
 	imgName := stem + ".png"
 	imgRel := filepath.ToSlash(filepath.Join(cfg.Modality, split+"_images", imgName))
 	if err := writePNG(filepath.Join(root, imgRel), window.Gray8(norm, h, w, false)); err != nil {
@@ -413,16 +439,16 @@ func writeSlice(root string, s Subject, k int, values []int, split string, names
 		}
 		loc, err := zones.Locate(m)
 		if err != nil {
-			return nil, fmt.Errorf("subject %s slice %d label %d: %w", s.Name, k, v, err)
+			return nil, fmt.Errorf("subject %s slice %d label %d: %w", subject, k, v, err)
 		}
 		maskRel := filepath.ToSlash(filepath.Join(cfg.Modality, split+"_masks", fmt.Sprintf("%s_%d.png", stem, v)))
 		if err := writePNG(filepath.Join(root, maskRel), m); err != nil {
 			return nil, err
 		}
-		r := rowRand(cfg.Seed, s.Name, k, v)
+		r := rowRand(cfg.Seed, subject, k, v)
 		name := names[v]
 		out = append(out, row{
-			split: split, subject: s.Name, slice: k, value: v,
+			split: split, subject: subject, slice: k, value: v,
 			maskRel: maskRel, image: imgName,
 			question: zones.Question(r, name),
 			answer:   zones.Answer(r, loc.Zone, loc.Near, name),

@@ -298,13 +298,13 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		cfg  Config
 		text string
 	}{
-		{"label map of another size", Subject{"s", good.Image, other.Labels}, Config{Window: window.MinMaxWindow()}, "size"},
-		{"label map on another affine", Subject{"s", good.Image, shifted.Labels}, Config{Window: window.MinMaxWindow()}, "affines differ"},
+		{"label map of another size", Subject{Name: "s", Image: good.Image, Labels: other.Labels}, Config{Window: window.MinMaxWindow()}, "size"},
+		{"label map on another affine", Subject{Name: "s", Image: good.Image, Labels: shifted.Labels}, Config{Window: window.MinMaxWindow()}, "affines differ"},
 		{"NaN voxel", nan, Config{Window: window.MinMaxWindow()}, "NaN"},
 		{"fractional label", frac, Config{Window: window.MinMaxWindow()}, "not a label value"},
 		{"file window", good, Config{}, "no file window"},
 		{"bad fractions", good, Config{Window: window.MinMaxWindow(), Fractions: [3]float64{0.5, 0.5, 0.5}}, "fractions"},
-		{"bad subject name", Subject{"a/b", good.Image, good.Labels}, Config{Window: window.MinMaxWindow()}, "subject name"},
+		{"bad subject name", Subject{Name: "a/b", Image: good.Image, Labels: good.Labels}, Config{Window: window.MinMaxWindow()}, "subject name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
