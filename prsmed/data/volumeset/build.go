@@ -205,6 +205,7 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 		values []int
 	}
 	cands := make([][]cand, len(subjects))
+	counts := make([]int, MaxLabelValue+1) // pixels per label value in one slice
 	for si, s := range subjects {
 		_, labels, err := s.volumes(ctx, cfg.GridTolerance)
 		if err != nil {
@@ -222,14 +223,19 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 			if err != nil {
 				return nil, err
 			}
-			counts := map[int]int{}
+			var present []int
 			for _, x := range lab {
-				if x != 0 {
-					counts[int(x)]++
+				if v := int(x); v != 0 {
+					if counts[v] == 0 {
+						present = append(present, v)
+					}
+					counts[v]++
 				}
 			}
 			var vals []int
-			for v, c := range counts {
+			for _, v := range present {
+				c := counts[v]
+				counts[v] = 0
 				if _, ok := names[v]; !ok {
 					unnamed[v] = true
 					continue
