@@ -206,10 +206,17 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 	}
 	cands := make([][]cand, len(subjects))
 	counts := make([]int, MaxLabelValue+1) // pixels per label value in one slice
+	// The last subject scanned stays loaded for the writing pass (with one subject, it is
+	// read once); the others are read again, so one subject is in memory at a time.
+	var lastImg, lastLab *volume.Volume
 	for si, s := range subjects {
-		_, labels, err := s.volumes(ctx, cfg.GridTolerance)
+		lastImg, lastLab = nil, nil
+		img, labels, err := s.volumes(ctx, cfg.GridTolerance)
 		if err != nil {
 			return nil, err
+		}
+		if si == len(subjects)-1 {
+			lastImg, lastLab = img, labels
 		}
 		n, err := labels.Slices(cfg.Plane)
 		if err != nil {
@@ -297,15 +304,21 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 		}
 	}
 
-	// Write images, masks and rows.
+	// Write images, masks and rows, the subject still loaded first (rows are sorted
+	// afterwards, so the order does not show).
 	var rows []row
-	for si, s := range subjects {
+	for si := len(subjects) - 1; si >= 0; si-- {
+		s := subjects[si]
+		img, labels := lastImg, lastLab
+		lastImg, lastLab = nil, nil
 		if len(splitOf[si]) == 0 {
 			continue
 		}
-		img, labels, err := s.volumes(ctx, cfg.GridTolerance)
-		if err != nil {
-			return nil, err
+		if img == nil {
+			var err error
+			if img, labels, err = s.volumes(ctx, cfg.GridTolerance); err != nil {
+				return nil, err
+			}
 		}
 		for _, c := range cands[si] {
 			sp, ok := splitOf[si][c.slice]
