@@ -252,6 +252,11 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 	for _, n := range names {
 		fmt.Fprintf(stdout, "  %-30s %d rows\n", n, sum.PerLabel[n])
 	}
+	for _, n := range names {
+		if c := sum.UnparsedAnswers[n]; c > 0 {
+			fmt.Fprintf(stdout, "note: %d answers about %q do not parse back to their zone (the name reads as an image position); zone accuracy from generated answers undercounts on this label\n", c, n)
+		}
+	}
 	if len(sum.Unnamed) > 0 {
 		fmt.Fprintf(stdout, "label values not in the table (ignored): %v\n", sum.Unnamed)
 	}

@@ -119,6 +119,12 @@ type Summary struct {
 	Unnamed []int
 	// SubjectSplit maps each subject to its split (subject splits only).
 	SubjectSplit map[string]string
+	// UnparsedAnswers counts rows whose answer zones.Parse does not map back to the
+	// mask's zone: a structure name that reads as an image position ("upper left
+	// lesion") competes with the zone. Side words before anatomy ("left hippocampus")
+	// parse fine. Training is unaffected; zone accuracy computed from generated answers
+	// (zones.Parse) undercounts on such labels.
+	UnparsedAnswers map[string]int
 }
 
 var nameOK = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -171,6 +177,7 @@ type row struct {
 	maskRel, image   string
 	question         string
 	answer, position string
+	parsed           bool // zones.Parse(answer) gives the mask's zone
 }
 
 // Build writes the data root under root (which must not hold this modality's CSV yet).
@@ -196,7 +203,7 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 	if _, err := os.Stat(csvPath); err == nil {
 		return nil, fmt.Errorf("%w: %s exists", ErrInput, csvPath)
 	}
-	sum := &Summary{Rows: map[string]int{}, Slices: map[string]int{}, PerLabel: map[string]int{}}
+	sum := &Summary{Rows: map[string]int{}, Slices: map[string]int{}, PerLabel: map[string]int{}, UnparsedAnswers: map[string]int{}}
 	unnamed := map[int]bool{}
 
 	// Candidate slices per subject: the labels each slice shows enough of.
@@ -357,6 +364,9 @@ func Build(ctx context.Context, root string, subjects []Subject, labels []Label,
 		w.Write([]string{r.maskRel, r.image, r.question, r.answer, r.position, r.split})
 		sum.Rows[r.split]++
 		sum.PerLabel[names[r.value]]++
+		if !r.parsed {
+			sum.UnparsedAnswers[names[r.value]]++
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -466,11 +476,15 @@ func writeSlice(root, subject string, imgVol, labels *volume.Volume, k int, valu
 		}
 		r := rowRand(cfg.Seed, subject, k, v)
 		name := names[v]
+		question := zones.Question(r, name)
+		answer := zones.Answer(r, loc.Zone, loc.Near, name)
+		z, ok := zones.Parse(answer)
 		out = append(out, row{
-			split: split, subject: subject, slice: k, value: v,
+			parsed: ok && z == loc.Zone,
+			split:  split, subject: subject, slice: k, value: v,
 			maskRel: maskRel, image: imgName,
-			question: zones.Question(r, name),
-			answer:   zones.Answer(r, loc.Zone, loc.Near, name),
+			question: question,
+			answer:   answer,
 			position: data.PositionSentence(r, loc.Zone, loc.Near),
 		})
 	}

@@ -104,6 +104,9 @@ func TestBuildOneSubject(t *testing.T) {
 		}
 		splitOf[k] = smp.Split
 		name := table[v-1].Name
+		if z, ok := zones.Parse(smp.Answer); !ok || z != smp.Zone {
+			t.Fatalf("answer %q parses to %v, position says %v", smp.Answer, z, smp.Zone)
+		}
 		if !strings.Contains(smp.Question, name) || !strings.Contains(smp.Answer, name) {
 			t.Fatalf("slice %d label %d: question %q / answer %q do not name %q", k, v, smp.Question, smp.Answer, name)
 		}
@@ -134,6 +137,11 @@ func TestBuildOneSubject(t *testing.T) {
 		if sp2, ok := splitOf[k+1]; ok && sp2 != sp {
 			t.Fatalf("slices %d (%s) and %d (%s) are neighbours in different splits", k, sp, k+1, sp2)
 		}
+	}
+	// "left kidney", "right kidney" and "liver" are anatomy to zones.Parse: every answer
+	// parses back to its zone.
+	if len(sum.UnparsedAnswers) != 0 {
+		t.Fatalf("unparsed answers %v", sum.UnparsedAnswers)
 	}
 	if len(sum.Rows) < 2 {
 		t.Fatalf("rows per split %v: want at least two splits from 9 slices in blocks of 3", sum.Rows)
@@ -316,5 +324,19 @@ func TestBuildRefusesBadInput(t *testing.T) {
 				t.Fatalf("a refused build wrote %d entries", len(ents))
 			}
 		})
+	}
+}
+
+// TestUnparsedAnswersCounted: a structure name that reads as an image position makes
+// answers zones.Parse cannot map back; Build counts them. Side words before anatomy parse.
+func TestUnparsedAnswersCounted(t *testing.T) {
+	s := synthSubject(t, "h", 32, 24, 12)
+	labels := []Label{{1, "upper left lesion"}, {2, "right hippocampus"}}
+	sum, err := Build(context.Background(), t.TempDir(), []Subject{s}, labels, Config{Window: window.MinMaxWindow(), MinPixels: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.UnparsedAnswers["upper left lesion"] == 0 || sum.UnparsedAnswers["right hippocampus"] != 0 {
+		t.Fatalf("unparsed answers %v (rows per label %v)", sum.UnparsedAnswers, sum.PerLabel)
 	}
 }
