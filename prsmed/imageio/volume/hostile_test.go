@@ -219,3 +219,33 @@ func TestHostileSeries(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+// TestSeriesOfOneSlice: a lone slice gets SliceThickness along the normal as its third
+// axis; a series UID that is not in the folder is an error naming the ones that are.
+func TestSeriesOfOneSlice(t *testing.T) {
+	ctx := context.Background()
+	dir := seriesDir(t, []string{"im00.dcm", "im01.dcm", "im02.dcm"}, nil) // im03 holds slice 1
+	s, err := ReadDICOMSeries(ctx, dir, SeriesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := ReadDICOMSeries(ctx, filepath.Join(goldenDir, "series"), SeriesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same in-plane columns; the third column is the full series' step (2.5 mm along the
+	// normal, the files' SliceThickness); the origin is slice 1's.
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			if math.Abs(s.Affine[i][j]-full.Affine[i][j]) > 1e-6 {
+				t.Fatalf("affine %v, full series %v", s.Affine, full.Affine)
+			}
+		}
+		if want := full.Affine[i][3] + full.Affine[i][2]; math.Abs(s.Affine[i][3]-want) > 1e-6 {
+			t.Fatalf("origin %v, want slice 1 of %v", s.Affine, full.Affine)
+		}
+	}
+	if _, err := ReadDICOMSeries(ctx, dir, SeriesOptions{SeriesUID: "1.2.3"}); !errors.Is(err, ErrSeries) || !strings.Contains(err.Error(), "no series 1.2.3") || !strings.Contains(err.Error(), s.SeriesUID) {
+		t.Fatalf("unknown series: %v", err)
+	}
+}
