@@ -60,7 +60,7 @@ Flags:
 
 type options struct {
 	image, labels, name, subjects, table, out string
-	modality, plane, window, split            string
+	modality, plane, window, split, series    string
 	min, block                                int
 	seed                                      uint64
 	force                                     bool
@@ -93,6 +93,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.StringVar(&o.labels, "labels", "", "label map on the image's grid: a NIfTI `file` or a DICOM series folder")
 	fs.StringVar(&o.name, "name", "", "subject name with -image (default: the image's file name without extension)")
 	fs.StringVar(&o.subjects, "subjects", "", "`list` of subjects: name, image, label map per line, tab-separated")
+	fs.StringVar(&o.series, "series", "", "SeriesInstanceUID to read from DICOM folders holding several series")
 	fs.StringVar(&o.table, "table", "", "label table `file`: ITK-SNAP label description or TSV (required)")
 	fs.StringVar(&o.out, "out", "", "output `folder` (required; created if missing)")
 	fs.StringVar(&o.modality, "modality", "volumes", "modality name (CSV and folder name)")
@@ -128,14 +129,14 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	return o, nil
 }
 
-// load reads a NIfTI file or a DICOM series folder.
-func load(ctx context.Context, path string) (*volume.Volume, error) {
+// load reads a NIfTI file or a DICOM series folder (series picks one series there).
+func load(ctx context.Context, path, series string) (*volume.Volume, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if st.IsDir() {
-		s, err := volume.ReadDICOMSeries(ctx, path, volume.SeriesOptions{})
+		s, err := volume.ReadDICOMSeries(ctx, path, volume.SeriesOptions{SeriesUID: series})
 		if err != nil {
 			return nil, err
 		}
@@ -144,13 +145,13 @@ func load(ctx context.Context, path string) (*volume.Volume, error) {
 	return volume.ReadNIfTI(path)
 }
 
-func subject(name, image, labels string) volumeset.Subject {
+func subject(name, image, labels, series string) volumeset.Subject {
 	return volumeset.Subject{Name: name, Open: func(ctx context.Context) (*volume.Volume, *volume.Volume, error) {
-		img, err := load(ctx, image)
+		img, err := load(ctx, image, series)
 		if err != nil {
 			return nil, nil, err
 		}
-		lab, err := load(ctx, labels)
+		lab, err := load(ctx, labels, series)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -159,7 +160,7 @@ func subject(name, image, labels string) volumeset.Subject {
 }
 
 // readSubjects reads the -subjects list.
-func readSubjects(path string) ([]volumeset.Subject, error) {
+func readSubjects(path, series string) ([]volumeset.Subject, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func readSubjects(path string) ([]volumeset.Subject, error) {
 		if len(parts) != 3 {
 			return nil, fmt.Errorf("%s:%d: want name, image and label map separated by tabs", path, line)
 		}
-		out = append(out, subject(strings.TrimSpace(parts[0]), abs(strings.TrimSpace(parts[1])), abs(strings.TrimSpace(parts[2]))))
+		out = append(out, subject(strings.TrimSpace(parts[0]), abs(strings.TrimSpace(parts[1])), abs(strings.TrimSpace(parts[2])), series))
 	}
 	return out, sc.Err()
 }
@@ -215,7 +216,7 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	var subjects []volumeset.Subject
 	if o.subjects != "" {
-		if subjects, err = readSubjects(o.subjects); err != nil {
+		if subjects, err = readSubjects(o.subjects, o.series); err != nil {
 			return err
 		}
 	} else {
@@ -226,7 +227,7 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 				name = strings.TrimSuffix(name, ext)
 			}
 		}
-		subjects = []volumeset.Subject{subject(name, o.image, o.labels)}
+		subjects = []volumeset.Subject{subject(name, o.image, o.labels, o.series)}
 	}
 	if entries, err := os.ReadDir(o.out); err == nil && len(entries) > 0 && !o.force {
 		return fmt.Errorf("-out %s is not empty (use -force to write into it)", o.out)

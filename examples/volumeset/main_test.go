@@ -104,3 +104,37 @@ func TestVolumeset(t *testing.T) {
 		t.Fatalf("mismatched grids: code %d, %q", code, stderr)
 	}
 }
+
+// TestSubjectsList: a -subjects list with relative paths splits by subject.
+func TestSubjectsList(t *testing.T) {
+	dir := t.TempDir()
+	writeCase(t, dir, [3]int{20, 16, 6})
+	list := filepath.Join(dir, "subjects.tsv")
+	body := "# name\timage\tlabels\na\tct.nii.gz\tseg.nii.gz\nb\tct.nii.gz\tseg.nii.gz\nc\tct.nii.gz\tseg.nii.gz\n"
+	if err := os.WriteFile(list, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	table := filepath.Join(dir, "labels.tsv")
+	if err := os.WriteFile(table, []byte("value\tname\n1\tleft kidney\n2\tright kidney\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "set")
+	if code, _, stderr := runTool("-subjects", list, "-table", table, "-out", out, "-min", "4", "-plane", "coronal"); code != 0 {
+		t.Fatalf("code %d: %s", code, stderr)
+	}
+	ds, err := data.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	splitOf := map[string]string{}
+	for _, s := range ds.Samples("") {
+		subj := strings.SplitN(filepath.Base(s.MaskPath), "_", 2)[0]
+		if sp, ok := splitOf[subj]; ok && sp != s.Split {
+			t.Fatalf("subject %s in %s and %s", subj, sp, s.Split)
+		}
+		splitOf[subj] = s.Split
+	}
+	if len(splitOf) != 3 {
+		t.Fatalf("subjects %v", splitOf)
+	}
+}
