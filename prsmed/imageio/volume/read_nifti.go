@@ -42,8 +42,7 @@ func fromNIfTI(f *nifti.Volume, name string) (*Volume, error) {
 	if err := checkAffine(aff); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	var d [3]int
-	copy(d[:], []int{1, 1, 1})
+	d := [3]int{1, 1, 1}
 	for i := 0; i < 3 && i < len(dims); i++ {
 		d[i] = dims[i]
 	}
