@@ -43,6 +43,23 @@ func (f Flips) Answer(a string) string {
 	return a
 }
 
+// ForQuestion drops the flips that a question naming a side would contradict: the
+// horizontal flip when the question says left or right, the vertical one when it says
+// top, bottom, upper or lower. Questions name no image position, so such a word names
+// anatomy ("Where is the left kidney?"): mirrored, the image would show the patient's left
+// kidney where and as the right one appears, teaching the model to ignore the side the
+// question asks for, and Answer would rename the structure in the answer ("the right
+// kidney") while the question still says left.
+func (f Flips) ForQuestion(q string) Flips {
+	if f.H && horizWords.MatchString(q) {
+		f.H = false
+	}
+	if f.V && vertWords.MatchString(q) {
+		f.V = false
+	}
+	return f
+}
+
 // Tensor mirrors a (…, H, W) tensor.
 func (f Flips) Tensor(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	var dims []int64

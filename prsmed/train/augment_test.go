@@ -53,3 +53,22 @@ func TestFlipsAgreeWithEveryTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestFlipsForQuestion(t *testing.T) {
+	both := Flips{H: true, V: true}
+	for _, c := range []struct {
+		q    string
+		want Flips
+	}{
+		{"Where is the tumour located in this image?", both},
+		{"Where is the left kidney?", Flips{V: true}},
+		{"Locate the Right hippocampus in the image.", Flips{V: true}},
+		{"Where is the upper pole of the spleen?", Flips{H: true}},
+		{"Where is the right upper lobe nodule?", Flips{}},
+		{"Where is the leftover contrast?", both}, // whole words only
+	} {
+		if got := both.ForQuestion(c.q); got != c.want {
+			t.Errorf("%q: %+v, want %+v", c.q, got, c.want)
+		}
+	}
+}

@@ -54,9 +54,11 @@ type Config struct {
 	// optimisation steps of the run (0: only at the epochs ValEvery chooses).
 	ValEverySteps int `json:"val_every_steps"`
 	// Flip mirrors each training sample of stages 1 and 2 horizontally and vertically with
-	// probability ½, rewriting the answer's position words to match (see Flips). Off in
-	// the paper's recipe; the quickstart turns it on to stretch its small synthetic set (it
-	// lifted the test mDice; in stage 0 it slowed the zone learning, so stage 0 never flips).
+	// probability ½, rewriting the answer's position words to match (see Flips); a flip is
+	// skipped for a question that names a side on its axis ("the left kidney", see
+	// Flips.ForQuestion). Off in the paper's recipe; the quickstart turns it on to stretch
+	// its small synthetic set (it lifted the test mDice; in stage 0 it slowed the zone
+	// learning, so stage 0 never flips).
 	Flip bool `json:"flip"`
 	// Workers is the number of goroutines that load, decode and preprocess samples ahead
 	// of the step (0: one per CPU). The batches do not depend on it.

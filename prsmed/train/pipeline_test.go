@@ -313,3 +313,37 @@ func TestPipelineSkipsASamplePanic(t *testing.T) {
 		t.Fatalf("%d live tensors after the pipeline closed, %d before", n, base)
 	}
 }
+
+// TestPipelineKeepsSidedQuestions: samples whose question names a side ("the left
+// kidney", as volumeset writes them) are never mirrored horizontally, so their answer
+// keeps the structure's name and its zone's left/right, while other samples still flip.
+func TestPipelineKeepsSidedQuestions(t *testing.T) {
+	m := tinyModel(t)
+	set := synthSamples(t, 5)
+	sided := map[int]bool{}
+	for i := range set {
+		if i%2 == 0 {
+			set[i].Question = "Where is the left kidney in this image?"
+			set[i].Answer = "The left kidney is in the top right of the image."
+			sided[i] = true
+		}
+	}
+	got := runPipeline(t, m, set, nil, 1, 2, 0, -1)
+	flippedOther, sidedSeen := false, 0
+	for _, d := range got {
+		for k, a := range d.answers {
+			i := d.idx[k]
+			if sided[i] {
+				sidedSeen++
+				if a != "The left kidney is in the top right of the image." && a != "The left kidney is in the bottom right of the image." {
+					t.Fatalf("sample %d: answer %q: a horizontal flip renamed the structure or moved it", i, a)
+				}
+			} else if a != set[i].Answer {
+				flippedOther = true
+			}
+		}
+	}
+	if sidedSeen == 0 || !flippedOther {
+		t.Fatalf("sided samples seen %d, other samples flipped %v", sidedSeen, flippedOther)
+	}
+}

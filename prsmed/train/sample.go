@@ -72,7 +72,7 @@ func (p *pipeline) prepare(idx, step, k int) (out prepared) {
 	if !p.flip {
 		return out
 	}
-	f := drawFlips(p.seed, uint64(p.epoch), step, k)
+	f := drawFlips(p.seed, uint64(p.epoch), step, k).ForQuestion(it.sample.Question)
 	if f == (Flips{}) {
 		return out
 	}

@@ -47,6 +47,7 @@ type Volume struct {
 	inter    float64
 	calMin   float64
 	calMax   float64
+	geom     Geometry
 	data     []byte // the voxels, first voxel first
 }
 
@@ -231,6 +232,20 @@ func headerFields(b []byte, single bool) (*Volume, uint64, uint64, error) {
 		v.calMax = math.Float64frombits(order.Uint64(b[192:]))
 		v.calMin = math.Float64frombits(order.Uint64(b[200:]))
 		intent = int(int32(order.Uint32(b[504:])))
+		f64 := func(off int) float64 { return math.Float64frombits(order.Uint64(b[off:])) }
+		g := &v.geom
+		for i := range g.Pixdim {
+			g.Pixdim[i] = f64(104 + 8*i)
+		}
+		g.QformCode = int(int32(order.Uint32(b[344:])))
+		g.SformCode = int(int32(order.Uint32(b[348:])))
+		for i := 0; i < 3; i++ {
+			g.Quatern[i] = f64(352 + 8*i)
+			g.Qoffset[i] = f64(376 + 8*i)
+			for j := 0; j < 4; j++ {
+				g.Srow[i][j] = f64(400 + 32*i + 8*j)
+			}
+		}
 	} else {
 		if len(b) < 348 {
 			return fail(fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(b)))
@@ -252,11 +267,24 @@ func headerFields(b []byte, single bool) (*Volume, uint64, uint64, error) {
 		if v.version == 1 {
 			v.slope, v.inter = f32(112), f32(116)
 			v.calMax, v.calMin = f32(124), f32(128)
+			g := &v.geom
+			g.QformCode = int(int16(order.Uint16(b[252:])))
+			g.SformCode = int(int16(order.Uint16(b[254:])))
+			for i := 0; i < 3; i++ {
+				g.Quatern[i] = f32(256 + 4*i)
+				g.Qoffset[i] = f32(268 + 4*i)
+				for j := 0; j < 4; j++ {
+					g.Srow[i][j] = f32(280 + 16*i + 4*j)
+				}
+			}
 		} else {
 			// Analyze: SPM keeps a scale factor in funused1 (nibabel's Spm99 and
 			// Spm2 readers use it; 0 or NaN means none).
 			v.slope, v.inter = f32(112), 0
 			v.calMax, v.calMin = f32(124), f32(128)
+		}
+		for i := range v.geom.Pixdim {
+			v.geom.Pixdim[i] = f32(76 + 4*i)
 		}
 	}
 	if v.slope == 0 || math.IsNaN(v.slope) || math.IsInf(v.slope, 0) {
