@@ -19,7 +19,8 @@ Everything is float32 on the CPU with fixed seeds; OUT_DIR takes about 1 MB. Lay
   llava/        LlavaForConditionalGeneration with a Mistral text model (5.x layout) and a
                 CLIP vision tower, vision_feature_layer -2, strategy "default"
   lora/         a PEFT LoRA adapter (LoraConfig r/alpha/dropout, q/v/down projections,
-                non-zero B) on mistral_v5's base, written by PeftModel.save_pretrained
+                non-zero B) on mistral_v5's base, written by PeftModel.save_pretrained;
+                its refs also hold f64.grad.*: the LoRA gradients computed in float64
 
 Each directory holds refs.safetensors (names described in ref_* below) and the model's own
 save_pretrained files. Weights are drawn with a larger initializer_range than transformers'
@@ -220,6 +221,14 @@ def lora(out, base, seed):
         plain = MistralForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
         r["base_logits"] = plain(input_ids=ids, attention_mask=mask).logits
     r["greedy"] = greedy(pm2, [ids[0], ids[1, :5]])
+    # The same gradients in float64: the accuracy that both float32 computations aim at.
+    m64 = MistralForCausalLM.from_pretrained(base, dtype=torch.float64)
+    pm64 = PeftModel.from_pretrained(m64, d, is_trainable=True).eval().double()
+    out = pm64(input_ids=ids, attention_mask=mask, output_hidden_states=True, use_cache=False)
+    ((out.logits * r["gout_logits"].double()).sum() + (out.hidden_states[-1] * r["gout_hidden"].double()).sum()).backward()
+    for n, p in pm64.named_parameters():
+        if p.grad is not None:
+            r["f64.grad." + n.replace("base_model.model.", "").replace(".default.weight", ".weight")] = p.grad
     save_refs(r, d)
 
 
