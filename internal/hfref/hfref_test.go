@@ -3,6 +3,7 @@ package hfref_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,50 @@ func noLeak(t *testing.T) {
 			t.Errorf("live tensors: %d before the test, %d after", before, after)
 		}
 	})
+}
+
+// tally compares tensors under the tolerance and, when the test ends, logs the comparison
+// that came nearest to its bound (the share of the bound its worst element used).
+type tally struct {
+	t     *testing.T
+	what  string
+	worst float64
+	name  string
+	abs   float64 // max |got − want| / max |want| of that comparison
+}
+
+func newTally(t *testing.T, what string) *tally {
+	tl := &tally{t: t, what: what}
+	t.Cleanup(func() {
+		if tl.name != "" {
+			t.Logf("worst of the %s: %s, %.2f of the tolerance (max |got − want| = %.2g × max |want|)", tl.what, tl.name, tl.worst, tl.abs)
+		}
+	})
+	return tl
+}
+
+// close is torchtest.AllCloseScaled (rtol, with the absolute floor rtol/10 × max(scale,
+// max|want|); scale 0 is torchtest.AllClose).
+func (tl *tally) close(name string, got, want *torch.Tensor, scale float64) {
+	tl.t.Helper()
+	if st := torchtest.AllCloseScaled(tl.t, name, got, want, rtol, scale); !st.OK() || got == nil {
+		return
+	}
+	gv, wv := torchtest.Decode(got.DType(), got.Bytes()), torchtest.Decode(want.DType(), want.Bytes())
+	maxw, maxd := 0.0, 0.0
+	for _, w := range wv {
+		maxw = math.Max(maxw, math.Abs(w))
+	}
+	floor := rtol / 10 * math.Max(maxw, scale)
+	used := 0.0
+	for i := range gv {
+		d := math.Abs(gv[i] - wv[i])
+		maxd = math.Max(maxd, d)
+		used = math.Max(used, d/(rtol*math.Abs(wv[i])+floor))
+	}
+	if used >= tl.worst {
+		tl.worst, tl.name, tl.abs = used, name, maxd/maxw
+	}
 }
 
 // loadMistral reads dir's config.json and model.safetensors with the project's loaders.
@@ -97,6 +142,7 @@ func checkGrads(t *testing.T, s *torch.Scope, st *nn.Store, g map[string]*torch.
 	}
 	slices.Sort(names)
 	scale := torchtest.MaxAbs(all...)
+	tl := newTally(t, "gradients")
 	for _, k := range names {
 		hf, ok := strings.CutPrefix(k, "grad.")
 		if !ok {
@@ -112,7 +158,7 @@ func checkGrads(t *testing.T, s *torch.Scope, st *nn.Store, g map[string]*torch.
 			t.Errorf("%s: no gradient here", k)
 			continue
 		}
-		torchtest.AllCloseScaled(t, k, got, g[k], rtol, scale)
+		tl.close(k, got, g[k], scale)
 		n++
 	}
 	if n == 0 {
@@ -175,6 +221,7 @@ func TestMistralMatchesTransformers(t *testing.T) {
 	} {
 		t.Run(c.dir, func(t *testing.T) {
 			noLeak(t)
+			tl := newTally(t, "outputs")
 			dir := refs(t, c.dir)
 			st, m := loadMistral(t, dir)
 			defer st.Close()
@@ -190,8 +237,8 @@ func TestMistralMatchesTransformers(t *testing.T) {
 			defer s.Close()
 			g := torchtest.Golden(t, s, filepath.Join(dir, "refs.safetensors"))
 			out := m.Forward(s, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
-			torchtest.AllClose(t, "logits", out.Logits, g["logits"], rtol)
-			torchtest.AllClose(t, "hidden", out.Hidden, g["hidden"], rtol)
+			tl.close("logits", out.Logits, g["logits"], 0)
+			tl.close("hidden", out.Hidden, g["hidden"], 0)
 			backward(s, g, out)
 			checkGrads(t, s, st, g, func(n string) string { return n })
 
@@ -206,6 +253,7 @@ func TestMistralMatchesTransformers(t *testing.T) {
 // equal transformers'.
 func TestCLIPVisionMatchesTransformers(t *testing.T) {
 	noLeak(t)
+	tl := newTally(t, "hidden states")
 	dir := refs(t, "clip")
 	vc, err := clip.LoadVisionConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -227,7 +275,7 @@ func TestCLIPVisionMatchesTransformers(t *testing.T) {
 	ns := s.NoGrad()
 	for i := 0; i <= n; i++ {
 		name := fmt.Sprintf("hidden_states.%d", i)
-		torchtest.AllClose(t, name, tower.HiddenState(ns, g["pixels"], i), g[name], rtol)
+		tl.close(name, tower.HiddenState(ns, g["pixels"], i), g[name], 0)
 	}
 	h := tower.HiddenState(s, g["pixels"], -2)
 	h.Mul(s, g["gout"]).SumAll(s).Backward()
@@ -260,6 +308,7 @@ func llavaNames(n string) string {
 // answer equal transformers'. The image goes where transformers expands its image tokens.
 func TestLlavaMatchesTransformers(t *testing.T) {
 	noLeak(t)
+	tl := newTally(t, "outputs")
 	dir := refs(t, "llava")
 	cfgPath := filepath.Join(dir, "config.json")
 	lc, err := mistral.LoadConfig(cfgPath)
@@ -306,11 +355,11 @@ func TestLlavaMatchesTransformers(t *testing.T) {
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "refs.safetensors"))
 	img := proj.Forward(s, tower.Forward(s, g["pixels"]))
-	torchtest.AllClose(t, "image_features", img, g["image_features"], rtol)
+	tl.close("image_features", img, g["image_features"], 0)
 	embeds := torch.Cat(s, 0, lm.Embed.Forward(s, g["pre_ids"]), img.Select(s, 0, 0), lm.Embed.Forward(s, g["post_ids"])).Unsqueeze(s, 0)
 	out := lm.Forward(s, mistral.Input{Embeds: embeds})
-	torchtest.AllClose(t, "logits", out.Logits, g["logits"], rtol)
-	torchtest.AllClose(t, "hidden", out.Hidden, g["hidden"], rtol)
+	tl.close("logits", out.Logits, g["logits"], 0)
+	tl.close("hidden", out.Hidden, g["hidden"], 0)
 	backward(s, g, out)
 	checkGrads(t, s, st, g, llavaNames)
 
@@ -346,13 +395,14 @@ func loraAdapters(t *testing.T) (*nn.Store, *mistral.Model, *loraadapter.Report,
 // dropout) and greedy answers; without it, the base logits.
 func TestPEFTAdapterMatchesPEFT(t *testing.T) {
 	noLeak(t)
+	tl := newTally(t, "outputs")
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(refs(t, "lora"), "refs.safetensors"))
 	{
 		st, m := loadMistral(t, refs(t, "mistral_v5"))
 		base := m.Forward(s.NoGrad(), mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
-		torchtest.AllClose(t, "base_logits", base.Logits, g["base_logits"], rtol)
+		tl.close("base_logits", base.Logits, g["base_logits"], 0)
 		st.Close()
 	}
 	st, m, rep, _ := loraAdapters(t)
@@ -362,15 +412,16 @@ func TestPEFTAdapterMatchesPEFT(t *testing.T) {
 		t.Errorf("adapter: r %d alpha %g dropout %g, %d adapters, skipped %v", c.R, c.Alpha, c.Dropout, len(rep.Adapters), rep.Skipped)
 	}
 	out := m.Forward(s, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
-	torchtest.AllClose(t, "logits", out.Logits, g["logits"], rtol)
-	torchtest.AllClose(t, "hidden", out.Hidden, g["hidden"], rtol)
+	tl.close("logits", out.Logits, g["logits"], 0)
+	tl.close("hidden", out.Hidden, g["hidden"], 0)
 	backward(s, g, out)
 	checkGrads(t, s, st, g, func(n string) string { return n })
 	// Against PEFT in float64 (cast to float32), without the pass-wide floor.
+	t64 := newTally(t, "gradients against float64")
 	for k, want := range g {
 		if name, ok := strings.CutPrefix(k, "f64.grad."); ok {
 			e, _ := st.Get(name)
-			torchtest.AllClose(t, k, e.Tensor.Grad(s), want.ToDType(s, torch.Float32), rtol)
+			t64.close(k, e.Tensor.Grad(s), want.ToDType(s, torch.Float32), 0)
 		}
 	}
 	ids := g["ids"]

@@ -206,10 +206,10 @@ def lora(out, base, seed):
     cfg = LoraConfig(r=4, lora_alpha=12, lora_dropout=0.1, bias="none", task_type="CAUSAL_LM",
                      target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
     pm = get_peft_model(m, cfg)
-    with torch.no_grad():  # B non-zero and A large enough that the update shows
+    with torch.no_grad():  # B non-zero, both at the base weights' scale
         for n, p in pm.named_parameters():
             if "lora_" in n:
-                p.normal_(0, 0.3)
+                p.normal_(0, INIT)
     pm.save_pretrained(d)
     # The references come from the adapter read back by PeftModel.from_pretrained.
     m2 = MistralForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -220,6 +220,8 @@ def lora(out, base, seed):
     with torch.no_grad():  # the base alone (from_pretrained injected the adapter into m2)
         plain = MistralForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
         r["base_logits"] = plain(input_ids=ids, attention_mask=mask).logits
+    moved = float((r["base_logits"] - r["logits"]).abs().max() / r["logits"].abs().max())
+    assert moved > 1e-2, f"the adapter moves the logits by only {moved:.2g} of their magnitude"
     r["greedy"] = greedy(pm2, [ids[0], ids[1, :5]])
     # The same gradients in float64: the accuracy that both float32 computations aim at.
     m64 = MistralForCausalLM.from_pretrained(base, dtype=torch.float64)
