@@ -43,7 +43,7 @@ PRSMED_HF_REFS="$tmp/refs" PRSMED_HF_GO_OUT="$tmp/go" go test -count=1 ${tags[@]
   echo "hf: the Go differential tests failed" >&2
   exit 1
 }
-grep -E '^(--- |ok|PASS)|worst of|greedy' "$tmp/go.log" || true
+grep -E '^ *(--- |ok|PASS)|worst of|greedy' "$tmp/go.log" || true
 if grep -q -- '--- SKIP' "$tmp/go.log"; then
   grep -- '--- SKIP' -A2 "$tmp/go.log"
   echo "hf: a differential test skipped" >&2
