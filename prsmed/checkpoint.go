@@ -8,6 +8,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed/clip"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
@@ -67,7 +68,8 @@ func (m *Model) LoadTinySAM(path string) error {
 
 // LoadLLaVAMed reads the CLIP tower, projector and Mistral weights of LLaVA-Med v1.5 from
 // its folder (model.safetensors.index.json, or pytorch_model.bin.index.json, or a single
-// model.safetensors). Tensors the model does not use are ignored; a missing or wrong-shape
+// model.safetensors), in LLaVA-Med's layout or in a Hugging Face
+// LlavaForConditionalGeneration's (a conversion saved by transformers 4.x or 5.x). Tensors the model does not use are ignored; a missing or wrong-shape
 // tensor is an error that names it.
 //
 // The folder's config.json must describe the language model the model was built with (see
@@ -81,13 +83,66 @@ func (m *Model) LoadLLaVAMed(dir string) error {
 	if err != nil {
 		return err
 	}
+	rename, err := llavaLayout(path)
+	if err != nil {
+		return err
+	}
 	// LLaVA-Med predates the LoRA adapters: their weights are not missing.
 	_, err = m.Store.Load(path, nn.LoadOptions{
 		AllowUnexpected: true,
 		Only:            []string{"model.*", "lm_head.*"},
 		Optional:        []string{"*.lora_*"},
+		Rename:          rename,
 	})
 	return err
+}
+
+// llavaLayout returns the renaming that maps a LLaVA checkpoint's names onto LLaVA-Med's
+// (the store's): nil for LLaVA-Med's own layout; for a Hugging Face
+// LlavaForConditionalGeneration checkpoint (language_model.model.* and
+// language_model.lm_head.* as transformers saves it, or model.language_model.* and lm_head.*
+// as its modules are named from 4.52 on; vision_tower[.vision_model].*;
+// multi_modal_projector.linear_{1,2}.*), a function that maps those names.
+func llavaLayout(path string) (func(string) (string, bool), error) {
+	w, err := torch.OpenWeights(path)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	var hf bool
+	for _, n := range []string{"language_model.model.embed_tokens.weight", "model.language_model.embed_tokens.weight"} {
+		if _, ok := w.Info(n); ok {
+			hf = true
+		}
+	}
+	if !hf {
+		return nil, nil
+	}
+	return hfLlavaName, nil
+}
+
+// hfLlavaName maps a Hugging Face Llava name onto LLaVA-Med's.
+func hfLlavaName(n string) (string, bool) {
+	if rest, ok := strings.CutPrefix(n, "language_model."); ok {
+		if body, ok := strings.CutPrefix(rest, "model."); ok {
+			return "model." + body, true
+		}
+		return rest, true // language_model.lm_head.*
+	}
+	if rest, ok := strings.CutPrefix(n, "model.language_model."); ok {
+		return "model." + rest, true
+	}
+	rest := strings.TrimPrefix(n, "model.")
+	if tower, ok := strings.CutPrefix(rest, "vision_tower."); ok {
+		return clip.LLaVATowerPath + "." + strings.TrimPrefix(tower, "vision_model."), true
+	}
+	if proj, ok := strings.CutPrefix(rest, "multi_modal_projector.linear_1."); ok {
+		return "model.mm_projector.0." + proj, true
+	}
+	if proj, ok := strings.CutPrefix(rest, "multi_modal_projector.linear_2."); ok {
+		return "model.mm_projector.2." + proj, true
+	}
+	return n, true
 }
 
 // Load opens a PRS-Med checkpoint folder written by SaveCheckpoint (config.json and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/clip"
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -107,5 +108,74 @@ func TestLoadLLaVAMedRefusesOtherSettings(t *testing.T) {
 	}
 	if cfg.Mistral.RopeTheta != 1e6 || cfg.Mistral.RMSNormEps != 1e-5 || cfg.Name != "paper" {
 		t.Errorf("PaperFrom: θ %g eps %g preset %q", cfg.Mistral.RopeTheta, cfg.Mistral.RMSNormEps, cfg.Name)
+	}
+}
+
+// A Hugging Face LlavaForConditionalGeneration checkpoint of the same weights (as
+// transformers 5 saves it, and as its modules are named in memory) loads into the same
+// tensors, with a config.json in LlavaConfig's form (the language model under text_config).
+func TestLoadLLaVAMedHuggingFaceLayouts(t *testing.T) {
+	src := prsmedtest.TinyModel(t, 1)
+	for _, layout := range []struct {
+		name string
+		hf   func(string) string
+	}{
+		{"saved", func(n string) string {
+			switch {
+			case strings.HasPrefix(n, clip.LLaVATowerPath+"."):
+				return "vision_tower." + strings.TrimPrefix(n, clip.LLaVATowerPath+".")
+			case strings.HasPrefix(n, "model.mm_projector.0."):
+				return "multi_modal_projector.linear_1." + strings.TrimPrefix(n, "model.mm_projector.0.")
+			case strings.HasPrefix(n, "model.mm_projector.2."):
+				return "multi_modal_projector.linear_2." + strings.TrimPrefix(n, "model.mm_projector.2.")
+			}
+			return "language_model." + n
+		}},
+		{"in memory", func(n string) string {
+			switch {
+			case strings.HasPrefix(n, clip.LLaVATowerPath+"."):
+				return "model.vision_tower.vision_model." + strings.TrimPrefix(n, clip.LLaVATowerPath+".")
+			case strings.HasPrefix(n, "model.mm_projector.0."):
+				return "model.multi_modal_projector.linear_1." + strings.TrimPrefix(n, "model.mm_projector.0.")
+			case strings.HasPrefix(n, "model.mm_projector.2."):
+				return "model.multi_modal_projector.linear_2." + strings.TrimPrefix(n, "model.mm_projector.2.")
+			case strings.HasPrefix(n, "model."):
+				return "model.language_model." + strings.TrimPrefix(n, "model.")
+			}
+			return n
+		}},
+	} {
+		t.Run(layout.name, func(t *testing.T) {
+			dst := prsmedtest.TinyModel(t, 2)
+			file := map[string]*torch.Tensor{}
+			want := map[string]*torch.Tensor{}
+			for _, e := range src.Store.Entries() {
+				if (nn.Match("model.*", e.Name) || nn.Match("lm_head.*", e.Name)) && !strings.Contains(e.Name, ".lora_") {
+					file[layout.hf(e.Name)] = e.Tensor
+					want[e.Name] = e.Tensor
+				}
+			}
+			dir := t.TempDir()
+			if err := torch.SaveSafetensors(filepath.Join(dir, "model.safetensors"), file, nil); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := json.Marshal(map[string]any{"model_type": "llava", "text_config": src.Config.Mistral,
+				"vision_config": map[string]any{"hidden_size": src.Config.CLIP.HiddenSize}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := dst.LoadLLaVAMed(dir); err != nil {
+				t.Fatal(err)
+			}
+			for name, w := range want {
+				e, _ := dst.Store.Get(name)
+				if !reflect.DeepEqual(e.Tensor.Float32s(), w.Float32s()) {
+					t.Errorf("%s is not the file's", name)
+				}
+			}
+		})
 	}
 }

@@ -69,6 +69,8 @@ type options struct {
 	answer   int
 	pSteps   int
 	pWarmup  int
+	dump     string  // write the initial weights, the batch and every step's loss here
+	loraDrop float64 // LoRA dropout; negative: the preset's
 }
 
 // stepConfig is one timed configuration: the parameters' dtype, the autocast dtype (0: off)
@@ -126,6 +128,9 @@ func main() {
 	flag.IntVar(&o.answer, "answer", 64, "tokens each prediction generates (predict-* configurations)")
 	flag.IntVar(&o.pSteps, "predict-steps", 3, "timed calls of a predict-* configuration")
 	flag.IntVar(&o.pWarmup, "predict-warmup", 1, "untimed calls of a predict-* configuration first")
+	flag.StringVar(&o.dump, "dump", "", "write the config, the initial weights, the batch and each step's loss to this directory "+
+		"(paper_step.py --from reads them; needs -warmup 0, float32 and no autocast)")
+	flag.Float64Var(&o.loraDrop, "lora-dropout", -1, "LoRA dropout (negative: the preset's); 0 makes a step deterministic")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchstep [flags]\n\nTimes a PRS-Med stage-2 training step on random weights and prints one JSON line.\n\n")
 		flag.PrintDefaults()
@@ -187,6 +192,9 @@ func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 	if o.batch <= 0 || o.steps <= 0 || o.warmup < 0 || o.answer <= 0 || o.pSteps <= 0 || o.pWarmup < 0 {
 		return fmt.Errorf("-batch, -steps, -predict-steps and -answer must be positive, -warmup and -predict-warmup not negative")
 	}
+	if o.dump != "" && (o.warmup != 0 || o.configs != "" || o.dtype != "float32" || o.autocast != "") {
+		return fmt.Errorf("-dump needs -warmup 0, -dtype float32, no -autocast and no -configs (the dumped weights must be the first step's)")
+	}
 	dev, err := cli.Device(o.device)
 	if err != nil {
 		return err
@@ -240,6 +248,9 @@ func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 		}
 	default:
 		return fmt.Errorf("unknown -preset %q (tiny or paper)", o.preset)
+	}
+	if o.loraDrop >= 0 {
+		cfg.LoRA.Dropout = o.loraDrop
 	}
 	m, err := prsmed.New(cfg, tok, dev)
 	if err != nil {
@@ -323,6 +334,12 @@ func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o optio
 	opt := torch.NewAdamW(groups, torch.AdamWConfig{LR: o.lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-5, Impl: impl})
 	defer opt.Close()
 	trainable := m.Store.Trainable()
+	var dumped []float64
+	if o.dump != "" {
+		if err := dumpStart(o.dump, m, cfg, in); err != nil {
+			return nil, err
+		}
+	}
 
 	sync := func() {
 		if dev.IsCUDA() {
@@ -362,6 +379,9 @@ func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o optio
 		lap("optimizer")
 		seqLen = out.LLaVA.Hidden.Size(1)
 		loss = out.Loss.Total.Detach(sc)
+		if o.dump != "" {
+			dumped = append(dumped, loss.Item())
+		}
 		return nil
 	}
 	for i := 0; i < o.warmup; i++ {
@@ -407,6 +427,11 @@ func timeConfig(ctx context.Context, m *prsmed.Model, cfg prsmed.Config, o optio
 	}
 	if norm != nil {
 		res.GradNorm = norm.Item()
+	}
+	if o.dump != "" {
+		if err := dumpLosses(o.dump, res, dumped); err != nil {
+			return nil, err
+		}
 	}
 	if o.phases {
 		res.Phases = map[string]float64{}

@@ -13,7 +13,7 @@ import (
 // tinyOptions are the flags' defaults for the tiny preset on the CPU, with few steps.
 func tinyOptions() options {
 	return options{preset: "tiny", batch: 2, dtype: "float32", steps: 2, warmup: 1, device: "cpu", seq: -1,
-		seed: 3, threads: 1, adamw: "auto", lr: 1e-4, clip: 1, answer: 8, pSteps: 2, pWarmup: 1}
+		seed: 3, threads: 1, adamw: "auto", lr: 1e-4, clip: 1, answer: 8, pSteps: 2, pWarmup: 1, loraDrop: -1}
 }
 
 // runAll runs o and returns every result it emits.

@@ -200,7 +200,9 @@ func LoadVisionConfig(nameOrPath string) (VisionConfig, error) {
 	return c, c.Validate()
 }
 
-// LLaVAConfig holds the multimodal keys of a LLaVA(-Med) config.json.
+// LLaVAConfig holds the multimodal keys of a LLaVA(-Med) config.json. LoadLLaVAConfig also
+// reads a Hugging Face LlavaConfig (transformers' LlavaForConditionalGeneration) into the same
+// fields.
 type LLaVAConfig struct {
 	VisionTower      string `json:"mm_vision_tower"`          // "openai/clip-vit-large-patch14-336"
 	SelectLayer      *int   `json:"mm_vision_select_layer"`   // -2
@@ -211,7 +213,30 @@ type LLaVAConfig struct {
 	ImageAspectRatio string `json:"image_aspect_ratio"`       // "pad"
 }
 
-// LoadLLaVAConfig reads the multimodal keys of a LLaVA config.json.
+// hfLlava holds the keys of a Hugging Face LlavaConfig that LoadLLaVAConfig maps.
+type hfLlava struct {
+	FeatureLayer    json.RawMessage `json:"vision_feature_layer"`           // -2; a list concatenates layers
+	FeatureStrategy *string         `json:"vision_feature_select_strategy"` // "default" (no class token) or "full"
+	ProjectorAct    *string         `json:"projector_hidden_act"`           // "gelu"
+	ProjectorBias   *bool           `json:"multimodal_projector_bias"`      // true
+	ProjectorLayers *int            `json:"projector_num_layers"`           // absent in LlavaConfig: 2
+	VisionConfig    *struct {
+		HiddenSize *int64 `json:"hidden_size"`
+	} `json:"vision_config"`
+	TextConfig *struct {
+		HiddenSize *int64 `json:"hidden_size"`
+	} `json:"text_config"`
+}
+
+// LoadLLaVAConfig reads the multimodal keys of a LLaVA config.json: LLaVA(-Med)'s own
+// (mm_vision_select_layer, mm_projector_type, ...) or, when the file is a Hugging Face
+// LlavaConfig (it has vision_config and text_config and no mm_* keys), transformers' keys
+// mapped onto the same fields: vision_feature_layer → SelectLayer (default -2),
+// vision_feature_select_strategy "default"/"full" → "patch"/"cls_patch",
+// multi_modal_projector (Linear, projector_hidden_act, Linear) → "mlp2x_gelu" from
+// vision_config.hidden_size to text_config.hidden_size. Settings the projector or the
+// tower here do not implement (a list of feature layers, another projector activation, a
+// projector without biases) are refused.
 func LoadLLaVAConfig(path string) (LLaVAConfig, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -221,7 +246,56 @@ func LoadLLaVAConfig(path string) (LLaVAConfig, error) {
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return LLaVAConfig{}, fmt.Errorf("clip: config %s: %v", path, err)
 	}
+	var h hfLlava
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return LLaVAConfig{}, fmt.Errorf("clip: config %s: %v", path, err)
+	}
+	if h.VisionConfig == nil || h.TextConfig == nil || l.ProjectorType != "" || l.MMHiddenSize != 0 {
+		return l, nil
+	}
+	if err := h.apply(&l); err != nil {
+		return LLaVAConfig{}, fmt.Errorf("clip: config %s: %w", path, err)
+	}
 	return l, nil
+}
+
+// apply maps a Hugging Face LlavaConfig onto l.
+func (h hfLlava) apply(l *LLaVAConfig) error {
+	layer := -2
+	if len(h.FeatureLayer) > 0 && string(h.FeatureLayer) != "null" {
+		if err := json.Unmarshal(h.FeatureLayer, &layer); err != nil {
+			return fmt.Errorf("vision_feature_layer %s: only a single layer is supported", h.FeatureLayer)
+		}
+	}
+	l.SelectLayer = &layer
+	l.SelectFeature = FeaturePatch
+	if h.FeatureStrategy != nil {
+		switch *h.FeatureStrategy {
+		case "default":
+		case "full":
+			l.SelectFeature = FeatureCLSPatch
+		default:
+			return fmt.Errorf("vision_feature_select_strategy %q is neither \"default\" nor \"full\"", *h.FeatureStrategy)
+		}
+	}
+	if h.ProjectorAct != nil && *h.ProjectorAct != "gelu" {
+		return fmt.Errorf("projector_hidden_act %q: only the exact gelu of mlp2x_gelu is implemented", *h.ProjectorAct)
+	}
+	if h.ProjectorBias != nil && !*h.ProjectorBias {
+		return fmt.Errorf("multimodal_projector_bias false: the projector's linear layers have biases")
+	}
+	if h.ProjectorLayers != nil && *h.ProjectorLayers != 2 {
+		return fmt.Errorf("projector_num_layers %d: only two linear layers are implemented", *h.ProjectorLayers)
+	}
+	l.ProjectorType = "mlp2x_gelu"
+	l.MMHiddenSize, l.HiddenSize = hfDefaults().HiddenSize, 4096 // CLIPVisionConfig's and LlamaConfig's defaults
+	if h.VisionConfig.HiddenSize != nil {
+		l.MMHiddenSize = *h.VisionConfig.HiddenSize
+	}
+	if h.TextConfig.HiddenSize != nil {
+		l.HiddenSize = *h.TextConfig.HiddenSize
+	}
+	return nil
 }
 
 // Apply sets the vision config's feature selection from the LLaVA config (keys it lacks

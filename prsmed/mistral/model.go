@@ -25,6 +25,9 @@ type Model struct {
 	LMHead nn.Layer
 	rope   nn.Rotary
 	prefix string
+	// entries are the parameters New registered (not adapters injected later): what Load
+	// fills.
+	entries []*nn.Entry
 
 	recomputed atomic.Int64 // layers recomputed by ForwardBackward (Recomputed)
 }
@@ -39,6 +42,7 @@ func New(p nn.Path, c Config) (*Model, error) {
 		return nil, err
 	}
 	h, kv := c.HiddenSize, c.NumKeyValueHeads*c.HeadDim()
+	first := len(p.Store().Entries())
 	mp := p.Sub("model")
 	m := &Model{Config: c, rope: nn.Rotary{Dim: c.HeadDim(), Theta: c.RopeTheta}, prefix: p.String()}
 	m.Embed = nn.NewEmbedding(mp.Sub("embed_tokens"), c.VocabSize, h)
@@ -65,6 +69,7 @@ func New(p nn.Path, c Config) (*Model, error) {
 	} else {
 		m.LMHead = linear(p.Sub("lm_head"), h, c.VocabSize)
 	}
+	m.entries = p.Store().Entries()[first:]
 	return m, nil
 }
 

@@ -39,6 +39,11 @@ after each, fusion and decoder over the prompt's hidden states, sigmoid, resize 
 image, masks to the host); step_s is its latency. The prompt has --prompt-len tokens
 (image tokens included; default 597, what the Go program's template gives its question).
 
+--from DIR is not a timing: it runs --steps float32 steps of the model at the sizes of the
+config that `examples/benchstep -dump DIR` wrote, from the Go model's initial weights, on its
+batch, and prints each step's loss (third_party/bench/step_compare.py compares them with the
+Go program's).
+
 Timing: --warmup untimed steps, then --steps steps back to back with one synchronisation
 at the end (step_s is the mean); with --phases a synchronisation after the forward pass,
 the backward pass, the clipping and the optimizer step of every timed step, and the
@@ -170,15 +175,19 @@ def build_transformers(dtype):
 
 
 class PaperModel(nn.Module):
-    def __init__(self, lm, clip):
+    """The paper's shapes by default; --from builds it at the sizes of a dumped Go config."""
+
+    def __init__(self, lm, clip, vit=None, proj=(1024, 4096), fusion=None, decoder=None, select_layer=-2,
+                 loss_w=None):
         super().__init__()
-        vit = dict(tinyvit_ref.VIT_T)
-        self.image_encoder = tinyvit_ref.TinyViT(vit)
+        self.image_encoder = tinyvit_ref.TinyViT(dict(vit or tinyvit_ref.VIT_T))
         self.clip = clip
-        self.mm_projector = nn.Sequential(nn.Linear(1024, 4096), nn.GELU(), nn.Linear(4096, 4096))
+        self.mm_projector = nn.Sequential(nn.Linear(proj[0], proj[1]), nn.GELU(), nn.Linear(proj[1], proj[1]))
         self.lm = lm
-        self.fusion = Fusion()
-        self.decoder = Decoder()
+        self.fusion = Fusion(**(fusion or {}))
+        self.decoder = Decoder(**(decoder or {}))
+        self.select_layer = select_layer
+        self.loss_w = loss_w or LOSS_W
 
     def trainable(self):
         """Stage 2: LoRA, TinyViT (without its unused classifier head), fusion, decoder."""
@@ -193,7 +202,7 @@ class PaperModel(nn.Module):
 
     def forward(self, sam, pixels, pre_ids, post_ids, answer_len, masks):
         z = self.image_encoder(sam)
-        feats = self.clip(pixels, output_hidden_states=True).hidden_states[-2][:, 1:]
+        feats = self.clip(pixels, output_hidden_states=True).hidden_states[self.select_layer][:, 1:]
         img = self.mm_projector(feats)
         emb = self.lm.get_input_embeddings()
         embeds = torch.cat([emb(pre_ids), img, emb(post_ids)], dim=1)
@@ -210,7 +219,8 @@ class PaperModel(nn.Module):
         mask_logits = self.decoder(self.fusion(z, hidden, keep))
         bce = F.binary_cross_entropy_with_logits(mask_logits, masks)
         d = dice(mask_logits, masks)
-        return LOSS_W["bce"] * bce + LOSS_W["dice"] * d + LOSS_W["ce"] * ce.to(bce.dtype)
+        w = self.loss_w
+        return w["bce"] * bce + w["dice"] * d + w["ce"] * ce.to(bce.dtype)
 
 
 def main():
@@ -235,7 +245,12 @@ def main():
     ap.add_argument("--configs", help="time several configurations NAME:BATCH in one process, comma-separated "
                     "(NAME: f32, bf16, autocast-bf16, autocast-f16, predict-f32, predict-bf16); overrides --dtype, "
                     "--autocast and --batch")
+    ap.add_argument("--from", dest="from_dir", help="run --steps float32 steps from the config, weights and batch that "
+                    "examples/benchstep -dump wrote there, printing each step's loss (see run_from)")
     a = ap.parse_args()
+    if a.from_dir:
+        print(json.dumps(run_from(a)), flush=True)
+        return
     if a.seq < PATCHES + a.answer + 2:
         sys.exit(f"--seq must be at least {PATCHES + a.answer + 2}")
     if a.steps <= 0 or a.predict_steps <= 0 or a.answer_tokens <= 0 or a.warmup < 0 or a.predict_warmup < 0:
@@ -385,6 +400,115 @@ def time_config(a, model, lm, dev, c):
         res["phases_median_s"] = {k: statistics.median(v) for k, v in phases.items()}
     del opt
     return res
+
+
+def go_to_torch_name(name, lora_modules):
+    """The PaperModel (PEFT-wrapped) name of a tensor that prsmed-go's store calls name."""
+    if name.startswith("model.vision_tower.vision_tower.vision_model."):
+        return "clip." + name[len("model.vision_tower.vision_tower.vision_model."):]
+    if name.startswith("model.mm_projector."):
+        return name[len("model."):]
+    if name.startswith(("model.", "lm_head.")):
+        for which in ("lora_A", "lora_B"):
+            if f".{which}." in name:
+                return "lm.base_model.model." + name.replace(f".{which}.weight", f".{which}.default.weight")
+        mod, _, leaf = name.rpartition(".")
+        if mod in lora_modules:
+            return f"lm.base_model.model.{mod}.base_layer.{leaf}"
+        return "lm.base_model.model." + name
+    return name
+
+
+def run_from(a):
+    """The twin of `examples/benchstep -dump DIR`: builds PaperModel at the sizes of DIR's
+    config.json (transformers' MistralForCausalLM and CLIPVisionModel, PEFT LoRA with the
+    config's r, alpha, dropout and targets), loads every tensor of DIR/weights.safetensors
+    (the Go model's initial weights; a tensor either side lacks is an error), runs a.steps
+    training steps (AdamW with the Go program's settings, gradient clipping) on
+    DIR/batch.safetensors in float32 on the CPU, and returns each step's loss and the
+    parameter counts."""
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file
+    from transformers import CLIPVisionConfig, CLIPVisionModel, MistralConfig, MistralForCausalLM
+
+    with open(os.path.join(a.from_dir, "config.json")) as f:
+        cfg = json.load(f)
+    mc, vc, lc = cfg["mistral"], cfg["clip"], cfg["lora"]
+    theta = mc["rope_theta"]
+    mcfg = MistralConfig(vocab_size=mc["vocab_size"], hidden_size=mc["hidden_size"],
+                         intermediate_size=mc["intermediate_size"], num_hidden_layers=mc["num_hidden_layers"],
+                         num_attention_heads=mc["num_attention_heads"], num_key_value_heads=mc["num_key_value_heads"],
+                         head_dim=mc.get("head_dim") or mc["hidden_size"] // mc["num_attention_heads"],
+                         rms_norm_eps=mc["rms_norm_eps"], sliding_window=mc["sliding_window"],
+                         max_position_embeddings=mc["max_position_embeddings"], hidden_act=mc["hidden_act"],
+                         bos_token_id=mc["bos_token_id"], eos_token_id=mc["eos_token_id"],
+                         tie_word_embeddings=mc["tie_word_embeddings"], attention_dropout=0.0)
+    if isinstance(getattr(mcfg, "rope_parameters", None), dict):  # transformers 5
+        mcfg.rope_parameters = {"rope_type": "default", "rope_theta": theta}
+    else:
+        mcfg.rope_theta = theta
+    vcfg = CLIPVisionConfig(hidden_size=vc["hidden_size"], intermediate_size=vc["intermediate_size"],
+                            num_hidden_layers=vc["num_hidden_layers"], num_attention_heads=vc["num_attention_heads"],
+                            num_channels=vc["num_channels"], image_size=vc["image_size"], patch_size=vc["patch_size"],
+                            layer_norm_eps=vc["layer_norm_eps"], hidden_act=vc["hidden_act"])
+    if vc["select_feature"] != "patch" or cfg["projector"]["Type"] != "mlp2x_gelu":
+        sys.exit("paper_step.py --from: only the patch features and the mlp2x_gelu projector are built here")
+    torch.manual_seed(a.seed)
+    lm, clip = MistralForCausalLM(mcfg), CLIPVisionModel(vcfg)
+    lm = get_peft_model(lm, LoraConfig(r=lc["R"], lora_alpha=lc["Alpha"], lora_dropout=lc["Dropout"], bias="none",
+                                       target_modules=lc["Targets"], use_rslora=lc["RSLoRA"]))
+    grid = cfg["image_size"] // 16
+    f, d = cfg["fusion"], cfg["decoder"]
+    model = PaperModel(lm, clip, vit=cfg["tinyvit"], proj=(cfg["projector"]["InDim"], cfg["projector"]["OutDim"]),
+                       fusion=dict(img_dim=cfg["tinyvit"]["neck_dim"], text_dim=mc["hidden_size"], dim=f["dim"],
+                                   text_hidden=f["text_hidden"], heads=f["heads"], ffn=f["ffn"]),
+                       decoder=dict(cin=f["dim"], grid=grid, mask=cfg["mask_size"], min_channels=d["min_channels"],
+                                    groups=d["groups"]),
+                       select_layer=cfg["clip_select_layer"],
+                       loss_w=dict(bce=cfg["loss"]["BCE"], dice=cfg["loss"]["Dice"], ce=cfg["loss"]["CE"]))
+
+    # The Go model's initial weights, every one of them.
+    lora_modules = {n[len("lm.base_model.model."):] for n, m in model.named_modules()
+                    if n.startswith("lm.base_model.model.") and hasattr(m, "base_layer")}
+    sd = model.state_dict()
+    go = load_file(os.path.join(a.from_dir, "weights.safetensors"))
+    missing = {k for k, v in sd.items() if v.numel() > 0 and not k.endswith("attention_bias_idxs")}
+    unknown = []
+    for name, t in go.items():
+        k = go_to_torch_name(name, lora_modules)
+        if k not in sd:
+            if t.numel() == 0:
+                continue
+            unknown.append(f"{name} (as {k})")
+            continue
+        if sd[k].shape != t.shape:
+            unknown.append(f"{name}: shape {list(t.shape)}, here {list(sd[k].shape)}")
+            continue
+        with torch.no_grad():
+            sd[k].copy_(t)
+        missing.discard(k)
+    if unknown or missing:
+        sys.exit(f"paper_step.py --from: the weights do not line up: {len(unknown)} Go tensors without a place "
+                 f"{sorted(unknown)[:8]}, {len(missing)} tensors not in the file {sorted(missing)[:8]}")
+
+    b = load_file(os.path.join(a.from_dir, "batch.safetensors"))
+    answer = int(b["answer_len"][0])
+    model.train()
+    train = model.trainable()
+    opt = torch.optim.AdamW(train, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-5, foreach=False)
+    losses = []
+    for _ in range(a.steps):
+        opt.zero_grad(set_to_none=True)
+        loss = model(b["sam"], b["clip"], b["pre_ids"], b["post_ids"], answer, b["masks"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(train, a.clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+    import peft
+    import transformers
+    return dict(impl="pytorch+transformers+peft", losses=losses, trainable=sum(p.numel() for p in train),
+                params=sum(p.numel() for p in model.parameters()), libtorch=torch.__version__,
+                transformers=transformers.__version__, peft=peft.__version__)
 
 
 SAM_MEAN, SAM_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
