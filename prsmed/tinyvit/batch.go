@@ -11,18 +11,8 @@ import (
 // PreprocessBatch is Preprocess for several images (of any sizes): their (B, 3, size,
 // size) input, each row bit for bit what Preprocess makes of that image. An empty list, a
 // nil or empty image, or a size that is not positive is an error naming it.
-func PreprocessBatch(s *torch.Scope, imgs []image.Image, size int64) (out *torch.Tensor, err error) {
-	if err := checkBatch("image", len(imgs), size, func(i int) image.Image { return imgs[i] }); err != nil {
-		return nil, err
-	}
-	defer torch.Recover(&err)
-	c := s.Child()
-	defer c.Close()
-	xs := make([]*torch.Tensor, len(imgs))
-	for i, img := range imgs {
-		xs[i] = Preprocess(c, img, size)
-	}
-	return c.Escape(torch.Cat(c, 0, xs...), s), nil
+func PreprocessBatch(s *torch.Scope, imgs []image.Image, size int64) (*torch.Tensor, error) {
+	return batch(s, "image", imgs, size, Preprocess)
 }
 
 // MaskTensor turns a mask into a (1, 1, size, size) float32 target on the scope's device:
@@ -67,30 +57,37 @@ func MaskTensor(s *torch.Scope, mask image.Image, size int64) *torch.Tensor {
 // MaskBatch is MaskTensor for several masks: their (B, 1, size, size) targets, each row bit
 // for bit what MaskTensor makes of that mask. An empty list, a nil or empty mask, or a size
 // that is not positive is an error naming it.
-func MaskBatch(s *torch.Scope, masks []image.Image, size int64) (out *torch.Tensor, err error) {
-	if err := checkBatch("mask", len(masks), size, func(i int) image.Image { return masks[i] }); err != nil {
+func MaskBatch(s *torch.Scope, masks []image.Image, size int64) (*torch.Tensor, error) {
+	return batch(s, "mask", masks, size, MaskTensor)
+}
+
+// batch concatenates one(s, img, size) of every image after checking the batch (what names
+// its items in errors).
+func batch(s *torch.Scope, what string, imgs []image.Image, size int64,
+	one func(*torch.Scope, image.Image, int64) *torch.Tensor) (out *torch.Tensor, err error) {
+	if err := checkBatch(what, imgs, size); err != nil {
 		return nil, err
 	}
 	defer torch.Recover(&err)
 	c := s.Child()
 	defer c.Close()
-	ms := make([]*torch.Tensor, len(masks))
-	for i, m := range masks {
-		ms[i] = MaskTensor(c, m, size)
+	xs := make([]*torch.Tensor, len(imgs))
+	for i, img := range imgs {
+		xs[i] = one(c, img, size)
 	}
-	return c.Escape(torch.Cat(c, 0, ms...), s), nil
+	return c.Escape(torch.Cat(c, 0, xs...), s), nil
 }
 
-// checkBatch names the first problem of a batch of n images.
-func checkBatch(what string, n int, size int64, at func(int) image.Image) error {
-	if n == 0 {
+// checkBatch names the first problem of a batch of images.
+func checkBatch(what string, imgs []image.Image, size int64) error {
+	if len(imgs) == 0 {
 		return fmt.Errorf("tinyvit: no %ss", what)
 	}
 	if size <= 0 {
 		return fmt.Errorf("tinyvit: %s size %d is not positive", what, size)
 	}
-	for i := 0; i < n; i++ {
-		if img := at(i); img == nil || img.Bounds().Empty() {
+	for i, img := range imgs {
+		if img == nil || img.Bounds().Empty() {
 			return fmt.Errorf("tinyvit: %s %d is empty", what, i)
 		}
 	}
