@@ -30,7 +30,7 @@ func TestInjectMLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := torchtest.Want(t, g, "x").Clone(s)
-	base := mlp.Forward(s.NoGrad(), x)
+	base := mlp.Forward(s.Eval().NoGrad(), x)
 	f32 := torchtest.DefaultTol(torch.Float32)
 	torchtest.AllCloseTol(t, "base", base, torchtest.Want(t, g, "out_base"), f32)
 
@@ -46,7 +46,7 @@ func TestInjectMLP(t *testing.T) {
 	if _, ok := mlp.Layers[1].(*nn.Linear); !ok {
 		t.Fatalf("layers.1 holds a %T, want the untouched *nn.Linear", mlp.Layers[1])
 	}
-	exact(t, "B = 0", mlp.Forward(s.NoGrad(), x), base)
+	exact(t, "B = 0", mlp.Forward(s.Eval().NoGrad(), x), base)
 
 	// The golden's adapter weights, strictly: every entry of the store, A and B included.
 	rep, err := st.Load(mlpGolden, nn.LoadOptions{Prefix: "sd."})
@@ -72,7 +72,7 @@ func TestInjectMLP(t *testing.T) {
 		}
 	}
 
-	unmerged := mlp.Forward(s.NoGrad(), x.Detach(s))
+	unmerged := mlp.Forward(s.Eval().NoGrad(), x.Detach(s))
 	orig := map[string]*torch.Tensor{}
 	for _, l := range ads {
 		orig[l.Name] = l.Base.Weight.Clone(s)
@@ -80,7 +80,7 @@ func TestInjectMLP(t *testing.T) {
 	if err := ads.MergeAll(); err != nil {
 		t.Fatal(err)
 	}
-	torchtest.AllCloseTol(t, "merged", mlp.Forward(s.NoGrad(), x.Detach(s)), torchtest.Want(t, g, "merged.out"), f32)
+	torchtest.AllCloseTol(t, "merged", mlp.Forward(s.Eval().NoGrad(), x.Detach(s)), torchtest.Want(t, g, "merged.out"), f32)
 	if err := ads.UnmergeAll(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +88,5 @@ func TestInjectMLP(t *testing.T) {
 		// W + Δ − Δ in float32: equal up to rounding, not bit for bit.
 		torchtest.AllCloseTol(t, l.Name+" after unmerge", l.Base.Weight, orig[l.Name], torchtest.Tol{RTol: 1e-6, ATol: 1e-6})
 	}
-	torchtest.AllClose(t, "unmerged again", mlp.Forward(s.NoGrad(), x.Detach(s)), unmerged, 1e-5)
+	torchtest.AllClose(t, "unmerged again", mlp.Forward(s.Eval().NoGrad(), x.Detach(s)), unmerged, 1e-5)
 }

@@ -145,9 +145,10 @@ func TestTinyConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU)
 	defer s.Close()
-	y := e.Forward(s, torch.Zeros(s, torch.Float32, 2, 3, c.ImageSize, c.ImageSize))
+	ev := s.Eval().NoGrad()
+	y := e.Forward(ev, torch.Zeros(ev, torch.Float32, 2, 3, c.ImageSize, c.ImageSize))
 	if want := []int64{2, c.NeckDim, c.Grid(), c.Grid()}; !slices.Equal(y.Shape(), want) {
 		t.Errorf("output %v, want %v", y.Shape(), want)
 	}
