@@ -158,3 +158,37 @@ func exact(t *testing.T, name string, got, want *torch.Tensor) {
 	t.Helper()
 	torchtest.AllCloseTol(t, name, got, want, torchtest.Tol{Exact: true})
 }
+
+// TestLoadAt: TinySAM's file loads into an encoder kept under "backbone" beside a head of
+// the caller's, which stays as it was, and the encoder then computes what the same file
+// loaded by Load into a bare encoder computes, bit for bit.
+func TestLoadAt(t *testing.T) {
+	file := filepath.Join(dir, "small_sam.pth")
+	ref, refEnc := newEncoder(t, small())
+	defer ref.Close()
+	if err := tinyvit.Load(ref, file); err != nil {
+		t.Fatal(err)
+	}
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	enc, err := tinyvit.New(st.Root().Sub("backbone"), small())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := nn.NewLinear(st.Root().Sub("head"), 4, 2, nn.LinearConfig{})
+	before := head.Weight.Float32s()
+	if err := tinyvit.LoadAt(st.Root().Sub("backbone"), file); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(head.Weight.Float32s(), before) {
+		t.Error("the head changed")
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	ev := s.Eval().NoGrad()
+	x := torch.Randn(ev, nil, torch.Float32, 1, 3, 128, 128)
+	exact(t, "encoder under backbone", enc.Forward(ev, x), refEnc.Forward(ev, x))
+	if err := tinyvit.LoadAt(st.Root().Sub("elsewhere"), file); err == nil {
+		t.Error("a path with no encoder under it loaded")
+	}
+}
