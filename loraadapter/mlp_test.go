@@ -90,3 +90,31 @@ func TestInjectMLP(t *testing.T) {
 	}
 	torchtest.AllClose(t, "unmerged again", mlp.Forward(s.Eval().NoGrad(), x.Detach(s)), unmerged, 1e-5)
 }
+
+// TestInjectSeq: an nn.Seq's Linear positions are targets by their Sequential names (a
+// nested one too); injecting again names the slot that already holds an adapter.
+func TestInjectSeq(t *testing.T) {
+	noLeak(t)
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	q := nn.Seq(st.Root().Sub("head"),
+		nn.LinearPart(4, 8, nn.LinearConfig{Bias: true}),
+		nn.Use(nn.ReLU),
+		nn.SeqPart(nn.LinearPart(8, 2, nn.LinearConfig{})),
+	)
+	cfg := loraadapter.Config{R: 2, Alpha: 2, Targets: []string{"head.0", "2.0"}}
+	ads, err := loraadapter.Inject(st, q.LinearSlots(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ads) != 2 || ads[0].Name != "head.0" || ads[1].Name != "head.2.0" {
+		t.Fatalf("adapters %v", ads.TrainableNames())
+	}
+	if _, ok := q.Layers[0].(*loraadapter.Linear); !ok {
+		t.Errorf("head.0 holds a %T", q.Layers[0])
+	}
+	_, err = loraadapter.Inject(st, q.LinearSlots(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "slot head.0 already holds a LoRA layer") {
+		t.Errorf("second Inject: err = %v", err)
+	}
+}
