@@ -25,12 +25,7 @@ func newSeq(p nn.Path) *nn.Sequential {
 // TestSeqMatchesPyTorch: a Seq has torch.nn.Sequential's state-dict names (the PyTorch
 // state dict loads strictly, with nothing left over) and computes its outputs and gradients.
 func TestSeqMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, composeGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, composeGolden)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	q := newSeq(st.Root())
@@ -41,7 +36,7 @@ func TestSeqMatchesPyTorch(t *testing.T) {
 	g.loadCase(t, st, "seq")
 	ts := s.Train(nil)
 	x := g.input(t, ts, "seq", 0)
-	g.checkCase(t, ts, &sum, "seq", st, q.Forward(ts, x), []*torch.Tensor{x}, fp32RTol)
+	g.checkCase(t, ts, sum, "seq", st, q.Forward(ts, x), []*torch.Tensor{x}, fp32RTol)
 }
 
 // TestSeqSlots: the Linear positions of a Seq (nested ones included) are slots named as in
