@@ -55,10 +55,14 @@ func (d *Dropout) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 }
 
 // MLP is a stack of Linear layers with an activation between them (not after the last),
-// registered as <p>.layers.0, <p>.layers.1, … unless Names says otherwise.
+// registered as <p>.layers.0, <p>.layers.1, … unless Names says otherwise. Its layers are
+// slots (see LinearSlots), so loraadapter.Inject can put adapters in their place.
 type MLP struct {
-	Layers []*Linear
-	Act    Activation
+	// Layers are the *Linear layers NewMLP made, or what an adapter put in their place.
+	Layers []Layer
+	// Names are the layers' dotted names in the store, one per layer.
+	Names []string
+	Act   Activation
 }
 
 // NewMLP builds Linear(dims[0]→dims[1]) … Linear(dims[n-2]→dims[n-1]) under
@@ -71,6 +75,7 @@ func NewMLP(p Path, act Activation, dims []int64, names ...string) *MLP {
 			sub = p.Sub(names[i])
 		}
 		m.Layers = append(m.Layers, NewLinear(sub, dims[i], dims[i+1], LinearConfig{Bias: true}))
+		m.Names = append(m.Names, sub.String())
 	}
 	return m
 }
@@ -84,4 +89,14 @@ func (m *MLP) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 		}
 	}
 	return x
+}
+
+// LinearSlots lists every layer by its store name ("mlp.layers.0", …), for
+// loraadapter.Inject: a target "layers.0" adapts the first layer.
+func (m *MLP) LinearSlots() []LinearSlot {
+	out := make([]LinearSlot, len(m.Layers))
+	for i := range m.Layers {
+		out[i] = LinearSlot{Name: nameAt(m.Names, i), Layer: &m.Layers[i]}
+	}
+	return out
 }

@@ -86,6 +86,21 @@ func (e *errSummary) log(t *testing.T) {
 	t.Log("\n" + b.String())
 }
 
+// goldenTest starts a test against a golden file: it checks the test for leaks, opens a
+// scope, loads the golden into it and returns a summary of the errors; the scope closes and
+// the summary is logged when the test ends.
+func goldenTest(t *testing.T, path string) (*torch.Scope, golden, *errSummary) {
+	t.Helper()
+	noLeak(t)
+	s := torch.NewScope(torch.CPU)
+	sum := &errSummary{}
+	t.Cleanup(func() {
+		sum.log(t)
+		s.Close()
+	})
+	return s, loadGolden(t, s, path), sum
+}
+
 // golden is one loaded golden file.
 type golden struct {
 	path string

@@ -27,12 +27,7 @@ type layerCase struct {
 }
 
 func TestLayersMatchPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 
 	conv := func(in, out, k int64, c nn.ConvConfig) func(p nn.Path) forwardFn {
 		return func(p nn.Path) forwardFn { return one(nn.NewConv2d(p, in, out, k, c)) }
@@ -106,7 +101,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 			if rtol == 0 {
 				rtol = fp32RTol
 			}
-			g.checkCase(t, s, &sum, c.name, st, fwd(s, in), in, rtol)
+			g.checkCase(t, s, sum, c.name, st, fwd(s, in), in, rtol)
 		})
 	}
 }
@@ -114,12 +109,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 // TestBatchNormMatchesPyTorch runs three training steps (outputs, input and parameter
 // gradients, then running statistics and num_batches_tracked) and one evaluation step.
 func TestBatchNormMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	bn := nn.NewBatchNorm2d(st.Root(), 3)
@@ -129,7 +119,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 		s := s.Train(nil)
 		zeroGrads(st)
 		x := g.input(t, s, c, 0)
-		g.checkCase(t, s, &sum, c, st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
+		g.checkCase(t, s, sum, c, st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
 		s.Close()
 	}
 	for name, got := range map[string]*torch.Tensor{
@@ -143,7 +133,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 
 	zeroGrads(st) // s is in evaluation mode
 	x := g.input(t, s, "bn_eval", 0)
-	g.checkCase(t, s, &sum, "bn_eval", st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
+	g.checkCase(t, s, sum, "bn_eval", st, bn.Forward(s, x), []*torch.Tensor{x}, fp32RTol)
 	// Evaluation must not touch the running statistics.
 	sum.add("bn_running_stats", torchtest.AllClose(t, "running_mean after eval", bn.RunningMean, g.want(t, "bn.running_mean"), fp32RTol))
 	if n := bn.NumBatchesTracked.Item(); n != 3 {
@@ -155,12 +145,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 // the mask (and so the output and input gradient) is PyTorch's, for F.dropout and
 // nn.Dropout alike; in evaluation mode dropout is the identity.
 func TestDropoutMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 	d := nn.NewDropout(0.3)
 	for _, c := range []string{"dropout_functional", "dropout_module"} {
 		t.Run(c, func(t *testing.T) {
@@ -180,7 +165,7 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 			if zeros == 0 || zeros == int(y.Numel()) {
 				t.Errorf("dropout zeroed %d of %d elements", zeros, y.Numel())
 			}
-			g.checkCase(t, s, &sum, c, nil, y, []*torch.Tensor{x}, fp32RTol)
+			g.checkCase(t, s, sum, c, nil, y, []*torch.Tensor{x}, fp32RTol)
 		})
 	}
 	// A different seed gives a different mask.
@@ -203,12 +188,7 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 // attn_mask): outputs and the gradients of the inputs, in_proj_weight, in_proj_bias and
 // out_proj.*; and PyTorch's fused evaluation path.
 func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 	cases := []struct {
 		name       string
 		batchFirst bool
@@ -268,7 +248,7 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 				}
 				y = m.Forward3(s, in[0], in[1], in[2], kpm, mask)
 			}
-			g.checkCase(t, s, &sum, c.name, st, y, in, fp32RTol)
+			g.checkCase(t, s, sum, c.name, st, y, in, fp32RTol)
 		})
 	}
 }
@@ -276,19 +256,14 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 // TestRotaryMatchesMistral compares cos, sin and the rotated queries (and their gradient)
 // with transformers' Mistral rotary embedding.
 func TestRotaryMatchesMistral(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 
 	q := g.input(t, s, "rotary", 0)
 	pos := g.want(t, "rotary.in1")
 	cos, sin := nn.Rotary{Dim: 8, Theta: 10000}.CosSin(s, pos, torch.Float32)
 	sum.add("rotary", torchtest.AllClose(t, "cos", cos, g.want(t, "rotary.cos"), fp32RTol))
 	sum.add("rotary", torchtest.AllClose(t, "sin", sin, g.want(t, "rotary.sin"), fp32RTol))
-	g.checkCase(t, s, &sum, "rotary", nil, nn.ApplyRotary(s, q, cos, sin), []*torch.Tensor{q, nil}, fp32RTol)
+	g.checkCase(t, s, sum, "rotary", nil, nn.ApplyRotary(s, q, cos, sin), []*torch.Tensor{q, nil}, fp32RTol)
 
 	cos, sin = nn.Rotary{Dim: 16, Theta: 1e6}.CosSin(s, g.want(t, "rotary_bf16.in0"), torch.BFloat16)
 	sum.add("rotary_bf16", torchtest.AllClose(t, "cos bf16", cos, g.want(t, "rotary_bf16.cos"), bf16RTol))
@@ -305,12 +280,7 @@ func TestRotaryMatchesMistral(t *testing.T) {
 // (repeat_kv, additive mask of torch.finfo(float32).min): plain, causal, grouped KV heads,
 // key padding (1 = real token) on either side, and KV-cache shapes (L < S).
 func TestAttentionMatchesEager(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU)
-	defer s.Close()
-	g := loadGolden(t, s, layersGolden)
-	var sum errSummary
-	defer sum.log(t)
+	s, g, sum := goldenTest(t, layersGolden)
 	cases := []struct {
 		name   string
 		causal bool
@@ -338,7 +308,7 @@ func TestAttentionMatchesEager(t *testing.T) {
 			prepared := nn.Attention(ng, in[0], in[1], in[2], m.Prepare(ng, in[0], in[1].Size(2)), 0)
 			torchtest.AllCloseTol(t, c.name+" prepared mask", prepared, y.Detach(ng), torchtest.Tol{Exact: true})
 			ng.Close()
-			g.checkCase(t, s, &sum, c.name, nil, y, in, fp32RTol)
+			g.checkCase(t, s, sum, c.name, nil, y, in, fp32RTol)
 		})
 	}
 }

@@ -12,7 +12,8 @@ import (
 //
 // A file tensor goes through Prefix, then Rename, to the name of the entry it fills. The
 // entries a load expects are the ones it is given (a store's, or a module's) that match
-// Only; those that also match Optional may be absent from the file.
+// Only; those that also match Optional may be absent from the file. Component sets Prefix,
+// Rename and Only together for the common case of one part of a bigger checkpoint.
 type LoadOptions struct {
 	// NonStrict returns the missing, unexpected and wrong-shape tensors in the report
 	// instead of failing; every matching tensor is still loaded.

@@ -13,6 +13,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/tinyvit"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
@@ -53,7 +54,7 @@ func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 				b.Fatal(err)
 			}
 			imgs = append(imgs, img)
-			masks = append(masks, prsmed.MaskTensor(s, mk.(*image.Gray), cfg.MaskSize))
+			masks = append(masks, tinyvit.MaskTensor(s, mk, cfg.MaskSize))
 			smps = append(smps, llava.Sample{Question: "Where is the tumour in this image?", Answer: "The tumour is in the top left of the image."})
 		}
 	}

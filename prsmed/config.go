@@ -58,20 +58,14 @@ func Paper() Config {
 // TinyViT, a 3-layer CLIP (read at its second layer), a 2-layer decoder over the template
 // tokenizer's vocabulary; its backbone trains from scratch.
 func Tiny(vocab int64) Config {
-	m := mistral.Config{
-		VocabSize: vocab, HiddenSize: 64, IntermediateSize: 128, NumHiddenLayers: 2, NumAttentionHeads: 4,
-		NumKeyValueHeads: 2, RMSNormEps: 1e-6, RopeTheta: 10000, MaxPositions: 256, BOSTokenID: 1, EOSTokenID: 2,
-		HiddenAct: "silu",
-	}
+	m := mistral.Tiny(vocab)
 	lora := loraadapter.DefaultConfig()
 	lora.R, lora.Alpha = 8, 8
 	pre := clip.DefaultPreprocess()
 	pre.Size = 48
 	return Config{
 		Name: "tiny", ImageSize: 64, MaskSize: 64,
-		TinyViT: tinyvit.Config{ImageSize: 64, InChans: 3, EmbedDims: []int64{16, 24, 32, 48}, Depths: []int64{1, 1, 1, 1},
-			NumHeads: []int64{1, 2, 2, 3}, WindowSizes: []int64{4, 4, 4, 4}, MLPRatio: 2, MBConvExpand: 2, LocalConv: 3,
-			NeckDim: 32},
+		TinyViT: tinyvit.Tiny(),
 		CLIP: clip.VisionConfig{HiddenSize: 48, IntermediateSize: 96, NumHiddenLayers: 3, NumAttentionHeads: 4,
 			NumChannels: 3, ImageSize: 48, PatchSize: 16, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
 			SelectLayer: -2, SelectFeature: clip.FeaturePatch},

@@ -30,27 +30,65 @@ type Mask struct {
 	Pix  []bool
 }
 
+// Size is the type of a width or height that the constructors take: an int, or an int64
+// as a torch shape holds it (Prob and Mask store int).
+type Size interface{ ~int | ~int64 }
+
 // NewProb returns a w×h map of zeros.
-func NewProb(w, h int) Prob {
+func NewProb[N Size](w, h N) Prob {
+	return newProb(int(w), int(h))
+}
+
+func newProb(w, h int) Prob {
 	return Prob{W: w, H: h, Pix: make([]float64, max(w, 0)*max(h, 0))}
 }
 
 // NewMask returns an empty w×h mask.
-func NewMask(w, h int) Mask {
-	return Mask{W: w, H: h, Pix: make([]bool, max(w, 0)*max(h, 0))}
+func NewMask[N Size](w, h N) Mask {
+	W, H := int(w), int(h)
+	return Mask{W: W, H: H, Pix: make([]bool, max(W, 0)*max(H, 0))}
 }
 
 // ProbFromFloat32 copies w×h row-major float32 probabilities (for example a
 // model's sigmoid output) into a Prob.
-func ProbFromFloat32(w, h int, v []float32) (Prob, error) {
-	if err := checkShape("probabilities", w, h, len(v)); err != nil {
+func ProbFromFloat32[N Size](w, h N, v []float32) (Prob, error) {
+	W, H := int(w), int(h)
+	if int64(W) != int64(w) || int64(H) != int64(h) {
+		return Prob{}, fmt.Errorf("%w: probabilities: size %d×%d does not fit an int", ErrShape, int64(w), int64(h))
+	}
+	if err := checkShape("probabilities", W, H, len(v)); err != nil {
 		return Prob{}, err
 	}
-	p := NewProb(w, h)
+	p := newProb(W, H)
 	for i, x := range v {
 		p.Pix[i] = float64(x)
 	}
 	return p, nil
+}
+
+// ProbsFromFloat32 splits a batch of row-major float32 probabilities of a torch shape
+// (B, H, W) or (B, 1, H, W) (a segmentation head's sigmoid output, read with Float32s)
+// into B maps.
+func ProbsFromFloat32(shape []int64, v []float32) ([]Prob, error) {
+	if len(shape) == 4 && shape[1] == 1 {
+		shape = []int64{shape[0], shape[2], shape[3]}
+	}
+	if len(shape) != 3 || shape[0] <= 0 {
+		return nil, fmt.Errorf("%w: probabilities of shape %v, want (B, H, W) or (B, 1, H, W)", ErrShape, shape)
+	}
+	n := shape[1] * shape[2]
+	if int64(len(v)) != shape[0]*n {
+		return nil, fmt.Errorf("%w: %d probabilities for shape %v", ErrShape, len(v), shape)
+	}
+	out := make([]Prob, shape[0])
+	for i := range out {
+		p, err := ProbFromFloat32(shape[2], shape[1], v[int64(i)*n:int64(i+1)*n])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 // Validate reports an error wrapping [ErrShape] unless W and H are positive
@@ -87,7 +125,8 @@ func checkShape(what string, w, h, n int) error {
 // aligns the top-left corners of the two grids; it is not the
 // centre-aligned mapping of INTER_NEAREST_EXACT or PyTorch's
 // "nearest-exact". When the size already matches, Resize returns p itself.
-func Resize(p Prob, w, h int) (Prob, error) {
+func Resize[N Size](p Prob, width, height N) (Prob, error) {
+	w, h := int(width), int(height)
 	if err := p.Validate(); err != nil {
 		return Prob{}, err
 	}
@@ -98,7 +137,7 @@ func Resize(p Prob, w, h int) (Prob, error) {
 		return p, nil
 	}
 	xs, ys := NearestSource(p.W, w), NearestSource(p.H, h)
-	out := NewProb(w, h)
+	out := newProb(w, h)
 	for y, sy := range ys {
 		src := p.Pix[sy*p.W : (sy+1)*p.W]
 		dst := out.Pix[y*w : (y+1)*w]

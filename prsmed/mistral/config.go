@@ -102,3 +102,14 @@ func LoadConfig(path string) (Config, error) {
 	}
 	return c, nil
 }
+
+// Tiny is a small Mistral for tests and examples (the language model of prsmed.Tiny) with a
+// vocabulary of vocab tokens: hidden 64, MLP 128, 2 layers, 4 query and 2 key/value heads,
+// RMSNorm ε 1e-6, RoPE θ 10000, 256 positions, BOS 1, EOS 2, SiLU.
+func Tiny(vocab int64) Config {
+	return Config{
+		VocabSize: vocab, HiddenSize: 64, IntermediateSize: 128, NumHiddenLayers: 2, NumAttentionHeads: 4,
+		NumKeyValueHeads: 2, RMSNormEps: 1e-6, RopeTheta: 10000, MaxPositions: 256, BOSTokenID: 1, EOSTokenID: 2,
+		HiddenAct: "silu",
+	}
+}

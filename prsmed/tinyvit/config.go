@@ -83,3 +83,12 @@ func LoadConfig(nameOrPath string) (Config, error) {
 	}
 	return c, c.Validate()
 }
+
+// Tiny is a small TinyViT for tests and examples (the encoder of prsmed.Tiny): 64 px, dims
+// 16/24/32/48, one block per stage, heads 1/2/2/3, windows 4, MLP ratio 2, MBConv
+// expansion 2, neck 32, no classifier: its output is (B, 32, 4, 4).
+func Tiny() Config {
+	return Config{ImageSize: 64, InChans: 3, EmbedDims: []int64{16, 24, 32, 48}, Depths: []int64{1, 1, 1, 1},
+		NumHeads: []int64{1, 2, 2, 3}, WindowSizes: []int64{4, 4, 4, 4}, MLPRatio: 2, MBConvExpand: 2, LocalConv: 3,
+		NeckDim: 32}
+}

@@ -1,6 +1,8 @@
 package tinyvit
 
 import (
+	"strings"
+
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/torch"
 )
@@ -119,18 +121,25 @@ var LoadPrefixes = []string{"image_encoder.", ""}
 // `sam.image_encoder.` (the first is read), or from a bare encoder file (safetensors or
 // .pth). Loading is strict: an error names every missing, unexpected or wrong-shape key.
 func Load(st *nn.Store, path string) error {
+	return LoadAt(st.Root(), path)
+}
+
+// LoadAt is Load into an encoder built with New(p, …) anywhere in a store, beside modules of
+// the caller's own (a head, say): the file's encoder tensors fill the entries under p, and
+// the store's other entries are neither loaded nor reported missing (see nn.Component).
+func LoadAt(p nn.Path, path string) error {
 	w, err := torch.OpenWeights(path)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	prefix := ""
+	from := ""
 	for _, n := range w.Names() {
-		if len(n) > len("image_encoder.") && n[:len("image_encoder.")] == "image_encoder." {
-			prefix = "image_encoder."
+		if strings.HasPrefix(n, "image_encoder.") {
+			from = "image_encoder"
 			break
 		}
 	}
-	_, err = st.LoadFrom(w, nn.LoadOptions{Prefix: prefix})
+	_, err = p.Store().LoadFrom(w, nn.Component(from, p))
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/tinyvit"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -27,7 +28,7 @@ func preprocess(m *prsmed.Model, smp data.Sample, idx int) (it *item, err error)
 	it.sam, it.clip, err = m.PreprocessBatch(work, []image.Image{img})
 	if err == nil {
 		err = torch.Try(func() {
-			it.mask = prsmed.MaskTensor(work, mask, m.Config.MaskSize)
+			it.mask = tinyvit.MaskTensor(work, mask, m.Config.MaskSize)
 			for _, x := range []*torch.Tensor{it.sam, it.clip, it.mask} {
 				work.Escape(x)
 			}
