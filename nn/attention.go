@@ -122,6 +122,9 @@ type MultiheadAttention struct {
 // PyTorch's order (out_proj's default Linear init first, then xavier_uniform_ on
 // in_proj_weight; both biases zero).
 func NewMultiheadAttention(p Path, embed, heads int64, batchFirst bool) *MultiheadAttention {
+	if heads <= 0 || embed%heads != 0 {
+		invalid("nn.MultiheadAttention", "embed_dim (%d) must be divisible by num_heads (%d)", embed, heads)
+	}
 	st := p.store
 	ipw := torch.Empty(st.allocScope(), st.dtype, 3*embed, embed)
 	ipw = st.add(p.Name("in_proj_weight"), ipw, Parameter, false)

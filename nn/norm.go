@@ -87,6 +87,7 @@ type GroupNorm struct {
 
 // NewGroupNorm registers weight and bias of c channels.
 func NewGroupNorm(p Path, groups, c int64, eps float64) *GroupNorm {
+	checkGroups("nn.GroupNorm", groups, map[string]int64{"num_channels": c})
 	return &GroupNorm{Weight: p.Param("weight", Ones, c), Bias: p.Param("bias", Zeros, c), Groups: groups, Eps: eps}
 }
 

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,7 +254,7 @@ func (st *Store) To(dev torch.Device, dt torch.DType) (err error) {
 
 func (st *Store) add(name string, t *torch.Tensor, kind Kind, trainable bool) *torch.Tensor {
 	if _, dup := st.entries[name]; dup {
-		panic(fmt.Sprintf("nn: %q is registered twice", name))
+		torch.Fail("nn.register", torch.ErrInvalid, "%q is registered twice", name)
 	}
 	if kind == Parameter && trainable {
 		t.SetRequiresGrad(true)
