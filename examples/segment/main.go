@@ -26,7 +26,7 @@ func main() {
 	question := c.Flags.String("question", "Where is the lesion in this image?", "the question")
 	out := c.Flags.String("out", "", "mask PNG to write (probabilities ×255 at the image's size)")
 	overlay := c.Flags.String("overlay", "", "overlay PNG to write (optional)")
-	tokPath := c.Tokenizer("")
+	tokPath := c.Tokenizer("tokenizer.model: must be the bundled one for a checkpoint with manifest.json (default: the bundled one, or the shipped template tokenizer for an older tiny checkpoint)")
 	tinySAM := c.TinySAM("TinySAM weights, for checkpoints of the paper preset")
 	llavaDir := c.LLaVA("LLaVA-Med folder, for checkpoints of the paper preset")
 	device := c.Device()
@@ -46,15 +46,13 @@ func main() {
 }
 
 func run(ctx context.Context, ckpt, imagePath string, opts imageio.Options, question, out, overlay, tokPath, tinySAM, llavaDir string, dev torch.Device) error {
-	tok, err := cli.Tokenizer(tokPath)
-	if err != nil {
-		return err
-	}
 	img, src, err := imageio.LoadWith(imagePath, opts)
 	if err != nil {
 		return err
 	}
-	m, err := prsmed.Load(ckpt, tok, tinySAM, llavaDir, dev)
+	// The one loader of every command: a bundle's own tokenizer and hash checks, or an older
+	// checkpoint as before.
+	m, _, err := prsmed.LoadBundle(ckpt, dev, prsmed.BundleOptions{Tokenizer: tokPath, TinySAM: tinySAM, LLaVAMed: llavaDir})
 	if err != nil {
 		return err
 	}
