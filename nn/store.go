@@ -206,8 +206,8 @@ func NoDecay(name string, t *torch.Tensor) bool {
 // ParamGroups splits the trainable parameters into a group with weight decay and one
 // without (where noDecay says so), both at learning rate lr, for torch.NewAdamW.
 func (st *Store) ParamGroups(lr, weightDecay float64, noDecay func(name string, t *torch.Tensor) bool) []*torch.ParamGroup {
-	decay := &torch.ParamGroup{LR: lr, WeightDecay: weightDecay}
-	plain := &torch.ParamGroup{LR: lr}
+	decay := &torch.ParamGroup{LR: torch.Float(lr), WeightDecay: torch.Float(weightDecay)}
+	plain := &torch.ParamGroup{LR: torch.Float(lr), WeightDecay: torch.Float(0)}
 	for _, n := range st.TrainableNames() {
 		t := st.entries[n].Tensor
 		if noDecay != nil && noDecay(n, t) {

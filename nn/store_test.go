@@ -176,7 +176,7 @@ func TestParamGroupsNoDecay(t *testing.T) {
 	if len(groups) != 2 {
 		t.Fatalf("%d groups, want 2", len(groups))
 	}
-	if groups[0].WeightDecay != 0.05 || groups[1].WeightDecay != 0 || groups[0].LR != 1e-3 || groups[1].LR != 1e-3 {
+	if *groups[0].WeightDecay != 0.05 || *groups[1].WeightDecay != 0 || *groups[0].LR != 1e-3 || *groups[1].LR != 1e-3 {
 		t.Errorf("groups %+v %+v", *groups[0], *groups[1])
 	}
 	var decay, plain []string
