@@ -17,7 +17,7 @@ import (
 // in training mode (dropout only touches the zero branch).
 func TestFreshAdapterIsIdentity(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
@@ -48,7 +48,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 // PEFT-style injection after torch.manual_seed (A, B drawn as nn.Linear, then A again).
 func TestInitMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st := nn.NewStore(torch.CPU)
@@ -80,7 +80,7 @@ func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 	for _, dir := range []string{peftDir, peftBinDir} {
 		t.Run(dir[strings.LastIndexByte(dir, '/')+1:], func(t *testing.T) {
 			noLeak(t)
-			s := torch.NewScope(torch.CPU)
+			s := torch.NewScope(torch.CPU).Eval()
 			defer s.Close()
 			g := torchtest.Golden(t, s, golden)
 			st, m := withBase(t)
@@ -138,7 +138,7 @@ func checkForward(t *testing.T, s *torch.Scope, g map[string]*torch.Tensor, m *t
 // and gradients match lora_ref.py's.
 func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st, m := withBase(t)
@@ -164,7 +164,7 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 // training-mode outputs vary from call to call.
 func TestDropoutTrainVersusEval(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st, m := withBase(t)
 	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
@@ -200,7 +200,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 // restores the base weights.
 func TestMergeEqualsUnmerged(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st, m := withBase(t)
@@ -269,7 +269,7 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 // their flag until OnlyLoRATrainable; a backward pass reaches A and B but not the base.
 func TestOnlyLoRATrainable(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
@@ -383,7 +383,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	before := torch.LiveTensors()
 	for i := 0; i < 3; i++ {
-		s := torch.NewScope(torch.CPU)
+		s := torch.NewScope(torch.CPU).Eval()
 		x := torch.Randn(s, nil, torch.Float32, 2, 3, hidden).SetRequiresGrad(true)
 		m.Forward(s, x).SumAll(s).Backward()
 		if err := ads.MergeAll(); err != nil {

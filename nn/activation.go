@@ -54,7 +54,8 @@ func NewDropout(p float64) *Dropout {
 
 // Forward drops elements when s is in training mode, drawing from s's generator.
 func (d *Dropout) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	if !s.Training() || d.P == 0 {
+	// p = 0 gives x in both modes: only a dropout that drops needs the scope's mode.
+	if d.P == 0 || !s.Training("nn.Dropout") {
 		return x
 	}
 	return torch.Dropout(s, x, d.P, true, s.Generator())

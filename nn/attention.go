@@ -173,7 +173,7 @@ func (m *MultiheadAttention) Forward3(s *torch.Scope, query, key, value, keyPadd
 		c.Close()
 	}
 	p := 0.0
-	if s.Training() {
+	if m.Dropout != 0 && s.Training("nn.MultiheadAttention") {
 		p = m.Dropout
 	}
 	o := torch.ScaledDotProductAttention(s, q, k, v, torch.AttentionOpts{Mask: mask, Dropout: p, Generator: s.Generator()})

@@ -28,7 +28,7 @@ type layerCase struct {
 
 func TestLayersMatchPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
@@ -93,7 +93,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 			}
 			fwd := c.build(st.Root())
 			g.loadCase(t, st, c.name)
-			s := s.Child()
+			s := s.Eval()
 			defer s.Close()
 			if !c.eval {
 				s = s.Train(nil)
@@ -115,7 +115,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 // gradients, then running statistics and num_batches_tracked) and one evaluation step.
 func TestBatchNormMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
@@ -156,7 +156,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 // nn.Dropout alike; in evaluation mode dropout is the identity.
 func TestDropoutMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
@@ -204,7 +204,7 @@ func TestDropoutMatchesPyTorch(t *testing.T) {
 // out_proj.*; and PyTorch's fused evaluation path.
 func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
@@ -231,7 +231,7 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 			defer st.Close()
 			m := nn.NewMultiheadAttention(st.Root(), 8, 2, c.batchFirst)
 			g.loadCase(t, st, c.name)
-			s := s.Child()
+			s := s.Eval()
 			defer s.Close()
 			if !c.eval {
 				s = s.Train(nil)
@@ -277,7 +277,7 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 // with transformers' Mistral rotary embedding.
 func TestRotaryMatchesMistral(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary
@@ -306,7 +306,7 @@ func TestRotaryMatchesMistral(t *testing.T) {
 // key padding (1 = real token) on either side, and KV-cache shapes (L < S).
 func TestAttentionMatchesEager(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, layersGolden)
 	var sum errSummary

@@ -30,7 +30,7 @@ func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
 // training mode, and with the running statistics in evaluation mode. The batch counter is
 // incremented on the device, so a forward never waits for the device.
 func (l *BatchNorm2d) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	train := s.Training()
+	train := s.Training("nn.BatchNorm2d")
 	if train {
 		c := s.NoGrad()
 		l.NumBatchesTracked.CopyFrom(l.NumBatchesTracked.AddScalar(c, 1))

@@ -43,6 +43,18 @@ func NewCommand(name, usage, about string) *Command {
 	return c
 }
 
+// Help returns what -h prints: the usage line, the paragraph and the flags.
+func (c *Command) Help() string {
+	var b strings.Builder
+	out := c.err
+	c.err = &b
+	c.Flags.SetOutput(&b)
+	c.Flags.Usage()
+	c.err = out
+	c.Flags.SetOutput(out)
+	return b.String()
+}
+
 // Device registers -device; torch.ParseDevice reads it (Setup calls it).
 func (c *Command) Device() *string {
 	return c.Flags.String("device", "cpu", "where to compute: cpu, cuda or cuda:N")
