@@ -430,3 +430,31 @@ func TestWrap(t *testing.T) {
 		t.Errorf("alpha 0: %v", err)
 	}
 }
+
+// TestDropoutNeedsMode: with dropout on, a LoRA layer refuses a scope without a mode
+// (torch.ErrNoMode naming loraadapter.Linear); with dropout 0 it runs in any scope.
+func TestDropoutNeedsMode(t *testing.T) {
+	noLeak(t)
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	p := st.Root().Sub("proj")
+	base := nn.NewLinear(p, 4, 3, nn.LinearConfig{})
+	l, err := loraadapter.Wrap(p, base, loraadapter.Config{R: 2, Alpha: 4, Dropout: 0.1, Targets: []string{"proj"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	x := torch.Ones(s, torch.Float32, 2, 4)
+	err = torch.Try(func() { l.Forward(s, x) })
+	if !errors.Is(err, torch.ErrNoMode) || !strings.Contains(err.Error(), "loraadapter.Linear") {
+		t.Errorf("dropout 0.1 without a mode: %v, want ErrNoMode naming loraadapter.Linear", err)
+	}
+	l.Dropout = 0
+	if err := torch.Try(func() { l.Forward(s, x) }); err != nil {
+		t.Errorf("dropout 0 without a mode: %v", err)
+	}
+	if err := torch.Try(func() { l.Dropout = 0.1; l.Forward(s.Eval(), x) }); err != nil {
+		t.Errorf("dropout 0.1 in an Eval scope: %v", err)
+	}
+}
