@@ -15,7 +15,7 @@ func TestCUDAAdapterAfterStoreTo(t *testing.T) {
 		t.Skip("no CUDA device")
 	}
 	dev := torch.CUDA(0)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	gs := s.On(dev)
 	defer gs.Close()

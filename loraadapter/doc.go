@@ -8,7 +8,8 @@
 //
 // with A (lora_A, r×in) drawn kaiming-uniform with a = √5 and B (lora_B, out×r) zero, so a
 // fresh adapter leaves the model unchanged. Dropout acts on the adapter's input only, and
-// only in a training scope (torch.Scope.Train), drawing from the scope's generator.
+// only in a training scope (torch.Scope.Train), drawing from the scope's generator; with
+// dropout on, a scope with no mode is refused (torch.ErrNoMode): open it with Train or Eval.
 //
 // Models list the fields that hold their projections as [nn.LinearSlot]s;
 // [Inject] replaces the matching ones in place with a [*Linear] and registers

@@ -110,7 +110,7 @@ func (l *Linear) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	if l.merged {
 		return l.Base.Forward(s, x)
 	}
-	if l.Dropout == 0 || !s.Training() {
+	if l.Dropout == 0 || !s.Training("loraadapter.Linear") {
 		// No dropout: the whole layer in one call into libtorch.
 		return torch.LoRALinear(s, x, l.Base.Weight, l.Base.Bias, l.A, l.B, l.Scale)
 	}

@@ -17,7 +17,7 @@ import (
 // in training mode (dropout only touches the zero branch).
 func TestFreshAdapterIsIdentity(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
@@ -48,7 +48,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 // PEFT-style injection after torch.manual_seed (A, B drawn as nn.Linear, then A again).
 func TestInitMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st := nn.NewStore(torch.CPU)
@@ -80,7 +80,7 @@ func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 	for _, dir := range []string{peftDir, peftBinDir} {
 		t.Run(dir[strings.LastIndexByte(dir, '/')+1:], func(t *testing.T) {
 			noLeak(t)
-			s := torch.NewScope(torch.CPU)
+			s := torch.NewScope(torch.CPU).Eval()
 			defer s.Close()
 			g := torchtest.Golden(t, s, golden)
 			st, m := withBase(t)
@@ -138,7 +138,7 @@ func checkForward(t *testing.T, s *torch.Scope, g map[string]*torch.Tensor, m *t
 // and gradients match lora_ref.py's.
 func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st, m := withBase(t)
@@ -164,7 +164,7 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 // training-mode outputs vary from call to call.
 func TestDropoutTrainVersusEval(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st, m := withBase(t)
 	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
@@ -200,7 +200,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 // restores the base weights.
 func TestMergeEqualsUnmerged(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	st, m := withBase(t)
@@ -269,7 +269,7 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 // their flag until OnlyLoRATrainable; a backward pass reaches A and B but not the base.
 func TestOnlyLoRATrainable(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
@@ -383,7 +383,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	before := torch.LiveTensors()
 	for i := 0; i < 3; i++ {
-		s := torch.NewScope(torch.CPU)
+		s := torch.NewScope(torch.CPU).Eval()
 		x := torch.Randn(s, nil, torch.Float32, 2, 3, hidden).SetRequiresGrad(true)
 		m.Forward(s, x).SumAll(s).Backward()
 		if err := ads.MergeAll(); err != nil {
@@ -428,5 +428,33 @@ func TestWrap(t *testing.T) {
 	}
 	if err := (loraadapter.Config{R: 2, Alpha: 0, Targets: []string{"x"}}).Validate(); !errors.Is(err, loraadapter.ErrConfig) {
 		t.Errorf("alpha 0: %v", err)
+	}
+}
+
+// TestDropoutNeedsMode: with dropout on, a LoRA layer refuses a scope without a mode
+// (torch.ErrNoMode naming loraadapter.Linear); with dropout 0 it runs in any scope.
+func TestDropoutNeedsMode(t *testing.T) {
+	noLeak(t)
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	p := st.Root().Sub("proj")
+	base := nn.NewLinear(p, 4, 3, nn.LinearConfig{})
+	l, err := loraadapter.Wrap(p, base, loraadapter.Config{R: 2, Alpha: 4, Dropout: 0.1, Targets: []string{"proj"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	x := torch.Ones(s, torch.Float32, 2, 4)
+	err = torch.Try(func() { l.Forward(s, x) })
+	if !errors.Is(err, torch.ErrNoMode) || !strings.Contains(err.Error(), "loraadapter.Linear") {
+		t.Errorf("dropout 0.1 without a mode: %v, want ErrNoMode naming loraadapter.Linear", err)
+	}
+	l.Dropout = 0
+	if err := torch.Try(func() { l.Forward(s, x) }); err != nil {
+		t.Errorf("dropout 0 without a mode: %v", err)
+	}
+	if err := torch.Try(func() { l.Dropout = 0.1; l.Forward(s.Eval(), x) }); err != nil {
+		t.Errorf("dropout 0.1 in an Eval scope: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func peft021(c map[string]any) {
 // computes what PyTorch computed.
 func TestPEFT021ConfigLoads(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	dir := editDir(t, s, peft021, nil)
 	g := torchtest.Golden(t, s, golden)
@@ -44,7 +44,7 @@ func TestPEFT021ConfigLoads(t *testing.T) {
 
 func TestPEFT021Refuses(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	cases := []struct {
 		name string

@@ -64,7 +64,7 @@ func keys[V any](m map[string]V) []string {
 // PEFT's layout, byte for byte, and the same tensor names (minus the vision tower's).
 func TestSaveWritesPEFTLayout(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st, m := withBase(t)
 	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
@@ -146,7 +146,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	for _, rs := range []bool{false, true} {
 		t.Run(map[bool]string{false: "lora", true: "rslora"}[rs], func(t *testing.T) {
 			noLeak(t)
-			s := torch.NewScope(torch.CPU)
+			s := torch.NewScope(torch.CPU).Eval()
 			defer s.Close()
 			build := func() (*nn.Store, *tiny, []nn.LinearSlot) {
 				g, err := torch.NewGenerator(21, torch.CPU)
@@ -278,7 +278,7 @@ func editDir(t *testing.T, s *torch.Scope, editCfg func(map[string]any), editW f
 
 func TestLoadErrors(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	const key = "base_model.model.model.layers."
 	cases := []struct {

@@ -9,7 +9,7 @@ import (
 
 // The PRS-Med objective on a confident, correct mask prediction and no answer tokens.
 func ExampleWeights_Objective() {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	target := torch.FromSlice(s, []float32{0, 1, 1, 0}, 1, 1, 2, 2)
 	logits := target.MulScalar(s, 40).SubScalar(s, 20) // ±20

@@ -12,7 +12,7 @@ import (
 const golden = "../testdata/losses/losses.safetensors"
 
 func TestMaskLossesMatchPyTorch(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	fns := map[string]func(s *torch.Scope, x, y *torch.Tensor) *torch.Tensor{
@@ -34,7 +34,7 @@ func TestMaskLossesMatchPyTorch(t *testing.T) {
 }
 
 func TestTokenCEMatchesPyTorch(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	for name, fn := range map[string]func(*torch.Scope, *torch.Tensor, *torch.Tensor) *torch.Tensor{
@@ -51,7 +51,7 @@ func TestTokenCEMatchesPyTorch(t *testing.T) {
 }
 
 func TestAllIgnoredTokensGiveZero(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	x := torch.Randn(s, nil, torch.Float32, 2, 4, 5).SetRequiresGrad(true)
 	labels := torch.Full(s, losses.IgnoreIndex, torch.Int64, 2, 4)
@@ -68,7 +68,7 @@ func TestAllIgnoredTokensGiveZero(t *testing.T) {
 }
 
 func TestObjectiveMatchesPyTorch(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
 	ml := g["obj.mask_logits"].Clone(s).SetRequiresGrad(true)
@@ -86,7 +86,7 @@ func TestObjectiveMatchesPyTorch(t *testing.T) {
 }
 
 func TestCheckRejectsNaN(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	x := torch.Full(s, math.NaN(), torch.Float32, 1, 1, 2, 2)
 	y := torch.Zeros(s, torch.Float32, 1, 1, 2, 2)

@@ -44,11 +44,18 @@ type Dropout struct {
 }
 
 // NewDropout makes a dropout layer that drops a fraction p of its inputs.
-func NewDropout(p float64) *Dropout { return &Dropout{P: p} }
+// Like torch.nn.Dropout it refuses p outside [0, 1].
+func NewDropout(p float64) *Dropout {
+	if !(p >= 0 && p <= 1) {
+		invalid("nn.Dropout", "dropout probability has to be between 0 and 1, but got %v", p)
+	}
+	return &Dropout{P: p}
+}
 
 // Forward drops elements when s is in training mode, drawing from s's generator.
 func (d *Dropout) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	if !s.Training() || d.P == 0 {
+	// p = 0 gives x in both modes: only a dropout that drops needs the scope's mode.
+	if d.P == 0 || !s.Training("nn.Dropout") {
 		return x
 	}
 	return torch.Dropout(s, x, d.P, true, s.Generator())

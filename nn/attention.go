@@ -123,6 +123,9 @@ type MultiheadAttention struct {
 // PyTorch's order (out_proj's default Linear init first, then xavier_uniform_ on
 // in_proj_weight; both biases zero).
 func NewMultiheadAttention(p Path, embed, heads int64, batchFirst bool) *MultiheadAttention {
+	if heads <= 0 || embed%heads != 0 {
+		invalid("nn.MultiheadAttention", "embed_dim (%d) must be divisible by num_heads (%d)", embed, heads)
+	}
 	st := p.store
 	ipw := torch.Empty(st.allocScope(), st.dtype, 3*embed, embed)
 	ipw = st.add(p.Name("in_proj_weight"), ipw, Parameter, false)
@@ -171,7 +174,7 @@ func (m *MultiheadAttention) Forward3(s *torch.Scope, query, key, value, keyPadd
 		c.Close()
 	}
 	p := 0.0
-	if s.Training() {
+	if m.Dropout != 0 && s.Training("nn.MultiheadAttention") {
 		p = m.Dropout
 	}
 	o := torch.ScaledDotProductAttention(s, q, k, v, torch.AttentionOpts{Mask: mask, Dropout: p, Generator: s.Generator()})

@@ -38,6 +38,7 @@ type Conv2d struct {
 // NewConv2d registers <p>.weight (out, in/groups, k, k) and <p>.bias with PyTorch's init.
 func NewConv2d(p Path, in, out, k int64, c ConvConfig) *Conv2d {
 	o := c.opts()
+	checkGroups("nn.Conv2d", o.Groups, map[string]int64{"in_channels": in, "out_channels": out})
 	w := p.Param("weight", KaimingUniform(math.Sqrt(5)), out, in/o.Groups, k, k)
 	l := &Conv2d{Weight: w, Opts: o}
 	if !c.NoBias {
@@ -61,6 +62,7 @@ type ConvTranspose2d struct {
 // PyTorch's init (fan in taken from the weight's dim 1, as PyTorch does).
 func NewConvTranspose2d(p Path, in, out, k int64, c ConvConfig) *ConvTranspose2d {
 	o := c.opts()
+	checkGroups("nn.ConvTranspose2d", o.Groups, map[string]int64{"in_channels": in, "out_channels": out})
 	w := p.Param("weight", KaimingUniform(math.Sqrt(5)), in, out/o.Groups, k, k)
 	l := &ConvTranspose2d{Weight: w, Opts: o}
 	if !c.NoBias {

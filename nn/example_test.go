@@ -18,7 +18,7 @@ func Example() {
 	norm := nn.NewLayerNorm(root.Sub("encoder").Sub("norm"), 1e-5, 3)
 	fmt.Println(st.Names(), st.NumParams(false))
 
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	y := norm.Forward(s, fc.Forward(s, torch.Ones(s, torch.Float32, 2, 4)))
 	fmt.Println(y.Shape())

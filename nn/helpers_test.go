@@ -92,7 +92,7 @@ func (e *errSummary) log(t *testing.T) {
 func goldenTest(t *testing.T, path string) (*torch.Scope, golden, *errSummary) {
 	t.Helper()
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	sum := &errSummary{}
 	t.Cleanup(func() {
 		sum.log(t)

@@ -42,7 +42,7 @@ func Normal(mean, std float64) Init {
 // receptive field (the product of the dims after the first two).
 func Fans(shape []int64) (fanIn, fanOut int64) {
 	if len(shape) < 2 {
-		panic("nn: fan in and fan out need at least 2 dims")
+		torch.Fail("nn.Fans", torch.ErrInvalid, "fan in and fan out need at least 2 dims, got shape %v", shape)
 	}
 	rf := int64(1)
 	for _, d := range shape[2:] {

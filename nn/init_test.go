@@ -16,7 +16,7 @@ import (
 // (weight then bias; MultiheadAttention's out_proj before in_proj_weight) and bounds.
 func TestDefaultInitMatchesPyTorch(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, initGolden)
 	st := nn.NewStore(torch.CPU)
@@ -60,7 +60,7 @@ func TestDefaultInitMatchesPyTorch(t *testing.T) {
 // same seed, bit for bit.
 func TestInitialisersMatchTorchNNInit(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := loadGolden(t, s, initGolden)
 	cases := []struct {
@@ -123,7 +123,7 @@ func TestInitDrawsFromTheStoreGenerator(t *testing.T) {
 		return append(l.Weight.Float32s(), l.Bias.Float32s()...)
 	}
 	a := build(7)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	torch.Rand(s, nil, torch.Float32, 100) // moves the default generator only
 	if b := build(7); !slices.Equal(a, b) {

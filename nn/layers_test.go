@@ -88,7 +88,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 			}
 			fwd := c.build(st.Root())
 			g.loadCase(t, st, c.name)
-			s := s.Child()
+			s := s.Eval()
 			defer s.Close()
 			if !c.eval {
 				s = s.Train(nil)
@@ -211,7 +211,7 @@ func TestMultiheadAttentionMatchesPyTorch(t *testing.T) {
 			defer st.Close()
 			m := nn.NewMultiheadAttention(st.Root(), 8, 2, c.batchFirst)
 			g.loadCase(t, st, c.name)
-			s := s.Child()
+			s := s.Eval()
 			defer s.Close()
 			if !c.eval {
 				s = s.Train(nil)

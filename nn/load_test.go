@@ -27,7 +27,7 @@ func newModelStore(t *testing.T) (*nn.Store, *testModel) {
 // checkModelOutput runs the model on model_io's x and compares with PyTorch's output.
 func checkModelOutput(t *testing.T, m *testModel, what string) {
 	t.Helper()
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	io := loadGolden(t, s, modelIO)
 	torchtest.AllClose(t, what, m.forward(s, io.want(t, "x")), io.want(t, "y"), fp32RTol)
@@ -37,7 +37,7 @@ func checkModelOutput(t *testing.T, m *testModel, what string) {
 // strictly and gets PyTorch's outputs, and the same tensors from either file.
 func TestLoadStateDict(t *testing.T) {
 	noLeak(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	io := loadGolden(t, s, modelIO)
 	stores := map[string]*nn.Store{}
@@ -170,7 +170,7 @@ func TestLoadMismatchIsOneError(t *testing.T) {
 		t.Error("NonStrict overwrote the wrong-shape tensor")
 	}
 	// The rest came from the file: head.weight equals model.pth's.
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	ref, err := torch.LoadWeights(s, modelPTH)
 	if err != nil {
@@ -215,7 +215,7 @@ func TestLoadConvertsDType(t *testing.T) {
 			t.Errorf("%s is %s, want %s", e.Name, e.Tensor.DType(), want)
 		}
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	io := loadGolden(t, s, modelIO)
 	y := m.forward(s, io.want(t, "x").ToDType(s, torch.Float64))

@@ -117,7 +117,7 @@ func TestLoadOptionalAndAllowUnexpected(t *testing.T) {
 	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("the ignored stem.0.weight was loaded")
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	ref, err := torch.LoadWeights(s, badPTH)
 	if err != nil {
@@ -180,7 +180,7 @@ func TestLoadEntries(t *testing.T) {
 	if rep.Loaded != 2 {
 		t.Errorf("loaded %d, want 2", rep.Loaded)
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	ref, err := torch.LoadWeights(s, modelST)
 	if err != nil {

@@ -30,7 +30,7 @@ func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
 // training mode, and with the running statistics in evaluation mode. The batch counter is
 // incremented on the device, so a forward never waits for the device.
 func (l *BatchNorm2d) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
-	train := s.Training()
+	train := s.Training("nn.BatchNorm2d")
 	if train {
 		c := s.NoGrad()
 		l.NumBatchesTracked.CopyFrom(l.NumBatchesTracked.AddScalar(c, 1))
@@ -87,6 +87,7 @@ type GroupNorm struct {
 
 // NewGroupNorm registers weight and bias of c channels.
 func NewGroupNorm(p Path, groups, c int64, eps float64) *GroupNorm {
+	checkGroups("nn.GroupNorm", groups, map[string]int64{"num_channels": c})
 	return &GroupNorm{Weight: p.Param("weight", Ones, c), Bias: p.Param("bias", Zeros, c), Groups: groups, Eps: eps}
 }
 

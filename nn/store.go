@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,8 +206,8 @@ func NoDecay(name string, t *torch.Tensor) bool {
 // ParamGroups splits the trainable parameters into a group with weight decay and one
 // without (where noDecay says so), both at learning rate lr, for torch.NewAdamW.
 func (st *Store) ParamGroups(lr, weightDecay float64, noDecay func(name string, t *torch.Tensor) bool) []*torch.ParamGroup {
-	decay := &torch.ParamGroup{LR: lr, WeightDecay: weightDecay}
-	plain := &torch.ParamGroup{LR: lr}
+	decay := &torch.ParamGroup{LR: torch.Float(lr), WeightDecay: torch.Float(weightDecay)}
+	plain := &torch.ParamGroup{LR: torch.Float(lr), WeightDecay: torch.Float(0)}
 	for _, n := range st.TrainableNames() {
 		t := st.entries[n].Tensor
 		if noDecay != nil && noDecay(n, t) {
@@ -255,7 +254,7 @@ func (st *Store) To(dev torch.Device, dt torch.DType) (err error) {
 
 func (st *Store) add(name string, t *torch.Tensor, kind Kind, trainable bool) *torch.Tensor {
 	if _, dup := st.entries[name]; dup {
-		panic(fmt.Sprintf("nn: %q is registered twice", name))
+		torch.Fail("nn.register", torch.ErrInvalid, "%q is registered twice", name)
 	}
 	if kind == Parameter && trainable {
 		t.SetRequiresGrad(true)

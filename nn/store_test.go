@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"errors"
 	"math"
 	"reflect"
 	"sort"
@@ -56,7 +57,7 @@ func TestPathNames(t *testing.T) {
 		t.Error("Path.Store is not the store")
 	}
 	nn.NewLinear(p.Sub("qkv"), 2, 6, nn.LinearConfig{Bias: true})
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	b := p.BufferOf("mask", torch.Ones(s, torch.Bool, 3))
 	s.Close() // the buffer is the store's copy
@@ -176,7 +177,7 @@ func TestParamGroupsNoDecay(t *testing.T) {
 	if len(groups) != 2 {
 		t.Fatalf("%d groups, want 2", len(groups))
 	}
-	if groups[0].WeightDecay != 0.05 || groups[1].WeightDecay != 0 || groups[0].LR != 1e-3 || groups[1].LR != 1e-3 {
+	if *groups[0].WeightDecay != 0.05 || *groups[1].WeightDecay != 0 || *groups[0].LR != 1e-3 || *groups[1].LR != 1e-3 {
 		t.Errorf("groups %+v %+v", *groups[0], *groups[1])
 	}
 	var decay, plain []string
@@ -240,7 +241,7 @@ func TestStoreTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Freeze("stem.0.*")
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	io := loadGolden(t, s, modelIO)
 	orig := map[string][]float64{}
@@ -321,11 +322,12 @@ func TestTrainEvalSwitchesLayers(t *testing.T) {
 	defer st.Close()
 	bn := nn.NewBatchNorm2d(st.Root().Sub("bn"), 2)
 	d := nn.NewDropout(0.5)
-	s := torch.NewScope(torch.CPU).NoGrad()
-	defer s.Close()
-	if s.Training() {
-		t.Fatal("a new scope is in training mode")
+	root := torch.NewScope(torch.CPU).NoGrad()
+	defer root.Close()
+	if root.Mode() != torch.ModeUnset {
+		t.Fatalf("a new scope has mode %v", root.Mode())
 	}
+	s := root.Eval()
 	x := torch.Arange(s, 0, 16, 1, torch.Float32).View(s, 2, 2, 2, 2)
 	y := bn.Forward(s, x) // running stats 0 and 1: (x − 0)/√(1+eps)
 	torchtest.AllClose(t, "eval batchnorm", y, x.DivScalar(s, math.Sqrt(1+1e-5)), 1e-6)
@@ -334,7 +336,7 @@ func TestTrainEvalSwitchesLayers(t *testing.T) {
 	}
 	exact(t, "eval dropout", d.Forward(s, x), x)
 	tr := s.Train(nil)
-	if !tr.Training() || !tr.Child().Training() || tr.Eval().Training() {
+	if !tr.Training("t") || !tr.Child().Training("t") || tr.Eval().Training("t") || tr.Eval().Child().Mode() != torch.ModeEval {
 		t.Fatal("Train/Eval/Child do not set and inherit the mode")
 	}
 	bn.Forward(tr, x)
@@ -353,7 +355,7 @@ func TestStoreToConvertsGradients(t *testing.T) {
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	l := nn.NewLinear(st.Root(), 3, 2, nn.LinearConfig{Bias: true})
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	l.Forward(s, torch.Ones(s, torch.Float32, 4, 3)).SumAll(s).Backward() // dW = 4 everywhere
 	if err := st.To(torch.CPU, torch.Float64); err != nil {
@@ -374,5 +376,44 @@ func TestStoreToConvertsGradients(t *testing.T) {
 		if i == 0 {
 			l.Forward(s, torch.Ones(s, torch.Float64, 4, 3)).SumAll(s).Backward()
 		}
+	}
+}
+
+// TestModeRequired: a layer whose result depends on the mode refuses a scope that neither
+// Train nor Eval opened, with a *torch.Error wrapping torch.ErrNoMode that names the layer,
+// instead of running in evaluation mode without a word; layers that give the same result
+// in both modes (Dropout with p = 0, attention without dropout) run.
+func TestModeRequired(t *testing.T) {
+	noLeak(t)
+	st := nn.NewStore(torch.CPU)
+	defer st.Close()
+	bn := nn.NewBatchNorm2d(st.Root().Sub("bn"), 2)
+	mha := nn.NewMultiheadAttention(st.Root().Sub("mha"), 4, 2, true)
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	x := torch.Ones(s, torch.Float32, 2, 2, 2, 2)
+	seq := torch.Ones(s, torch.Float32, 1, 3, 4)
+	for _, c := range []struct {
+		layer string
+		run   func()
+	}{
+		{"nn.BatchNorm2d", func() { bn.Forward(s, x) }},
+		{"nn.Dropout", func() { nn.NewDropout(0.5).Forward(s, x) }},
+		{"nn.MultiheadAttention", func() { mha.Dropout = 0.1; mha.Forward(s, seq) }},
+	} {
+		err := torch.Try(c.run)
+		if !errors.Is(err, torch.ErrNoMode) || !strings.Contains(err.Error(), c.layer) {
+			t.Errorf("%s in a scope without mode: %v, want ErrNoMode naming the layer", c.layer, err)
+		}
+	}
+	if bn.NumBatchesTracked.Item() != 0 {
+		t.Error("the refused BatchNorm updated its statistics")
+	}
+	mha.Dropout = 0
+	if err := torch.Try(func() {
+		nn.NewDropout(0).Forward(s, x)
+		mha.Forward(s, seq)
+	}); err != nil {
+		t.Errorf("mode-independent layers: %v", err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 func TestAutocastStep(t *testing.T) {
 	m := prsmedtest.TinyModel(t, 31)
 	m.SetStage(prsmed.Stage2)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	imgs := testImages(t)
 	sam, clipIn, err := m.PreprocessBatch(s, imgs)

@@ -42,7 +42,7 @@ func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 	var imgs []image.Image
 	var smps []llava.Sample
 	var masks []*torch.Tensor
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	for i := 0; i < 4; i++ {
 		for _, k := range []string{"rgb", "gray"} {
 			img, err := imageio.Load(filepath.Join("../testdata/prsmed", k+".png"))

@@ -148,6 +148,9 @@ func hfLlavaName(n string) (string, bool) {
 // Load opens a PRS-Med checkpoint folder written by SaveCheckpoint (config.json and
 // model.safetensors) with its tokenizer. With the paper preset, the frozen weights come
 // from TinySAM and LLaVA-Med first (tinySAM and llavaDir; empty to skip).
+//
+// Load is the lower-level call that LoadBundle uses and checks nothing: to open a
+// checkpoint, use LoadBundle, which also reads older folders without a manifest.
 func Load(dir string, tok *tokenizer.Tokenizer, tinySAM, llavaDir string, dev torch.Device) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {

@@ -27,7 +27,7 @@ func TestLoadLLaVAMed(t *testing.T) {
 	if len(src.LoRA) == 0 {
 		t.Fatal("the tiny preset has no LoRA adapters")
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	file := map[string]*torch.Tensor{"model.vision_tower.vision_tower.vision_model.embeddings.position_ids": torch.Zeros(s, torch.Int64, 1, 4)}
 	for _, e := range src.Store.Entries() {

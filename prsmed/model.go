@@ -149,7 +149,7 @@ func (m *Model) Forward(s *torch.Scope, in Inputs) (out *Output, err error) {
 // modeFor is s, or an evaluation-mode child of it when s trains and no parameter whose
 // name starts with one of the prefixes is trainable.
 func (m *Model) modeFor(s *torch.Scope, prefixes ...string) *torch.Scope {
-	if !s.Training() {
+	if !s.Training("prsmed.Model") {
 		return s
 	}
 	for _, e := range m.Store.Entries() {

@@ -308,7 +308,7 @@ func TestParityTrainingStep(t *testing.T) {
 // bicubic to the tower's size, CLIP normalisation).
 func TestParityPreprocess(t *testing.T) {
 	m := newParityModel(t)
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(parityDir, "golden.safetensors"))
 	var imgs []image.Image

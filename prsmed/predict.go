@@ -42,7 +42,7 @@ func (m *Model) PredictBatch(ctx context.Context, imgs []image.Image, questions 
 		return nil, err
 	}
 	dev, dt := m.Store.Device(), m.Store.DType()
-	s := torch.NewScope(dev).NoGrad()
+	s := torch.NewScope(dev).Eval().NoGrad()
 	defer s.Close()
 	host := s.On(torch.CPU)
 	sam, clipIn, err := m.PreprocessBatch(host, imgs)

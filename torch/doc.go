@@ -16,7 +16,8 @@
 // A scope also carries the state of the call it serves, so none of it lives on the
 // parameters: the device of created tensors ([Scope.On]), grad mode ([Scope.NoGrad]),
 // training or evaluation mode and the generator that random layers draw from ([Scope.Train],
-// [Scope.Eval]). It travels into every call, so it holds whichever OS thread a goroutine runs
+// [Scope.Eval]). A root scope has no mode: a layer whose result depends on it fails there
+// with [ErrNoMode] until Train or Eval says which ([Scope.Training]). It travels into every call, so it holds whichever OS thread a goroutine runs
 // on, and calls on different scopes may run at the same time.
 //
 // Memory never depends on Go's garbage collector: a tensor's storage is released by

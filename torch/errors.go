@@ -19,6 +19,9 @@ var (
 	// ErrInvalid is an argument that a layer or model rejects before libtorch sees it (a
 	// missing input, an option the code does not implement).
 	ErrInvalid = errors.New("torch: invalid argument")
+	// ErrNoMode is a mode-dependent layer (BatchNorm, Dropout, ...) run in a scope that
+	// neither Train nor Eval opened (see Scope.Training).
+	ErrNoMode = errors.New("torch: scope has no training mode")
 )
 
 // Error is an op that libtorch (or this package) rejected.

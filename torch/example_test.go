@@ -39,7 +39,9 @@ func ExampleTry() {
 	// Output: true
 }
 
-// AdamW with PyTorch's numerics on one parameter.
+// AdamW with PyTorch's numerics on one parameter. The group sets nothing, so it takes every
+// value of the configuration (torch.Float(v) in a group field overrides one); each step
+// runs in a scope that Train opened, as a training step must for BatchNorm and Dropout.
 func ExampleNewAdamW() {
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
@@ -47,7 +49,7 @@ func ExampleNewAdamW() {
 	opt := torch.NewAdamW([]*torch.ParamGroup{{Params: []*torch.Tensor{w}}}, torch.AdamWConfig{LR: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
 	defer opt.Close()
 	for i := 0; i < 3; i++ {
-		c := s.Child()
+		c := s.Train(nil) // training mode, random layers drawing from the default generator
 		opt.ZeroGrad()
 		w.Square(c).SumAll(c).Backward()
 		opt.Step()

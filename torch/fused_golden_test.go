@@ -192,7 +192,7 @@ func TestGoldenAdamWImpls(t *testing.T) {
 				var opt *torch.AdamW
 				if g.late {
 					cfg := torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-2, Impl: impl}
-					opt = torch.NewAdamW([]*torch.ParamGroup{{Params: m.params("W1", "b1", "W2", "b2", "W3"), WeightDecay: 1e-2}}, cfg)
+					opt = torch.NewAdamW([]*torch.ParamGroup{{Params: m.params("W1", "b1", "W2", "b2", "W3")}}, cfg)
 				} else {
 					cfg := adamwCfg
 					cfg.Impl = impl

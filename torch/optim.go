@@ -9,13 +9,52 @@ import (
 	"github.com/prsmed/prsmed-go/torch/internal/shim"
 )
 
-// ParamGroup is a set of parameters with their own learning rate and weight decay, as a
-// PyTorch optimizer's param_groups entry.
+// ParamGroup is a set of parameters with their own hyper-parameters, as a PyTorch
+// optimizer's param_groups entry.
+//
+// A nil field inherits the optimizer's configuration, as a PyTorch group without that key
+// does: []*ParamGroup{{Params: ps}} trains with every value of the config, weight decay
+// included. A set field overrides it, zero included (WeightDecay: torch.Float(0) is a group
+// without weight decay). The optimizer's constructor fills each nil field with the
+// inherited value, so afterwards every field is set; a schedule changes *LR.
 type ParamGroup struct {
 	Params      []*Tensor
-	LR          float64
-	WeightDecay float64
-	baseLR      float64
+	LR          *float64
+	WeightDecay *float64
+	// Betas and Eps are AdamW's; SGD refuses a group that sets them.
+	Betas  *[2]float64
+	Eps    *float64
+	baseLR float64
+}
+
+// Float returns a pointer to v, to set a ParamGroup field.
+func Float(v float64) *float64 { return &v }
+
+// Betas returns a pointer to (beta1, beta2), to set ParamGroup.Betas.
+func Betas(beta1, beta2 float64) *[2]float64 { return &[2]float64{beta1, beta2} }
+
+// inherit fills the group's nil fields from an optimizer's configuration.
+func (g *ParamGroup) inherit(lr, weightDecay float64, betas [2]float64, eps float64) {
+	if g.LR == nil {
+		g.LR = Float(lr)
+	}
+	if g.WeightDecay == nil {
+		g.WeightDecay = Float(weightDecay)
+	}
+	if g.Betas == nil {
+		g.Betas = &betas
+	}
+	if g.Eps == nil {
+		g.Eps = Float(eps)
+	}
+}
+
+// own gives the group its own copies of the values its fields point to, so that a schedule
+// changing *LR changes only this group even when the caller shared one pointer.
+func (g *ParamGroup) own() {
+	g.LR, g.WeightDecay, g.Eps = Float(*g.LR), Float(*g.WeightDecay), Float(*g.Eps)
+	b := *g.Betas
+	g.Betas = &b
 }
 
 // Optimizer updates parameters from their gradients.
@@ -63,14 +102,13 @@ type AdamW struct {
 	step   int64
 }
 
-// NewAdamW makes an AdamW optimizer over groups; a group whose LR is 0 takes cfg.LR. Pass
-// one group for the usual case: []*ParamGroup{{Params: ps, WeightDecay: cfg.WeightDecay}}.
+// NewAdamW makes an AdamW optimizer over groups; a group's nil fields take cfg's values
+// (see ParamGroup). Pass one group for the usual case: []*ParamGroup{{Params: ps}}.
 func NewAdamW(groups []*ParamGroup, cfg AdamWConfig) *AdamW {
 	for _, g := range groups {
-		if g.LR == 0 {
-			g.LR = cfg.LR
-		}
-		g.baseLR = g.LR
+		g.inherit(cfg.LR, cfg.WeightDecay, [2]float64{cfg.Beta1, cfg.Beta2}, cfg.Eps)
+		g.own()
+		g.baseLR = *g.LR
 	}
 	return &AdamW{cfg: cfg, groups: groups, state: NewScope(CPU).NoGrad(), m: map[*Tensor]*Tensor{}, v: map[*Tensor]*Tensor{}, steps: map[*Tensor]int64{}}
 }
@@ -98,13 +136,14 @@ func (o *AdamW) moments(p *Tensor) (*Tensor, *Tensor) {
 func (o *AdamW) Step() {
 	o.step++
 	for _, g := range o.groups {
+		g.inherit(o.cfg.LR, o.cfg.WeightDecay, [2]float64{o.cfg.Beta1, o.cfg.Beta2}, o.cfg.Eps) // a field set back to nil inherits again
 		if impl := o.groupImpl(g); impl != AdamWPerTensor {
 			o.stepMulti(g, impl)
 			continue
 		}
 		for _, p := range g.Params {
 			m, v := o.moments(p)
-			updated, err := shim.AdamWStep(p.handle("adamw"), m.h, v.h, o.steps[p]+1, g.LR, o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps, g.WeightDecay)
+			updated, err := shim.AdamWStep(p.handle("adamw"), m.h, v.h, o.steps[p]+1, *g.LR, g.Betas[0], g.Betas[1], *g.Eps, *g.WeightDecay)
 			if err != nil {
 				panic(newError("adamw", err))
 			}
@@ -188,13 +227,18 @@ type SGD struct {
 	step   int64
 }
 
-// NewSGD makes an SGD optimizer; a group whose LR is 0 takes cfg.LR.
+// NewSGD makes an SGD optimizer; a group's nil LR and WeightDecay take cfg's values (see
+// ParamGroup). A group that sets Betas or Eps, which SGD does not have, is refused with a
+// *Error (ErrInvalid) panic.
 func NewSGD(groups []*ParamGroup, cfg SGDConfig) *SGD {
-	for _, g := range groups {
-		if g.LR == 0 {
-			g.LR = cfg.LR
+	for i, g := range groups {
+		if g.Betas != nil || g.Eps != nil {
+			fail("sgd", ErrInvalid, "group %d sets Betas or Eps, which SGD does not have", i)
 		}
-		g.baseLR = g.LR
+		g.inherit(cfg.LR, cfg.WeightDecay, [2]float64{}, 0)
+		g.own()
+		g.Betas, g.Eps = nil, nil
+		g.baseLR = *g.LR
 	}
 	return &SGD{cfg: cfg, groups: groups, state: NewScope(CPU).NoGrad(), buf: map[*Tensor]*Tensor{}, seen: map[*Tensor]bool{}}
 }
@@ -220,6 +264,8 @@ func (o *SGD) buffer(p *Tensor) *Tensor {
 func (o *SGD) Step() {
 	o.step++
 	for _, g := range o.groups {
+		g.inherit(o.cfg.LR, o.cfg.WeightDecay, [2]float64{}, 0)
+		g.Betas, g.Eps = nil, nil
 		for _, p := range g.Params {
 			var bh shim.Handle
 			first := false
@@ -237,7 +283,7 @@ func (o *SGD) Step() {
 				first = !o.seen[p]
 				o.seen[p] = true
 			}
-			if err := shim.SGDStep(p.handle("sgd"), bh, first, g.LR, o.cfg.Momentum, o.cfg.Dampening, g.WeightDecay, o.cfg.Nesterov); err != nil {
+			if err := shim.SGDStep(p.handle("sgd"), bh, first, *g.LR, o.cfg.Momentum, o.cfg.Dampening, *g.WeightDecay, o.cfg.Nesterov); err != nil {
 				panic(newError("sgd", err))
 			}
 		}
@@ -353,10 +399,13 @@ func (w WarmupCosine) LR(base float64, step int64) float64 {
 func ApplySchedule(o Optimizer, sch Schedule, step int64) {
 	for _, g := range o.Groups() {
 		base := g.baseLR
-		if base == 0 {
-			base = g.LR
+		if base == 0 && g.LR != nil {
+			base = *g.LR
 			g.baseLR = base
 		}
-		g.LR = sch.LR(base, step)
+		if g.LR == nil {
+			g.LR = new(float64)
+		}
+		*g.LR = sch.LR(base, step)
 	}
 }

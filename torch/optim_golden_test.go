@@ -91,8 +91,8 @@ func (m *goldMLP) check(t testing.TB, name string, losses []float64, from int) {
 
 func adamwGroups(m *goldMLP) []*torch.ParamGroup {
 	return []*torch.ParamGroup{
-		{Params: m.params("W1", "b1"), WeightDecay: 1e-2},
-		{Params: m.params("W2", "b2"), LR: 5e-3, WeightDecay: 0},
+		{Params: m.params("W1", "b1")},
+		{Params: m.params("W2", "b2"), LR: torch.Float(5e-3), WeightDecay: torch.Float(0)},
 	}
 }
 
@@ -100,8 +100,8 @@ var adamwCfg = torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, 
 
 func sgdGroups(m *goldMLP) []*torch.ParamGroup {
 	return []*torch.ParamGroup{
-		{Params: m.params("W1", "b1"), WeightDecay: 1e-3},
-		{Params: m.params("W2", "b2"), LR: 0.02, WeightDecay: 0},
+		{Params: m.params("W1", "b1")},
+		{Params: m.params("W2", "b2"), LR: torch.Float(0.02), WeightDecay: torch.Float(0)},
 	}
 }
 
@@ -125,7 +125,7 @@ func TestGoldenOptimizers(t *testing.T) {
 			return torch.NewSGD([]*torch.ParamGroup{{Params: m.params(goldMLPNames...)}}, torch.SGDConfig{LR: 0.1})
 		}},
 		{name: "adamw_late", late: true, make: func(m *goldMLP) torch.Optimizer {
-			return torch.NewAdamW([]*torch.ParamGroup{{Params: m.params("W1", "b1", "W2", "b2", "W3"), WeightDecay: 1e-2}},
+			return torch.NewAdamW([]*torch.ParamGroup{{Params: m.params("W1", "b1", "W2", "b2", "W3")}},
 				torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-2})
 		}},
 	} {
@@ -258,14 +258,14 @@ func TestGoldenSchedules(t *testing.T) {
 		defer s.Close()
 		p := torch.Zeros(s, torch.Float32, 2).SetRequiresGrad(true)
 		q := torch.Zeros(s, torch.Float32, 2).SetRequiresGrad(true)
-		o := torch.NewSGD([]*torch.ParamGroup{{Params: []*torch.Tensor{p}}, {Params: []*torch.Tensor{q}, LR: 0.02}},
+		o := torch.NewSGD([]*torch.ParamGroup{{Params: []*torch.Tensor{p}}, {Params: []*torch.Tensor{q}, LR: torch.Float(0.02)}},
 			torch.SGDConfig{LR: 0.1})
 		defer o.Close()
 		sch := torch.WarmupCosine{Warmup: 5, Total: 25, StartFactor: 0.1, Min: 1e-4}
 		for step := int64(0); step <= 30; step++ {
 			torch.ApplySchedule(o, sch, step)
 			for i, base := range []float64{0.1, 0.02} {
-				if got, want := o.Groups()[i].LR, sch.LR(base, step); got != want {
+				if got, want := *o.Groups()[i].LR, sch.LR(base, step); got != want {
 					t.Fatalf("step %d group %d: LR %g, want %g", step, i, got, want)
 				}
 			}

@@ -85,7 +85,7 @@ func (o *AdamW) stepMulti(g *ParamGroup, impl AdamWImpl) {
 	default:
 		fail("adamw", nil, "unknown implementation %v", impl)
 	}
-	if _, err := shim.AdamWMulti(ps, ms, vs, steps, g.LR, o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps, g.WeightDecay, mode); err != nil {
+	if _, err := shim.AdamWMulti(ps, ms, vs, steps, *g.LR, g.Betas[0], g.Betas[1], *g.Eps, *g.WeightDecay, mode); err != nil {
 		panic(newError("adamw", err))
 	}
 	for i, p := range g.Params {

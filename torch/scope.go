@@ -15,16 +15,16 @@ func LiveTensors() int64 { return shim.LiveTensors() }
 // layers draw from. Children inherit all of it. A scope is used by one goroutine at a time;
 // open one per training step or request.
 type Scope struct {
-	parent   *Scope
-	device   Device
-	grad     bool
-	training bool
-	gen      *Generator
-	autocast DType // the autocast dtype; 0 (Uint8, never valid) means off
-	tensors  []*Tensor
-	children []*Scope
-	freed    int // tensors of this scope freed early (compacted away now and then)
-	closed   bool
+	parent    *Scope
+	device    Device
+	grad      bool
+	trainMode Mode
+	gen       *Generator
+	autocast  DType // the autocast dtype; 0 (Uint8, never valid) means off
+	tensors   []*Tensor
+	children  []*Scope
+	freed     int // tensors of this scope freed early (compacted away now and then)
+	closed    bool
 	// slab hands out the Tensor values of adopt from chunks, so that an op allocates
 	// nothing in Go (one chunk per slabMax tensors once the scope is busy).
 	slab []Tensor
@@ -49,8 +49,9 @@ const (
 	slabMax = 128
 )
 
-// NewScope opens a root scope on a device with grad mode on, in evaluation mode (use Train
-// for a training step).
+// NewScope opens a root scope on a device with grad mode on and no mode: a layer whose
+// result depends on the mode (BatchNorm, Dropout, ...) fails in it until Train or Eval
+// opens a child that says which.
 func NewScope(dev Device) *Scope {
 	return newScope(nil, dev, true)
 }
@@ -68,7 +69,7 @@ func (s *Scope) GradEnabled() bool { return s.grad }
 // in s until s closes. Close the first one instead (it closes the second).
 func (s *Scope) Child() *Scope {
 	c := newScope(s, s.device, s.grad)
-	c.training, c.gen, c.autocast = s.training, s.gen, s.autocast
+	c.trainMode, c.gen, c.autocast = s.trainMode, s.gen, s.autocast
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]
@@ -100,10 +101,49 @@ func (s *Scope) WithGrad() *Scope {
 	return c
 }
 
-// Training reports whether layers run in training mode in this scope: Dropout drops,
-// BatchNorm normalises with the batch's statistics and updates its running ones. It is
-// PyTorch's module.training, held by the call instead of the module.
-func (s *Scope) Training() bool { return s.training }
+// Mode says how layers whose result depends on it run in a scope: PyTorch's
+// module.training, held by the call instead of the module.
+type Mode uint8
+
+const (
+	// ModeUnset is a scope opened without Train or Eval (NewScope's). A mode-dependent
+	// layer refuses to run in it: a training loop that forgot Train would otherwise run
+	// BatchNorm and Dropout in evaluation mode without a word.
+	ModeUnset Mode = iota
+	// ModeEval runs layers for inference: Dropout passes its input through, BatchNorm
+	// uses its running statistics.
+	ModeEval
+	// ModeTrain runs layers for a training step: Dropout drops, BatchNorm normalises with
+	// the batch's statistics and updates its running ones.
+	ModeTrain
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeEval:
+		return "eval"
+	case ModeTrain:
+		return "train"
+	}
+	return "unset"
+}
+
+// Mode is the scope's mode (ModeUnset unless Train or Eval opened it or an ancestor).
+func (s *Scope) Mode() Mode { return s.trainMode }
+
+// Training reports whether layer (its name, as "nn.Dropout") runs in training mode in this
+// scope. A layer calls it only where its result depends on the mode; in a scope with no
+// mode it panics with a *Error wrapping ErrNoMode that names the layer (torch.Recover and
+// torch.Try turn it into a returned error).
+func (s *Scope) Training(layer string) bool {
+	switch s.trainMode {
+	case ModeTrain:
+		return true
+	case ModeEval:
+		return false
+	}
+	panic(Errorf(layer, ErrNoMode, "the scope has no mode: open it with Train(gen) for a training step or Eval() for inference"))
+}
 
 // Generator is the generator that random layers (Dropout) draw from in this scope; nil means
 // libtorch's default generator.
@@ -113,7 +153,7 @@ func (s *Scope) Generator() *Generator { return s.gen }
 // default generator). g must live on the device the layers compute on.
 func (s *Scope) Train(g *Generator) *Scope {
 	c := s.Child()
-	c.training, c.gen = true, g
+	c.trainMode, c.gen = ModeTrain, g
 	return c
 }
 
@@ -121,7 +161,7 @@ func (s *Scope) Train(g *Generator) *Scope {
 // one, as fine-tuning code calls module.eval() on them).
 func (s *Scope) Eval() *Scope {
 	c := s.Child()
-	c.training = false
+	c.trainMode = ModeEval
 	return c
 }
 

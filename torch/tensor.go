@@ -172,7 +172,7 @@ func DTypeOf[T Element]() DType {
 	case BF16:
 		return BFloat16
 	}
-	panic("torch: unsupported element type")
+	panic(Errorf("dtype", ErrDType, "unsupported element type %T", z)) // unreachable: Element lists the types above
 }
 
 // FromSlice copies data into a new tensor of the given shape on the scope's device (one

@@ -56,8 +56,8 @@ func ExampleParse() {
 	// top left true
 	// center true
 	// bottom right true
-	// Zone(0) false
-	// Zone(0) false
+	// no zone false
+	// no zone false
 }
 
 func ExampleAnswer() {

@@ -33,7 +33,8 @@ func (z Zone) Valid() bool {
 
 // String returns the zone's name as the PosMed annotations spell it:
 // "top left", "top right", "bottom left", "bottom right" or "center".
-// Other values print as "Zone(n)".
+// The zero value prints as "no zone" (what Parse returns when a text names
+// none) and other values as "invalid zone n".
 func (z Zone) String() string {
 	switch z {
 	case TopLeft:
@@ -47,14 +48,17 @@ func (z Zone) String() string {
 	case Center:
 		return "center"
 	}
-	return "Zone(" + strconv.Itoa(int(z)) + ")"
+	if z == 0 {
+		return "no zone"
+	}
+	return "invalid zone " + strconv.Itoa(int(z))
 }
 
 // MarshalText encodes a valid zone as its String form, so zones read well in
 // JSON. It fails for an invalid zone.
 func (z Zone) MarshalText() ([]byte, error) {
 	if !z.Valid() {
-		return nil, fmt.Errorf("zones: cannot marshal invalid %v", z)
+		return nil, fmt.Errorf("zones: cannot marshal %v", z)
 	}
 	return []byte(z.String()), nil
 }

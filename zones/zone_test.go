@@ -15,8 +15,9 @@ func TestZoneString(t *testing.T) {
 		{BottomLeft, "bottom left"},
 		{BottomRight, "bottom right"},
 		{Center, "center"},
-		{0, "Zone(0)"},
-		{Zone(9), "Zone(9)"},
+		{0, "no zone"},
+		{Zone(9), "invalid zone 9"},
+		{Zone(-1), "invalid zone -1"},
 	}
 	for _, tt := range tests {
 		if got := tt.z.String(); got != tt.want {

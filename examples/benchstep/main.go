@@ -31,12 +31,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,45 +108,39 @@ func parseConfigs(s string) ([]stepConfig, error) {
 
 func main() {
 	var o options
-	flag.StringVar(&o.preset, "preset", "tiny", "model shapes: tiny or paper")
-	flag.IntVar(&o.batch, "batch", 2, "batch size")
-	flag.StringVar(&o.dtype, "dtype", "float32", "parameter and activation dtype: float32 or bfloat16 (pure, every parameter)")
-	flag.StringVar(&o.autocast, "autocast", "", "run the forward under autocast to this dtype (bfloat16 or float16; empty: off), parameters staying -dtype")
-	flag.IntVar(&o.steps, "steps", 10, "timed steps")
-	flag.IntVar(&o.warmup, "warmup", 2, "untimed steps first")
-	flag.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	flag.BoolVar(&o.phases, "phases", false, "synchronise after each phase and report its median time")
-	flag.IntVar(&o.seq, "seq", -1, "pad the question until the decoder sequence has at least this many tokens (-1: 642 for paper, none for tiny)")
-	flag.Uint64Var(&o.seed, "seed", 0, "random seed")
-	flag.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
-	flag.StringVar(&o.adamw, "adamw", "auto", "AdamW implementation: auto, foreach, per-tensor or fused")
-	flag.Float64Var(&o.lr, "lr", 1e-4, "AdamW learning rate")
-	flag.Float64Var(&o.clip, "clip", 1, "gradient-norm clipping threshold")
-	flag.StringVar(&o.configs, "configs", "", "time several configurations NAME:BATCH in one process, comma-separated (NAME: f32, bf16, autocast-bf16, autocast-f16, predict-f32, predict-bf16); overrides -dtype, -autocast and -batch")
-	flag.IntVar(&o.answer, "answer", 64, "tokens each prediction generates (predict-* configurations)")
-	flag.IntVar(&o.pSteps, "predict-steps", 3, "timed calls of a predict-* configuration")
-	flag.IntVar(&o.pWarmup, "predict-warmup", 1, "untimed calls of a predict-* configuration first")
-	flag.StringVar(&o.dump, "dump", "", "write the config, the initial weights, the batch and each step's loss to this directory "+
+	c := cli.NewCommand("benchstep", "benchstep [flags]", "Times a PRS-Med stage-2 training step on random weights and prints one JSON line.")
+	fs := c.Flags
+	fs.StringVar(&o.preset, "preset", "tiny", "model shapes: tiny or paper")
+	fs.IntVar(&o.batch, "batch", 2, "batch size")
+	fs.StringVar(&o.dtype, "dtype", "float32", "parameter and activation dtype: float32 or bfloat16 (pure, every parameter)")
+	fs.StringVar(&o.autocast, "autocast", "", "run the forward under autocast to this dtype (bfloat16 or float16; empty: off), parameters staying -dtype")
+	fs.IntVar(&o.steps, "steps", 10, "timed steps")
+	fs.IntVar(&o.warmup, "warmup", 2, "untimed steps first")
+	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	fs.BoolVar(&o.phases, "phases", false, "synchronise after each phase and report its median time")
+	fs.IntVar(&o.seq, "seq", -1, "pad the question until the decoder sequence has at least this many tokens (-1: 642 for paper, none for tiny)")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed")
+	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
+	fs.StringVar(&o.adamw, "adamw", "auto", "AdamW implementation: auto, foreach, per-tensor or fused")
+	fs.Float64Var(&o.lr, "lr", 1e-4, "AdamW learning rate")
+	fs.Float64Var(&o.clip, "clip", 1, "gradient-norm clipping threshold")
+	fs.StringVar(&o.configs, "configs", "", "time several configurations NAME:BATCH in one process, comma-separated (NAME: f32, bf16, autocast-bf16, autocast-f16, predict-f32, predict-bf16); overrides -dtype, -autocast and -batch")
+	fs.IntVar(&o.answer, "answer", 64, "tokens each prediction generates (predict-* configurations)")
+	fs.IntVar(&o.pSteps, "predict-steps", 3, "timed calls of a predict-* configuration")
+	fs.IntVar(&o.pWarmup, "predict-warmup", 1, "untimed calls of a predict-* configuration first")
+	fs.StringVar(&o.dump, "dump", "", "write the config, the initial weights, the batch and each step's loss to this directory "+
 		"(paper_step.py --from reads them; needs -warmup 0, float32 and no autocast)")
-	flag.Float64Var(&o.loraDrop, "lora-dropout", -1, "LoRA dropout (negative: the preset's); 0 makes a step deterministic")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchstep [flags]\n\nTimes a PRS-Med stage-2 training step on random weights and prints one JSON line.\n\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	err := run(ctx, o, func(r *result) error {
-		line, err := json.Marshal(r)
-		if err == nil {
-			fmt.Println(string(line))
-		}
-		return err
+	fs.Float64Var(&o.loraDrop, "lora-dropout", -1, "LoRA dropout (negative: the preset's); 0 makes a step deterministic")
+	c.Parse(os.Args[1:])
+	c.Main(func(ctx context.Context) error {
+		return run(ctx, o, func(r *result) error {
+			line, err := json.Marshal(r)
+			if err == nil {
+				fmt.Println(string(line))
+			}
+			return err
+		})
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchstep:", err)
-		os.Exit(1)
-	}
 }
 
 // result is the JSON line.
@@ -195,7 +187,7 @@ func run(ctx context.Context, o options, emit func(*result) error) (err error) {
 	if o.dump != "" && (o.warmup != 0 || o.configs != "" || o.dtype != "float32" || o.autocast != "") {
 		return fmt.Errorf("-dump needs -warmup 0, -dtype float32, no -autocast and no -configs (the dumped weights must be the first step's)")
 	}
-	dev, err := cli.Device(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
 	}

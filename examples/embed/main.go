@@ -60,7 +60,7 @@ func run(weights, imagePath, config, out string, size int64, dev torch.Device) e
 	if err := tinyvit.Load(st, weights); err != nil {
 		return err
 	}
-	s := torch.NewScope(dev).NoGrad()
+	s := torch.NewScope(dev).Eval().NoGrad()
 	defer s.Close()
 	start := time.Now()
 	x := tinyvit.Preprocess(s.On(torch.CPU), img, size).ToDevice(s, dev)

@@ -65,12 +65,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 )
 
 func main() {
@@ -147,25 +150,13 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	return o, nil
 }
 
-// run is the whole program; it returns the exit status.
-func run(args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "evaluate: internal error: %v\n", r)
-			code = 1
-		}
-	}()
-	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "evaluate: %v (run evaluate -h for help)\n", err)
-		return 2
-	}
-	if err := evaluate(o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "evaluate: %v\n", err)
-		return 1
-	}
-	return 0
+// run is the whole program; it returns the exit status (cli.RunTool's).
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	return cli.RunTool("evaluate", stderr, func(help io.Writer) (err error) {
+		o, err = parseFlags(args, help)
+		return err
+	}, func(context.Context) (int, error) {
+		return 0, evaluate(o, stdout, stderr)
+	})
 }

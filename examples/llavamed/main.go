@@ -159,7 +159,7 @@ func run(ctx context.Context, dir, imagePath, question, clipPath, clipConfig, te
 		}
 		return true
 	}
-	s := torch.NewScope(dev).NoGrad()
+	s := torch.NewScope(dev).Eval().NoGrad()
 	defer s.Close()
 	pre := mm.Preprocess()
 	pre.Size = int(vc.ImageSize)

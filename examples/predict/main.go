@@ -210,7 +210,7 @@ func predict(ctx context.Context, o options, stdout, stderr io.Writer) (failed i
 }
 
 func predictAll(ctx context.Context, o options, todo []item, total int, masksDir string, ans *answers, logf func(string, ...any), stderr io.Writer) (failed int, err error) {
-	dev, err := parseDevice(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return 0, err
 	}
@@ -288,20 +288,4 @@ func predictAll(ctx context.Context, o options, todo []item, total int, masksDir
 	el := time.Since(start).Seconds()
 	logf("predict: %d images in %.1f s (%.1f images/s); masks and answers.jsonl in %s\n", len(todo)-failed, el, float64(len(todo)-failed)/el, masksDir)
 	return failed, nil
-}
-
-// parseDevice parses "cpu", "cuda" or "cuda:N".
-func parseDevice(s string) (torch.Device, error) {
-	switch {
-	case s == "cpu":
-		return torch.CPU, nil
-	case s == "cuda":
-		return torch.CUDA(0), nil
-	case strings.HasPrefix(s, "cuda:"):
-		var i int
-		if _, err := fmt.Sscanf(s, "cuda:%d", &i); err == nil && i >= 0 && fmt.Sprintf("cuda:%d", i) == s {
-			return torch.CUDA(i), nil
-		}
-	}
-	return torch.CPU, fmt.Errorf("-device %q: want cpu, cuda or cuda:N", s)
 }

@@ -9,16 +9,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"image"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
@@ -45,48 +41,39 @@ type options struct {
 
 func main() {
 	var o options
+	c := cli.NewCommand("quickstart", "quickstart [flags]", "Trains the tiny PRS-Med on synthetic data and evaluates it.")
+	fs := c.Flags
 	// The tiny training preset is the quickstart's recipe (examples/train -preset tiny runs
 	// the same); the flags below override it.
 	tc, err := train.Preset("tiny")
 	if err != nil {
 		panic(err)
 	}
-	flag.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
-	flag.IntVar(&o.n, "n", 600, "synthetic samples per modality")
-	flag.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
-	flag.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
-	flag.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs (fusion and decoder)")
-	flag.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
-	flag.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "batch size")
-	flag.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch; the cosine ends at lr/20)")
-	flag.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0")
-	flag.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
-	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
-	flag.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
-	flag.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	flag.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
-	flag.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
-	flag.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: quickstart [flags]\n\nTrains the tiny PRS-Med on synthetic data and evaluates it.\n\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "quickstart: unexpected argument %q (see -h)\n", flag.Arg(0))
-		os.Exit(2)
-	}
+	fs.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
+	fs.IntVar(&o.n, "n", 600, "synthetic samples per modality")
+	fs.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
+	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
+	fs.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs (fusion and decoder)")
+	fs.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
+	fs.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "batch size")
+	fs.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch; the cosine ends at lr/20)")
+	fs.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
+	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
+	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
+	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	fs.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
+	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
+	fs.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
+	c.Parse(os.Args[1:])
 	tc.MinLR, tc.Seed = tc.LR/20, o.seed
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, tc); err != nil {
-		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "\nquickstart: interrupted; the checkpoint in", filepath.Join(o.out, "checkpoint"), "resumes with -resume")
-			os.Exit(130)
+	c.Main(func(ctx context.Context) error {
+		err := run(ctx, o, tc)
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w; the checkpoint in %s resumes with -resume", err, filepath.Join(o.out, "checkpoint"))
 		}
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
+		return err
+	})
 }
 
 // isTerminal reports whether f is a terminal (the progress bar redraws itself there).
@@ -99,7 +86,7 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
 	start := time.Now()
 	torch.SetNumThreads(o.threads)
-	dev, err := cli.Device(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -88,5 +91,53 @@ func TestDICOMGivesThePNGMask(t *testing.T) {
 		if err == nil || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.HasPrefix(out, "segment: ") {
 			t.Errorf("%v: err %v, want one line starting with segment:, got %q", args, err, out)
 		}
+	}
+}
+
+// TestSegmentChecksTheBundle: segment opens checkpoints as predict and serve do
+// (prsmed.LoadBundle): a bundle whose weights changed after it was written is refused with
+// ErrMismatch, and a tokenizer other than the bundled one too.
+func TestSegmentChecksTheBundle(t *testing.T) {
+	tok, err := assets.TemplateTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
+		t.Fatal(err)
+	}
+	medical := filepath.Join("..", "..", "testdata", "medical")
+	segment := func(tokPath string) error {
+		opts := imageio.Options{}
+		return run(context.Background(), dir, filepath.Join(medical, "ct_roundtrip_lung.png"), opts, "Where?",
+			filepath.Join(t.TempDir(), "mask.png"), "", tokPath, "", "", torch.CPU)
+	}
+	if err := segment(""); err != nil {
+		t.Fatalf("intact bundle: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "other.model")
+	if err := os.WriteFile(other, append(assets.TemplateModel(), 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := segment(other); !errors.Is(err, prsmed.ErrMismatch) {
+		t.Errorf("another tokenizer: %v, want ErrMismatch", err)
+	}
+	// Change one byte of the last tensor's data: still a valid safetensors file.
+	weights := filepath.Join(dir, "model.safetensors")
+	raw, err := os.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 0x01
+	if err := os.WriteFile(weights, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := segment(""); !errors.Is(err, prsmed.ErrMismatch) {
+		t.Errorf("changed weights: %v, want ErrMismatch", err)
 	}
 }

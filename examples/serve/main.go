@@ -167,7 +167,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, c)
 		}
 	}
-	dev, err := parseDevice(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
 	}
@@ -252,20 +252,4 @@ func loadModel(o options, dev torch.Device) (*prsmed.Model, *prsmed.Manifest, er
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// parseDevice parses "cpu", "cuda" or "cuda:N".
-func parseDevice(s string) (torch.Device, error) {
-	switch {
-	case s == "cpu":
-		return torch.CPU, nil
-	case s == "cuda":
-		return torch.CUDA(0), nil
-	case strings.HasPrefix(s, "cuda:"):
-		var i int
-		if _, err := fmt.Sscanf(s, "cuda:%d", &i); err == nil && i >= 0 && fmt.Sprintf("cuda:%d", i) == s {
-			return torch.CUDA(i), nil
-		}
-	}
-	return torch.CPU, fmt.Errorf("-device %q: want cpu, cuda or cuda:N", s)
 }

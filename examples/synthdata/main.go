@@ -21,6 +21,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 
 	"github.com/prsmed/prsmed-go/prsmed/data"
@@ -48,11 +50,6 @@ type options struct {
 	quiet      bool
 }
 
-// usageError is a problem with the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
 const usageText = `Usage: synthdata -out DIR [flags]
 
 Writes a synthetic PosMed data root (six modalities, balanced Clinical Action
@@ -64,24 +61,15 @@ masks under DIR/<modality>/{train,val,test}_{images,masks}/.
 Flags:
 `
 
-// run is the whole program; it returns the exit status.
+// run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdout, stderr io.Writer) int {
-	opt, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err == nil {
-		err = generate(opt, stdout, stderr)
-	}
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "synthdata: %s\n", oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
+	var o options
+	return cli.RunTool("synthdata", stderr, func(help io.Writer) (err error) {
+		o, err = parseFlags(args, help)
+		return err
+	}, func(context.Context) (int, error) {
+		return 0, generate(o, stdout, stderr)
+	})
 }
 
 // parseFlags parses and checks args. -h prints the usage to help (standard error, as
@@ -105,17 +93,17 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, err
 	}
 	if err != nil {
-		return o, usageError{err.Error() + " (see -h)"}
+		return o, err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return o, usageError{fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.out == "":
-		return o, usageError{"-out is required (see -h)"}
+		return o, errors.New("-out is required")
 	case o.n < 1:
-		return o, usageError{fmt.Sprintf("-n %d: need at least 1", o.n)}
+		return o, fmt.Errorf("-n %d: need at least 1", o.n)
 	case o.size < synth.MinSize:
-		return o, usageError{fmt.Sprintf("-size %d: need at least %d", o.size, synth.MinSize)}
+		return o, fmt.Errorf("-size %d: need at least %d", o.size, synth.MinSize)
 	}
 	return o, nil
 }
@@ -167,9 +155,4 @@ func summary(w io.Writer, ds *data.Dataset) error {
 		}
 	}
 	return nil
-}
-
-// oneLine joins the lines of a message so every error is one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

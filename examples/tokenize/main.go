@@ -21,6 +21,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
 )
 
@@ -48,29 +50,15 @@ type options struct {
 	pieces   bool
 }
 
-// usageError is a problem with the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-// run is the whole program; it returns the exit status.
+// run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	opt, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err == nil {
-		err = tokenize(opt, stdin, stdout)
-	}
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "tokenize: %s\n", oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
+	var opt options
+	return cli.RunTool("tokenize", stderr, func(help io.Writer) (err error) {
+		opt, err = parseFlags(args, help)
+		return err
+	}, func(context.Context) (int, error) {
+		return 0, tokenize(opt, stdin, stdout)
+	})
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -99,17 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return opt, err
 		}
 		// The flag package has already printed the problem and the usage.
-		return opt, usageError{"bad command line (see -h)"}
+		return opt, errors.New("bad command line")
 	}
 	switch {
 	case fs.NArg() > 0:
-		return opt, usageError{fmt.Sprintf("unexpected argument %q (quote the text of -text)", fs.Arg(0))}
+		return opt, fmt.Errorf("unexpected argument %q (quote the text of -text)", fs.Arg(0))
 	case opt.model == "":
-		return opt, usageError{"-tokenizer is required"}
+		return opt, errors.New("-tokenizer is required")
 	case opt.hasText == opt.hasIDs:
-		return opt, usageError{"give exactly one of -text and -ids"}
+		return opt, errors.New("give exactly one of -text and -ids")
 	case opt.hasIDs && (opt.bos || opt.eos || opt.pieces):
-		return opt, usageError{"-bos, -eos and -pieces apply to -text only"}
+		return opt, errors.New("-bos, -eos and -pieces apply to -text only")
 	}
 	return opt, nil
 }
@@ -178,9 +166,4 @@ func quotePiece(p string) string {
 		return strconv.Quote(p)
 	}
 	return p
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

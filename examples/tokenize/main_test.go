@@ -36,7 +36,7 @@ func TestRun(t *testing.T) {
 			"Where is the tumour in this brain MRI?\n", ""},
 		{"decode commas", []string{"-tokenizer", testModel, "-ids", "334,317, 3"}, "", 0, "top left\x00\n", ""},
 		{"help", []string{"-h"}, "", 0, "", "Usage: tokenize"},
-		{"no model", []string{"-text", "x"}, "", 2, "", "tokenize: -tokenizer is required\n"},
+		{"no model", []string{"-text", "x"}, "", 2, "", "tokenize: -tokenizer is required (run tokenize -h for help)\n"},
 		{"neither", []string{"-tokenizer", testModel}, "", 2, "", "exactly one of -text and -ids"},
 		{"both", []string{"-tokenizer", testModel, "-text", "x", "-ids", "1"}, "", 2, "", "exactly one of -text and -ids"},
 		{"bos with ids", []string{"-tokenizer", testModel, "-ids", "1", "-bos"}, "", 2, "", "apply to -text only"},

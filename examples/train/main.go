@@ -28,9 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
@@ -112,49 +110,48 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-func main() {
-	// The preset's settings first, then the flags over them.
+func main() { os.Exit(command(os.Args[1:], os.Stderr)) }
+
+// command is the whole program; it returns the exit status (cli.RunTool's: 0 done, 1
+// failed, 2 bad usage, 130 interrupted; with -nproc, the workers' status).
+func command(args []string, stderr io.Writer) int {
+	var o options
+	var tc train.Config
+	return cli.RunTool("train", stderr, func(help io.Writer) (err error) {
+		o, tc, err = parseAll(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) {
+		if o.nproc > 0 && os.Getenv("RANK") == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return cli.ExitFailed, err
+			}
+			return launch(exe, withoutNproc(args), o.nproc, stopGrace)
+		}
+		tc.OutDir, tc.Progress, tc.Bar = o.out, stderr, isTerminal(os.Stderr)
+		err := run(ctx, o, tc)
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "\n"+interruptReport(err))
+			return cli.ExitInterrupted, nil
+		}
+		return cli.ExitOK, err
+	})
+}
+
+// parseAll parses args over the tiny preset's settings, then, when -preset names another
+// one, again over that preset's.
+func parseAll(args []string, help io.Writer) (options, train.Config, error) {
 	tc, _ := train.Preset("tiny")
-	o, err := parse(os.Args[1:], &tc, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	o, err := parse(args, &tc, help)
 	if err == nil && o.preset != "tiny" {
 		if tc, err = train.Preset(o.preset); err == nil {
-			o, err = parse(os.Args[1:], &tc, io.Discard)
+			o, err = parse(args, &tc, io.Discard)
 		}
 	}
 	if err == nil && (o.data == "" || o.out == "") {
 		err = errors.New("-data and -out are required (see -h)")
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(2)
-	}
-	if o.nproc > 0 && os.Getenv("RANK") == "" {
-		exe, err := os.Executable()
-		if err == nil {
-			var code int
-			code, err = launch(exe, withoutNproc(os.Args[1:]), o.nproc, stopGrace)
-			if err == nil {
-				os.Exit(code)
-			}
-		}
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	tc.OutDir, tc.Progress, tc.Bar = o.out, os.Stderr, isTerminal(os.Stderr)
-	err = run(ctx, o, tc)
-	switch {
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "\n"+interruptReport(err))
-		os.Exit(130)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
+	return o, tc, err
 }
 
 // interruptReport says what an interrupted run left on disk: the checkpoint saved at the
@@ -202,7 +199,7 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	if o.threads > 0 {
 		torch.SetNumThreads(o.threads)
 	}
-	dev, err := cli.Device(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func BenchmarkViTL336Forward(b *testing.B) {
 	}
 	tw.SetTrainable(false)
 	pr.SetTrainable(false)
-	in := torch.NewScope(torch.CPU)
+	in := torch.NewScope(torch.CPU).Eval()
 	defer in.Close()
 	x := torch.Randn(in, nil, torch.Float32, 1, 3, 336, 336)
 	for _, withProj := range []bool{false, true} {
@@ -40,7 +40,7 @@ func BenchmarkViTL336Forward(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				s := torch.NewScope(torch.CPU).NoGrad()
+				s := torch.NewScope(torch.CPU).Eval().NoGrad()
 				f := tw.Forward(s, x)
 				if withProj {
 					pr.Forward(s, f)
@@ -62,7 +62,7 @@ func BenchmarkPreprocess(b *testing.B) {
 	}
 	c := clip.DefaultPreprocess()
 	for i := 0; i < b.N; i++ {
-		s := torch.NewScope(torch.CPU)
+		s := torch.NewScope(torch.CPU).Eval()
 		if _, err := clip.Preprocess(s, img, c); err != nil {
 			b.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func TestTinyMatchesPyTorch(t *testing.T) {
 	if err := clip.LoadVision(filepath.Join(dir, "tiny_llava.safetensors"), tw, pr); err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := golden(t, s)
 	x := torchtest.Want(t, g, "tiny.in")
@@ -83,7 +83,7 @@ func TestTinyGradients(t *testing.T) {
 	if err := clip.LoadVision(filepath.Join(dir, "tiny_llava.safetensors"), tw, pr); err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := golden(t, s)
 	x := torchtest.Want(t, g, "tiny.in").Clone(s).SetRequiresGrad(true)
@@ -172,7 +172,7 @@ func relayout(t *testing.T, s *torch.Scope, path, towerPrefix, projPrefix string
 }
 
 func TestLoadLayouts(t *testing.T) {
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := golden(t, s)
 	x := torchtest.Want(t, g, "tiny.in")
@@ -248,7 +248,7 @@ func TestLoadLayouts(t *testing.T) {
 }
 
 func TestLoadErrorsNameKeys(t *testing.T) {
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	tmp := t.TempDir()
 	m := tinyWeights(t, s)
@@ -338,7 +338,7 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 // shape and one too many, loaded into LLaVA module paths: a missing tensor is named by the
 // entry it should fill, the others by their names in the file.
 func TestLoadErrorsRelayout(t *testing.T) {
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	path := filepath.Join(t.TempDir(), "hf.safetensors")
 	const tw, pj = "vision_tower.vision_model.", "multi_modal_projector."
@@ -403,7 +403,7 @@ func TestLinearSlots(t *testing.T) {
 		}
 	}
 	// Replacing a slot's layer changes what Forward runs.
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	x := torch.Randn(s, nil, torch.Float32, 1, 3, 28, 28)
 	before := tw.Forward(s, x).Float32s()
@@ -526,7 +526,7 @@ func TestProjectorTypes(t *testing.T) {
 			t.Errorf("no %s in %v", n, st.Names())
 		}
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	x := torch.Randn(s, nil, torch.Float32, 2, 5, 8)
 	l0 := mlp3.Layers
@@ -567,7 +567,7 @@ func TestViTL336MatchesPyTorch(t *testing.T) {
 		t.Errorf("%d parameters, want 303,507,456 (tower) + 20,979,712 (projector)", n)
 	}
 	fillSeeded(t, st, 3)
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := golden(t, s)
 	if err := torch.ManualSeed(21); err != nil {

@@ -28,7 +28,7 @@ func loadImage(t *testing.T, name string) image.Image {
 // (530×350: padded to 530², downscaled; or resized to 508×336 and cropped) and a non-square
 // RGB one (260×420: padded to 420², downscaled; or upscaled to 336×542 and cropped).
 func TestPreprocessMatchesPIL(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := golden(t, s)
 	// One 8-bit level after normalisation, in the channel with the smallest std.
@@ -165,7 +165,7 @@ func TestResizeBicubicEdges(t *testing.T) {
 			}
 		}
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	if _, err := clip.Preprocess(s, image.NewGray(image.Rect(0, 0, 0, 0)), clip.DefaultPreprocess()); err == nil {
 		t.Error("an empty image was accepted")
@@ -202,7 +202,7 @@ func hwc(t *testing.T, x *torch.Tensor) clip.Image8 {
 // TestResizeBicubicMatchesPIL resizes a 61×47 noisy RGB image to ten sizes (×1/12 to ×2,
 // one axis or both) and compares with PIL's Image.resize(BICUBIC).
 func TestResizeBicubicMatchesPIL(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := golden(t, s)
 	src := hwc(t, torchtest.Want(t, g, "resize.src"))

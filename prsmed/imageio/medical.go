@@ -87,7 +87,11 @@ type Source struct {
 func (s Source) String() string {
 	switch s.Format {
 	case "dicom":
-		return fmt.Sprintf("%s (DICOM SOP Instance UID %s, frame %d, window %s)", s.Path, s.SOPInstanceUID, s.Frame, s.Window)
+		uid := "without SOP Instance UID"
+		if s.SOPInstanceUID != "" {
+			uid = "SOP Instance UID " + s.SOPInstanceUID
+		}
+		return fmt.Sprintf("%s (DICOM %s, frame %d, window %s)", s.Path, uid, s.Frame, s.Window)
 	case "nifti":
 		return fmt.Sprintf("%s (NIfTI axis %d slice %d, window %s)", s.Path, s.Axis, s.Slice, s.Window)
 	}

@@ -183,3 +183,23 @@ func TestParseSlice(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceString(t *testing.T) {
+	cases := []struct {
+		src  Source
+		want string
+	}{
+		{Source{Path: "a.dcm", Format: KindDICOM, SOPInstanceUID: "1.2.3", Frame: 2, Window: "lung"},
+			"a.dcm (DICOM SOP Instance UID 1.2.3, frame 2, window lung)"},
+		{Source{Path: "a.dcm", Format: KindDICOM, Frame: 0, Window: "auto"},
+			"a.dcm (DICOM without SOP Instance UID, frame 0, window auto)"},
+		{Source{Path: "b.nii", Format: KindNIfTI, Axis: 2, Slice: 7, Window: "auto"},
+			"b.nii (NIfTI axis 2 slice 7, window auto)"},
+		{Source{Path: "c.png", Format: "png"}, "c.png"},
+	}
+	for _, c := range cases {
+		if got := c.src.String(); got != c.want {
+			t.Errorf("String() = %q, want %q", got, c.want)
+		}
+	}
+}

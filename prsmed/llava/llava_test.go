@@ -34,7 +34,7 @@ func tinyLLaVA(t *testing.T) (*prsmed.Model, *llava.Model) {
 func TestBatchEqualsSingles(t *testing.T) {
 	m, lm := tinyLLaVA(t)
 	defer m.Close()
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	px := torch.Randn(s, nil, torch.Float32, 2, 3, 48, 48)
 	smps := []llava.Sample{
@@ -82,7 +82,7 @@ func TestBatchEqualsSingles(t *testing.T) {
 func TestTooLongQuestionIsAnError(t *testing.T) {
 	m, lm := tinyLLaVA(t)
 	defer m.Close()
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	px := torch.Randn(s, nil, torch.Float32, 1, 3, 48, 48)
 	long := strings.Repeat("where is the tumour ", 200)

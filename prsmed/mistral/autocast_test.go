@@ -17,7 +17,7 @@ import (
 func TestForwardUnderAutocast(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 	ac := s.Autocast(torch.BFloat16)

@@ -44,7 +44,7 @@ func BenchmarkPrefill(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			st, m := benchModel(b, name)
 			defer st.Close()
-			s := torch.NewScope(torch.CPU).NoGrad()
+			s := torch.NewScope(torch.CPU).Eval().NoGrad()
 			defer s.Close()
 			ids := torch.Randint(s, nil, 3, 90, 1, 128)
 			m.Forward(s, mistral.Input{IDs: ids, Logits: mistral.LogitsLast}) // untimed, as the PyTorch side
@@ -69,7 +69,7 @@ func BenchmarkDecode(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			st, m := benchModel(b, name)
 			defer st.Close()
-			s := torch.NewScope(torch.CPU).NoGrad()
+			s := torch.NewScope(torch.CPU).Eval().NoGrad()
 			defer s.Close()
 			ids := torch.Randint(s, nil, 3, 90, 1, 16)
 			gen := func() {

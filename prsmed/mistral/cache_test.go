@@ -16,7 +16,7 @@ import (
 func TestCacheStepsMatchFullForward(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 	ids := g["greedy.prompt"]

@@ -15,7 +15,7 @@ import (
 func TestForwardBackwardMatchesPlainBackward(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 	emb := m.Embed.Forward(s.NoGrad(), g["ids"]).Clone(s).SetRequiresGrad(true)

@@ -141,7 +141,7 @@ func TestTransformers5Model(t *testing.T) {
 	if _, err := st.Load(filepath.Join(d, "model.safetensors"), nn.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(d, "golden.safetensors"))
 	out := m.Forward(s, mistral.Input{IDs: g["ids"]})

@@ -36,7 +36,7 @@ func load(t *testing.T, weights string) (*nn.Store, *mistral.Model) {
 func TestForwardMatchesPyTorch(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 
@@ -69,7 +69,7 @@ func TestForwardMatchesPyTorch(t *testing.T) {
 func TestShardedCheckpointsLoad(t *testing.T) {
 	ref, m0 := load(t, "model.safetensors")
 	defer ref.Close()
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 	want := m0.Forward(s, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]}).Logits
@@ -90,7 +90,7 @@ func TestShardedCheckpointsLoad(t *testing.T) {
 func TestGenerateMatchesRecompute(t *testing.T) {
 	st, m := load(t, "model.safetensors")
 	defer st.Close()
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
 	var streamed []int64
@@ -159,7 +159,7 @@ func TestGenerateMatchesRecompute(t *testing.T) {
 }
 
 func TestTopPKeepsNucleus(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	// probabilities 0.5, 0.3, 0.15, 0.05: top-p 0.7 keeps the first two (0.8 ≥ 0.7).
 	p := torch.FromSlice(s, []float32{0.5, 0.3, 0.15, 0.05}, 1, 4).Log(s)

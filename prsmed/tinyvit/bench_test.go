@@ -23,15 +23,15 @@ func BenchmarkForward1024(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := torch.NewScope(torch.CPU)
+	in := torch.NewScope(torch.CPU).Eval()
 	defer in.Close()
 	x := torch.Randn(in, nil, torch.Float32, 1, 3, 1024, 1024)
-	warm := torch.NewScope(torch.CPU).NoGrad() // as the PyTorch side, one untimed forward first
+	warm := torch.NewScope(torch.CPU).Eval().NoGrad() // as the PyTorch side, one untimed forward first
 	enc.Forward(warm, x)
 	warm.Close()
 	done := torchtest.CPUPerOp(b)
 	for i := 0; i < b.N; i++ {
-		s := torch.NewScope(torch.CPU).NoGrad()
+		s := torch.NewScope(torch.CPU).Eval().NoGrad()
 		enc.Forward(s, x)
 		s.Close()
 	}

@@ -69,7 +69,7 @@ func TestSmallLoadsPthAndMatchesPyTorch(t *testing.T) {
 	if err := tinyvit.Load(st, filepath.Join(dir, "small_sam.pth")); err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))
 
@@ -105,7 +105,7 @@ func TestVitTMatchesPyTorch(t *testing.T) {
 	st, enc := newEncoder(t, tinyvit.VitT())
 	defer st.Close()
 	fillSeeded(t, st, 3)
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))
 
@@ -132,7 +132,7 @@ func TestVitTMatchesPyTorch(t *testing.T) {
 }
 
 func TestPreprocessMatchesPyTorch(t *testing.T) {
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))
 	for _, name := range []string{"rgb", "gray"} {
@@ -152,7 +152,7 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 	fillSeeded(t, src, 1)
 	tmp := t.TempDir()
 	path := filepath.Join(tmp, "broken.safetensors")
-	bad := torch.NewScope(torch.CPU)
+	bad := torch.NewScope(torch.CPU).Eval()
 	defer bad.Close()
 	m := src.Tensors()
 	for name := range m {

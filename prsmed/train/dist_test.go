@@ -198,7 +198,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	}
 	want := ref.Store.Tensors()
 	start := init.Store.Tensors()
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	var worst, worstL2, moved float64
 	for r := 0; r < 2; r++ {

@@ -219,7 +219,7 @@ func TestAccumulatedGradients(t *testing.T) {
 		if _, err := tr.trainStep(context.Background(), opt, prsmed.Stage1, b, 1); err != nil {
 			t.Fatal(err)
 		}
-		s := torch.NewScope(torch.CPU)
+		s := torch.NewScope(torch.CPU).Eval()
 		defer s.Close()
 		out := map[string][]float64{}
 		for _, e := range m.Store.Entries() {

@@ -154,7 +154,7 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 		if err := t.runEpoch(ctx, opt, stage, batches, epoch-first, stageEpochs); err != nil {
 			return err
 		}
-		es := t.state.Partial.stats(epoch+1, stage, opt.Groups()[0].LR)
+		es := t.state.Partial.stats(epoch+1, stage, *opt.Groups()[0].LR)
 		lastOfStage := epoch == first+stageEpochs-1
 		due := t.valDue
 		t.valDue = false
@@ -228,7 +228,7 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 		t.state.Partial.add(parts, t.stepN, len(b.skipped), time.Since(start).Seconds())
 		t.state.Step++
 		t.state.GlobalStep++
-		t.progress(epoch, stage, len(batches), opt.Groups()[0].LR)
+		t.progress(epoch, stage, len(batches), *opt.Groups()[0].LR)
 		if t.OnStep != nil {
 			t.OnStep()
 		}

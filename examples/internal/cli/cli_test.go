@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prsmed/prsmed-go/torch"
 )
 
 func TestProgressLinesWithoutTerminal(t *testing.T) {
@@ -80,5 +87,99 @@ func TestCommandExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, errb.String(), c.code, c.msg)
 			}
 		})
+	}
+}
+
+// interrupt sends SIGINT to this process (caught by the tool's signal context) and waits
+// until the context sees it, as a program's work does when the user presses Ctrl-C.
+func interrupt(ctx context.Context) error {
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return errors.New("no signal arrived")
+	}
+}
+
+// TestRunToolExitCodes: the same exit codes as Command (0 done or -h, 2 usage, 1 failed,
+// 130 interrupted), whatever error the interrupted work returns; 0 when the work treats the
+// signal as its normal end and returns nil.
+func TestRunToolExitCodes(t *testing.T) {
+	cases := []struct {
+		name  string
+		parse error
+		work  func(ctx context.Context) (int, error)
+		code  int
+		msg   string
+	}{
+		{"ok", nil, func(context.Context) (int, error) { return 0, nil }, 0, ""},
+		{"help", flag.ErrHelp, nil, 0, ""},
+		{"bad flag", errors.New("flag provided but not defined: -x"), nil, 2, "demo: flag provided but not defined: -x (run demo -h for help)"},
+		{"usage found later", nil, func(context.Context) (int, error) { return 0, Usage("-n %d: need at least 1", 0) }, 2, "demo: -n 0: need at least 1"},
+		{"failure", nil, func(context.Context) (int, error) { return 0, errors.New("no such\nfile") }, 1, "demo: no such file\n"},
+		{"own code", nil, func(context.Context) (int, error) { return 1, nil }, 1, ""},
+		{"torch panic", nil, func(context.Context) (int, error) { torch.Fail("op", torch.ErrShape, "bad"); return 0, nil }, 1, "demo: torch: op: bad"},
+		{"other panic", nil, func(context.Context) (int, error) { panic("boom") }, 1, "demo: internal error: boom"},
+		{"interrupted", nil, func(ctx context.Context) (int, error) { return 0, interrupt(ctx) }, 130, "demo: interrupted\n"},
+		{"interrupted, wrapped", nil, func(ctx context.Context) (int, error) {
+			return 0, fmt.Errorf("epoch 3: %w", interrupt(ctx))
+		}, 130, "demo: interrupted: epoch 3: context canceled"},
+		// A server's SIGTERM is its normal end: it drains and returns nil.
+		{"stopped by a signal as designed", nil, func(ctx context.Context) (int, error) { interrupt(ctx); return 0, nil }, 0, ""},
+		{"interrupted, reported", nil, func(ctx context.Context) (int, error) {
+			if err := interrupt(ctx); err != nil {
+				return 1, nil
+			}
+			return 0, nil
+		}, 130, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			code := RunTool("demo", &errb, func(io.Writer) error { return c.parse }, c.work)
+			if code != c.code || !strings.Contains(errb.String(), c.msg) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errb.String(), c.code, c.msg)
+			}
+		})
+	}
+}
+
+func TestCommandInterrupted(t *testing.T) {
+	var errb bytes.Buffer
+	code := -1
+	cmd := NewCommand("demo", "demo", "")
+	cmd.err = &errb
+	cmd.exit = func(c int) { code = c }
+	cmd.Main(func(ctx context.Context) error { return fmt.Errorf("saving: %w", interrupt(ctx)) })
+	if code != 130 || !strings.Contains(errb.String(), "demo: interrupted: saving: context canceled") {
+		t.Errorf("exit %d, stderr %q; want 130", code, errb.String())
+	}
+}
+
+// TestSetupChecksCUDA: -device goes through torch.ParseDevice, which refuses a CUDA device
+// this build or machine cannot use instead of failing later at the first tensor.
+func TestSetupChecksCUDA(t *testing.T) {
+	for _, s := range []string{"cuda", "cuda:0", "cuda:7"} {
+		_, err := Setup(s, 0)
+		if torch.CUDAAvailable() && s != "cuda:7" {
+			if err != nil {
+				t.Errorf("%s: %v", s, err)
+			}
+			continue
+		}
+		if !errors.Is(err, torch.ErrDevice) {
+			t.Errorf("Setup(%q) = %v, want an error wrapping torch.ErrDevice", s, err)
+		}
+	}
+	for _, s := range []string{"gpu", "cuda:-1", ""} {
+		if _, err := Setup(s, 0); !errors.Is(err, torch.ErrDevice) {
+			t.Errorf("Setup(%q) = %v, want an error wrapping torch.ErrDevice", s, err)
+		}
+	}
+	if dev, err := Setup("cpu", 0); err != nil || dev != torch.CPU {
+		t.Errorf("Setup(cpu) = %v, %v", dev, err)
 	}
 }

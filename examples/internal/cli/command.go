@@ -43,7 +43,19 @@ func NewCommand(name, usage, about string) *Command {
 	return c
 }
 
-// Device registers -device.
+// Help returns what -h prints: the usage line, the paragraph and the flags.
+func (c *Command) Help() string {
+	var b strings.Builder
+	out := c.err
+	c.err = &b
+	c.Flags.SetOutput(&b)
+	c.Flags.Usage()
+	c.err = out
+	c.Flags.SetOutput(out)
+	return b.String()
+}
+
+// Device registers -device; torch.ParseDevice reads it (Setup calls it).
 func (c *Command) Device() *string {
 	return c.Flags.String("device", "cpu", "where to compute: cpu, cuda or cuda:N")
 }
@@ -87,10 +99,10 @@ func (c *Command) Checkpoint() *string {
 func (c *Command) Parse(args []string, required ...string) {
 	if err := c.Flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			c.exit(0)
+			c.exit(ExitOK)
 			return
 		}
-		c.exit(2)
+		c.exit(ExitUsage)
 		return
 	}
 	if c.Flags.NArg() > 0 {
@@ -111,30 +123,18 @@ func (c *Command) Parse(args []string, required ...string) {
 // Usagef reports a usage error in one line and exits 2.
 func (c *Command) Usagef(format string, args ...any) {
 	fmt.Fprintf(c.err, "%s: %s (see -h)\n", c.Name, fmt.Sprintf(format, args...))
-	c.exit(2)
+	c.exit(ExitUsage)
 }
 
-// Main runs the program's work with a context that SIGINT and SIGTERM cancel, and exits:
-// 0 when run returns nil, 130 when it stopped because of a signal, 1 with the error on one
-// line otherwise. Panics carrying a *torch.Error are reported as errors too.
+// Main runs the program's work with a context that SIGINT and SIGTERM cancel, and exits
+// with Finish's status: 0 when run returns nil, 2 for a *UsageError, 130 when a signal
+// stopped it, 1 with the error on one line otherwise. Panics carrying a *torch.Error are
+// reported as errors too.
 func (c *Command) Main(run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := func() (err error) {
-		defer torch.Recover(&err)
-		return run(ctx)
-	}()
-	interrupted := ctx.Err() != nil
-	stop()
-	switch {
-	case err == nil:
-		c.exit(0)
-	case interrupted && errors.Is(err, context.Canceled):
-		fmt.Fprintf(c.err, "%s: interrupted\n", c.Name)
-		c.exit(130)
-	default:
-		fmt.Fprintf(c.err, "%s: %s\n", c.Name, oneLine(err.Error()))
-		c.exit(1)
-	}
+	defer stop()
+	_, err := guard(c.Name, func() (int, error) { return 0, run(ctx) })
+	c.exit(Finish(ctx, c.Name, c.err, err))
 }
 
 // Setup applies -threads and parses -device.
@@ -142,7 +142,7 @@ func Setup(device string, threads int) (torch.Device, error) {
 	if threads > 0 {
 		torch.SetNumThreads(threads)
 	}
-	return Device(device)
+	return torch.ParseDevice(device)
 }
 
 func oneLine(s string) string {

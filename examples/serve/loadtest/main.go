@@ -26,14 +26,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 )
 
 func main() {
@@ -227,10 +227,22 @@ func syntheticPNG() []byte {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	var o Options
+	var imagePath, tokenFile, jsonOut string
+	return cli.RunTool("loadtest", stderr, func(help io.Writer) error {
+		var err error
+		o, imagePath, tokenFile, jsonOut, err = parseFlags(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) {
+		return report(ctx, o, imagePath, tokenFile, jsonOut, stdout)
+	})
+}
+
+// parseFlags parses and checks args; -h prints the usage to help and returns flag.ErrHelp.
+func parseFlags(args []string, help io.Writer) (o Options, imagePath, tokenFile, jsonOut string, err error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var o Options
-	var imagePath, tokenFile, rssAt, jsonOut string
+	var rssAt string
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL (loopback addresses only)")
 	fs.IntVar(&o.Concurrency, "c", 8, "concurrent clients")
 	fs.DurationVar(&o.Duration, "d", 30*time.Second, "run time limit")
@@ -242,19 +254,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.PID, "pid", 0, "server process id whose RSS to read (same machine)")
 	fs.StringVar(&rssAt, "rss-at", "500,5000", "completed-request counts at which to read the RSS (with -pid)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
-	if err := fs.Parse(args); err != nil {
+	if err = fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "Usage: loadtest [flags]\n\nSends POST /v1/segment requests to a server on this machine and reports\nthroughput, latency and errors.\n\nFlags:")
-			fs.SetOutput(stdout)
+			fmt.Fprintln(help, "Usage: loadtest [flags]\n\nSends POST /v1/segment requests to a server on this machine and reports\nthroughput, latency and errors.\n\nFlags:")
+			fs.SetOutput(help)
 			fs.PrintDefaults()
-			return 0
 		}
-		fmt.Fprintf(stderr, "loadtest: %v (run loadtest -h for help)\n", err)
-		return 2
+		return
+	}
+	if fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return
 	}
 	if o.Concurrency < 1 || o.Duration <= 0 || o.MaxRequests < 0 || (o.Format != "json" && o.Format != "png") {
-		fmt.Fprintln(stderr, "loadtest: -c must be ≥ 1, -d > 0, -n ≥ 0 and -format json or png (run loadtest -h for help)")
-		return 2
+		err = errors.New("-c must be ≥ 1, -d > 0, -n ≥ 0 and -format json or png")
+		return
 	}
 	for _, f := range strings.Split(rssAt, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -262,34 +276,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 {
-			fmt.Fprintf(stderr, "loadtest: -rss-at %q: want counts ≥ 1 (run loadtest -h for help)\n", rssAt)
-			return 2
+			err = fmt.Errorf("-rss-at %q: want counts ≥ 1", rssAt)
+			return o, "", "", "", err
 		}
 		o.RSSAt = append(o.RSSAt, n)
 	}
+	return o, imagePath, tokenFile, jsonOut, nil
+}
+
+// report runs the load test and prints its report; it returns 1 when a request failed or
+// none completed.
+func report(ctx context.Context, o Options, imagePath, tokenFile, jsonOut string, stdout io.Writer) (int, error) {
 	o.Image = syntheticPNG()
 	if imagePath != "" {
 		b, err := os.ReadFile(imagePath)
 		if err != nil {
-			fmt.Fprintf(stderr, "loadtest: %v\n", err)
-			return 1
+			return cli.ExitFailed, err
 		}
 		o.Image = b
 	}
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "loadtest: %v\n", err)
-			return 1
+			return cli.ExitFailed, err
 		}
 		o.Token = strings.TrimSpace(string(b))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	r, err := Run(ctx, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "loadtest: %v\n", err)
-		return 1
+		return cli.ExitFailed, err
 	}
 	fmt.Fprintf(stdout, "requests %d in %.1f s: %.2f requests/s, errors %d %v\n", r.Requests, r.Seconds, r.PerSecond, r.Errors, r.Statuses)
 	fmt.Fprintf(stdout, "latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f; mean batch size %.2f\n", r.P50MS, r.P90MS, r.P99MS, r.MaxMS, r.MeanBatch)
@@ -302,12 +317,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
-			fmt.Fprintf(stderr, "loadtest: %v\n", err)
-			return 1
+			return cli.ExitFailed, err
 		}
 	}
 	if r.Errors > 0 || r.Requests == 0 {
-		return 1
+		return cli.ExitFailed, nil
 	}
-	return 0
+	return cli.ExitOK, nil
 }
