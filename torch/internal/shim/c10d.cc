@@ -172,13 +172,48 @@ std::vector<Bucket> plan(const std::vector<at::Tensor> &ts, int64_t bucket_bytes
 
 at::Tensor slot(const Bucket &b, size_t j) { return b.flat.narrow(0, b.off[j], b.numel[j]); }
 
-// write_grads divides each bucket by the group size and writes it into the parameters'
-// gradients (creating those that are undefined).
-void write_grads(std::vector<Bucket> &bs, std::vector<at::Tensor> &params, int size) {
+// Presence flags: which parameters have a gradient on at least one rank. A parameter that
+// no rank used keeps no gradient (AdamW then skips it, as it would in one process); one that
+// some ranks used counts as zeros on the others, as DistributedDataParallel does with
+// find_unused_parameters. The flags travel in an all-reduce of their own, started after the
+// buckets (every rank starts the collectives in the same order).
+struct Presence {
+  at::Tensor flags;  // (n,) float32 on the group's device: 1 where this rank has a gradient
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+Presence start_presence(tt_pg pg, const std::vector<at::Tensor> &params, const std::vector<char> &have, ms timeout) {
+  at::NoGradGuard ng;
+  std::vector<float> h(have.size());
+  for (size_t i = 0; i < have.size(); i++) h[i] = have[i] ? 1.0f : 0.0f;
+  Presence p;
+  p.flags = at::tensor(h, at::TensorOptions().dtype(at::kFloat));
+  if (!params.empty()) p.flags = p.flags.to(params[0].device());
+  p.work = allreduce_async(pg, p.flags, TT_RED_SUM, timeout);
+  return p;
+}
+
+// any_rank waits for the presence all-reduce and returns, per parameter, whether some rank
+// had its gradient.
+std::vector<char> any_rank(Presence &p, ms timeout) {
+  wait(p.work, timeout, "all_reduce_grads (gradient presence)");
+  at::Tensor f = p.flags.to(at::kCPU).contiguous();
+  const float *v = f.data_ptr<float>();
+  std::vector<char> out((size_t)f.numel());
+  for (size_t i = 0; i < out.size(); i++) out[i] = v[i] > 0.5f;
+  return out;
+}
+
+// write_grads divides each bucket by the group size and writes it into the gradients of the
+// parameters that some rank had a gradient for (creating those that are undefined here).
+// The others keep no gradient.
+void write_grads(std::vector<Bucket> &bs, std::vector<at::Tensor> &params, int size,
+                 const std::vector<char> &present) {
   at::NoGradGuard ng;
   for (auto &b : bs) {
     b.flat.div_(size);
     for (size_t j = 0; j < b.idx.size(); j++) {
+      if (!present[b.idx[j]]) continue;
       at::Tensor &p = params[b.idx[j]];
       at::Tensor v = slot(b, j).view(p.sizes());
       at::Tensor g = p.grad();
@@ -493,10 +528,13 @@ tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
             slot(b, j).zero_();
         }
     }
-    // Start every bucket, then wait for them in order.
+    std::vector<char> have(v.size());
+    for (size_t i = 0; i < v.size(); i++) have[i] = v[i].grad().defined();
+    // Start every bucket and the presence flags, then wait for them in order.
     for (auto &b : bs) b.work = allreduce_async(pg, b.flat, TT_RED_SUM, to);
+    Presence pr = start_presence(pg, v, have, to);
     for (auto &b : bs) wait(b.work, to, "all_reduce_grads");
-    write_grads(bs, v, pg->size);
+    write_grads(bs, v, pg->size, any_rank(pr, to));
     return 0.0;
   });
 }
@@ -557,7 +595,8 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
     } reset{r};
     if (!r->error.empty()) throw std::runtime_error("gradient hook: " + r->error);
     {
-      // Parameters that got no gradient in this backward count as zeros.
+      // Parameters that got no gradient in this backward count as zeros in the sum (and
+      // keep no gradient when no rank had one).
       at::NoGradGuard ng;
       for (size_t i = 0; i < r->params.size(); i++) {
         if (r->ready[i]) continue;
@@ -567,8 +606,9 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
       }
     }
     r->launch();
+    Presence pr = start_presence(r->pg, r->params, r->ready, to);
     for (auto &b : r->buckets) wait(b.work, to, "all_reduce_grads");
-    write_grads(r->buckets, r->params, r->pg->size);
+    write_grads(r->buckets, r->params, r->pg->size, any_rank(pr, to));
     return 0.0;
   });
 }

@@ -75,13 +75,16 @@ tt_status tt_pg_barrier(tt_pg pg, int64_t timeout_ms);
 tt_status tt_dp_broadcast(tt_pg pg, const tt_tensor *ts, int64_t n, int root,
                           int64_t bucket_bytes, int64_t timeout_ms);
 /* Averages the gradients of the parameters across ranks, one all-reduce per bucket of at
- * most bucket_bytes. A parameter without a gradient counts as zeros and gets one. */
+ * most bucket_bytes, plus one small all-reduce of which parameters have a gradient. A
+ * parameter without a gradient on this rank counts as zeros and gets the average when some
+ * other rank has one; a parameter that no rank has a gradient for keeps none. */
 tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
                                 int64_t bucket_bytes, int64_t timeout_ms);
 /* A reducer registers a gradient hook on every parameter: when all the gradients of a
  * bucket have been computed during backward, the bucket's all-reduce starts at once, while
  * backward goes on. tt_reducer_finish waits for all buckets (launching those whose
- * parameters got no gradient, as zeros), averages, and writes the results into .grad. */
+ * parameters got no gradient, as zeros), averages, and writes the results into .grad,
+ * leaving without one the parameters that got no gradient on any rank. */
 tt_ptr_result tt_reducer_new(tt_pg pg, const tt_tensor *params, int64_t n,
                              int64_t bucket_bytes);
 tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms);
