@@ -24,6 +24,27 @@ typedef struct { void *p; int code; char *msg; } tt_ptr_result;
 /* A byte string result: data is malloc'd (free it), n its length. */
 typedef struct { char *data; int64_t n; int code; char *msg; } tt_bytes_result;
 
+/* Status codes of the calls below, besides shim.h's: what failed, from the exception's type
+ * and the call's own clock, never from its message.
+ *   TT_DIST_TIMEOUT: the call ran out of its time (c10d::TimeoutError, a work that did not
+ *     finish, or any failure once the call's timeout had passed).
+ *   TT_DIST_NETWORK: a connection failed (gloo::IoException; c10d::SocketError; 2.x:
+ *     c10::DistNetworkError; std::system_error).
+ *   TT_DIST_BACKEND: the backend failed otherwise (other gloo::Exception; 2.x:
+ *     c10::DistBackendError; 1.13: other c10d::C10dError).
+ *   TT_DIST_STORE: the store failed (2.x: c10::DistStoreError).
+ *   TT_DIST_INVALID: an argument this surface rejects (std::invalid_argument).
+ *   TT_DIST_LISTEN: tt_store_tcp could not host the store (any failure of the server other
+ *     than a timeout: the port is taken or the address is not this machine's). */
+enum {
+  TT_DIST_TIMEOUT = 20,
+  TT_DIST_NETWORK = 21,
+  TT_DIST_BACKEND = 22,
+  TT_DIST_STORE = 23,
+  TT_DIST_INVALID = 24,
+  TT_DIST_LISTEN = 25
+};
+
 /* Reduction ops (the Go side keeps the same numbers). */
 enum { TT_RED_SUM = 0, TT_RED_AVG = 1, TT_RED_MAX = 2, TT_RED_MIN = 3 };
 
