@@ -417,4 +417,3 @@ func TestResumeRefusesOtherWorldSize(t *testing.T) {
 		t.Fatalf("got %v, want ErrWorldSize naming WORLD_SIZE=2", err)
 	}
 }
-
