@@ -167,8 +167,13 @@ func (t *Tensor) LogSoftmax(s *Scope, dim int64) *Tensor {
 }
 
 // Dropout zeroes elements with probability p and scales the rest by 1/(1-p) when train is
-// true; g (nil: the default generator) draws the mask exactly as F.dropout does.
+// true; g (nil: the default generator) draws the mask exactly as F.dropout does. In a scope
+// with row keys (Scope.RowKeys) each row's mask comes from its key instead (see
+// keyedDropout): the same probabilities, other draws than F.dropout's.
 func Dropout(s *Scope, x *Tensor, p float64, train bool, g *Generator) *Tensor {
+	if train && p > 0 && s.rowKeys != nil {
+		return keyedDropout(s, x, p, g)
+	}
 	h, err := shim.Dropout(x.handle("dropout"), p, train, g.genFor("dropout", x.Device(), train && p > 0), s.mode())
 	return s.result("dropout", h, err)
 }
@@ -192,6 +197,10 @@ type AttentionOpts struct {
 // (…, S, E) keys. On libtorch ≥ 2.1 it uses the fused kernel (when no generator is given),
 // otherwise the explicit formula.
 func ScaledDotProductAttention(s *Scope, q, k, v *Tensor, o AttentionOpts) *Tensor {
+	if o.Dropout > 0 && s.rowKeys != nil {
+		fail("sdpa", ErrInvalid, "attention dropout cannot be keyed by row (Scope.RowKeys): its mask would depend on "+
+			"the batch; use dropout 0 on attention weights in a keyed scope")
+	}
 	h, err := shim.SDPA(q.handle("sdpa"), k.handle("sdpa"), v.handle("sdpa"), opt("sdpa", o.Mask), o.Dropout, o.Causal,
 		o.Scale, o.Generator.genFor("sdpa", q.Device(), o.Dropout > 0), s.mode())
 	return s.result("scaled_dot_product_attention", h, err)

@@ -20,7 +20,8 @@ type Scope struct {
 	grad      bool
 	trainMode Mode
 	gen       *Generator
-	autocast  DType // the autocast dtype; 0 (Uint8, never valid) means off
+	autocast  DType    // the autocast dtype; 0 (Uint8, never valid) means off
+	rowKeys   []uint64 // keys of the batch rows for keyed dropout (RowKeys); nil: none
 	tensors   []*Tensor
 	children  []*Scope
 	freed     int // tensors of this scope freed early (compacted away now and then)
@@ -69,7 +70,7 @@ func (s *Scope) GradEnabled() bool { return s.grad }
 // in s until s closes. Close the first one instead (it closes the second).
 func (s *Scope) Child() *Scope {
 	c := newScope(s, s.device, s.grad)
-	c.trainMode, c.gen, c.autocast = s.trainMode, s.gen, s.autocast
+	c.trainMode, c.gen, c.autocast, c.rowKeys = s.trainMode, s.gen, s.autocast, s.rowKeys
 	if len(s.children) >= 32 {
 		// Drop closed children so a long-lived parent does not accumulate them.
 		live := s.children[:0]
@@ -156,6 +157,22 @@ func (s *Scope) Train(g *Generator) *Scope {
 	c.trainMode, c.gen = ModeTrain, g
 	return c
 }
+
+// RowKeys opens a child scope in which Dropout draws the mask of each row of its input's
+// first dimension (a batch's samples) from that row's key, the scope's generator and the
+// element's place in the row, instead of drawing one mask for the whole tensor. A sample
+// then gets the same mask whatever else is in its batch (how many samples, how long the
+// padded rows are, which process of a data-parallel run holds it), provided the scope's
+// generator starts each forward in the same state. The input of every dropout in the scope
+// must have len(keys) rows. Nil keys turn keyed dropout off. See Dropout.
+func (s *Scope) RowKeys(keys []uint64) *Scope {
+	c := s.Child()
+	c.rowKeys = keys
+	return c
+}
+
+// Keys is the scope's row keys (nil: none).
+func (s *Scope) Keys() []uint64 { return s.rowKeys }
 
 // Eval opens a child scope in evaluation mode (frozen modules inside a training step run in
 // one, as fine-tuning code calls module.eval() on them).

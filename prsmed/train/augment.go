@@ -75,9 +75,18 @@ func (f Flips) Tensor(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	return x.Flip(s, dims...)
 }
 
-// drawFlips picks each flip with probability ½ from a generator seeded by the run's seed
-// and the sample's place in the run, so a resumed run draws the same flips.
-func drawFlips(seed, epoch uint64, step, k int) Flips {
-	r := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, epoch<<32|uint64(step)<<8|uint64(k)))
+// drawFlips picks each flip with probability ½ from a generator seeded by the run's seed,
+// the epoch and the sample's index in the training set. The draw belongs to the sample, not
+// to its place in a batch: a resumed run draws the same flips, and so does a run whose
+// batches are cut differently (another batch size, or the epoch's order sharded over
+// several processes), so that data-parallel training sees the flips one process sees.
+func drawFlips(seed, epoch uint64, idx int) Flips {
+	r := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, flipStream(epoch, idx)))
 	return Flips{H: r.IntN(2) == 1, V: r.IntN(2) == 1}
+}
+
+// flipStream is the generator stream of a sample's flips: distinct for every (epoch, index)
+// with an index below 2⁴⁰ and an epoch below 2²⁴.
+func flipStream(epoch uint64, idx int) uint64 {
+	return epoch<<40 | uint64(idx)&(1<<40-1)
 }

@@ -64,6 +64,7 @@ type batch struct {
 	step    int
 	scope   *torch.Scope
 	in      prsmed.Inputs // SAM, CLIP, Masks (nil when every sample was skipped) and Samples
+	idx     []int         // the training-set index of each sample kept (row keys for dropout)
 	n       int           // samples kept
 	skipped []skip
 	err     error // a failure that is not a sample's fault (stops the run)
@@ -212,6 +213,7 @@ func (p *pipeline) build(pb *pendingBatch) *batch {
 		}
 		sam, clipIn, masks = append(sam, x.sam), append(clipIn, x.clip), append(masks, x.mask)
 		smps = append(smps, x.sample)
+		b.idx = append(b.idx, x.base.idx)
 	}
 	b.n = len(smps)
 	if b.n > 0 {

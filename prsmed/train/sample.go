@@ -56,8 +56,10 @@ type prepared struct {
 	source          data.Sample
 }
 
-// prepare is a worker's job for one sample of a batch.
-func (p *pipeline) prepare(idx, step, k int) (out prepared) {
+// prepare is a worker's job for one sample of a batch: sample idx of the training set, at
+// place k of batch step (neither changes what the sample becomes: its flips are drawn for
+// the sample itself).
+func (p *pipeline) prepare(idx, _, _ int) (out prepared) {
 	smp := p.set[idx]
 	out.source = smp
 	it := p.cache.get(idx)
@@ -73,7 +75,7 @@ func (p *pipeline) prepare(idx, step, k int) (out prepared) {
 	if !p.flip {
 		return out
 	}
-	f := drawFlips(p.seed, uint64(p.epoch), step, k).ForQuestion(it.sample.Question)
+	f := drawFlips(p.seed, uint64(p.epoch), idx).ForQuestion(it.sample.Question)
 	if f == (Flips{}) {
 		return out
 	}

@@ -40,17 +40,26 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 		return vals, nil
 	}
 	dev := t.M.Store.Device()
-	// The step's random draws (dropout) come from a generator of its own on the model's
-	// device, seeded by the run's seed and the step, so a resumed run draws what an
-	// uninterrupted one would.
-	g, err := torch.NewGenerator(t.Cfg.Seed*1_000_003+seed, dev)
-	if err != nil {
-		return vals, err
+	// The step's random draws (dropout) are keyed by sample: each sample's masks come from
+	// its training-set index and from a generator on the model's device seeded by the run's
+	// seed and the step, restarted for every micro-batch (torch.Scope.RowKeys). A sample
+	// thus gets the same masks whichever batch, micro-batch or process it lands in, so
+	// gradient accumulation and data parallelism train as one process with the whole batch
+	// does, and a resumed run draws what an uninterrupted one would.
+	stepSeed := t.Cfg.Seed*1_000_003 + seed
+	keys := make([]uint64, len(b.idx))
+	for i, j := range b.idx {
+		keys[i] = uint64(j)
 	}
-	defer g.Close()
+	var gens []*torch.Generator
+	defer func() {
+		for _, g := range gens {
+			g.Close()
+		}
+	}()
 	root := torch.NewScope(dev)
 	defer root.Close()
-	s := root.Train(g)
+	s := root.Train(nil)
 	if t.Cfg.Autocast != 0 {
 		// Mixed precision: matmuls and convolutions in the autocast dtype, parameters and
 		// their gradients in their own dtype, losses in float32 (losses.Weights.WithCE).
@@ -65,7 +74,12 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 	var sum *torch.Tensor
 	for off := 0; off < b.n; off += micro {
 		k := min(micro, b.n-off)
-		ms := s.Child()
+		g, err := torch.NewGenerator(stepSeed, dev)
+		if err != nil {
+			return vals, err
+		}
+		gens = append(gens, g)
+		ms := s.Train(g).RowKeys(keys[off : off+k])
 		part := in
 		if k < b.n {
 			part = narrowInputs(ms, in, off, k)

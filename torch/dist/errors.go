@@ -59,32 +59,31 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// classify picks the sentinels that a libtorch message matches.
-func classify(msg string) []error {
-	m := strings.ToLower(msg)
-	var ks []error
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(m, s) {
-				return true
-			}
-		}
-		return false
+// classify picks the sentinels of a failed shim call from its status code, which says what
+// the shim saw: the type of the C++ exception (c10d's, Gloo's, and on libtorch 2.x
+// c10::DistNetworkError and its kin) or that the call ran out of its time. Messages differ
+// between libtorch versions and are never read here.
+func classify(err error) []error {
+	switch codeOf(err) {
+	case shim.DistTimeout:
+		return []error{ErrTimeout}
+	case shim.DistNetwork, shim.DistStore:
+		return []error{ErrPeer}
+	case shim.DistInvalid:
+		return []error{ErrConfig}
+	case shim.DistListen:
+		return []error{ErrPortBusy, ErrConfig}
 	}
-	if has("timed out", "timeout", "time out") {
-		ks = append(ks, ErrTimeout)
+	return nil
+}
+
+// codeOf is the shim's status code of err (0 when err did not come from the shim).
+func codeOf(err error) int {
+	var se *shim.Error
+	if errors.As(err, &se) {
+		return se.Code
 	}
-	if has("connection closed", "reset by peer", "broken pipe", "connection refused", "socket closed",
-		"closed by peer", "end of file", "eof", "failed to recv", "failed to send", "peer") {
-		ks = append(ks, ErrPeer)
-	}
-	if has("size mismatch", "mismatch", "sizes", "must match", "different size") {
-		ks = append(ks, ErrMismatch)
-	}
-	if has("address already in use", "errno: 98") {
-		ks = append(ks, ErrPortBusy)
-	}
-	return ks
+	return 0
 }
 
 // libtorchMsg is the message of a shim error (without libtorch's source location noise).

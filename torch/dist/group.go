@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -151,9 +150,9 @@ func Init(ctx context.Context, cfg Config) (*Group, error) {
 	store, err := shim.NewTCPStore(e.MasterAddr, e.MasterPort, e.WorldSize, e.Rank == 0, false, ms(timeout))
 	if err != nil {
 		msg := libtorchMsg(err)
-		kinds := classify(msg)
+		kinds := classify(err)
 		switch {
-		case e.Rank == 0 && (errors.Is(&Error{kinds: kinds}, ErrPortBusy) || strings.Contains(strings.ToLower(msg), "bind")):
+		case e.Rank == 0 && codeOf(err) == shim.DistListen:
 			return fail([]error{ErrPortBusy, ErrConfig}, nil,
 				"cannot host the store on MASTER_ADDR:MASTER_PORT=%s: the port is busy or the address is not this "+
 					"machine's (another run may hold it; pick a free MASTER_PORT): %s", addr, msg)
@@ -181,7 +180,7 @@ func Init(ctx context.Context, cfg Config) (*Group, error) {
 		g.beatStore, g.hasBeat = bs, true
 		g.startHeartbeat()
 	} else {
-		return closeOnErr(&Error{Op: "init", Rank: e.Rank, World: e.WorldSize, Peers: []int{0}, kinds: classify(libtorchMsg(err)),
+		return closeOnErr(&Error{Op: "init", Rank: e.Rank, World: e.WorldSize, Peers: []int{0}, kinds: classify(err),
 			Msg: "a second connection to the store failed: " + libtorchMsg(err)})
 	}
 
@@ -213,7 +212,7 @@ func (g *Group) rendezvous(deadline time.Time) error {
 	}
 	storeErr := func(err error) error {
 		msg := libtorchMsg(err)
-		return fail(append(classify(msg), ErrPeer), []int{0}, "the store of rank 0 failed during the rendezvous: %s", msg)
+		return fail(append(classify(err), ErrPeer), []int{0}, "the store of rank 0 failed during the rendezvous: %s", msg)
 	}
 	n, err := g.store.Add(fmt.Sprintf("prsmed/claim/%d", g.rank), 1)
 	if err != nil {
@@ -269,7 +268,7 @@ func (g *Group) checkWorld(r int, deadline time.Time) error {
 	v, err := g.store.Get(fmt.Sprintf("prsmed/world/%d", r), ms(time.Until(deadline)))
 	if err != nil {
 		msg := libtorchMsg(err)
-		return &Error{Op: "init", Rank: g.rank, World: g.world, Peers: []int{r}, kinds: append(classify(msg), ErrTimeout),
+		return &Error{Op: "init", Rank: g.rank, World: g.world, Peers: []int{r}, kinds: append(classify(err), ErrTimeout),
 			Msg: fmt.Sprintf("did not hear from this rank before the timeout: %s", msg)}
 	}
 	if w, _ := strconv.Atoi(string(v)); w != g.world {
@@ -364,8 +363,10 @@ func (g *Group) wrap(op string, err error) error {
 	}
 	msg := libtorchMsg(err)
 	g.failedAt = time.Now()
-	e := &Error{Op: op, Rank: g.rank, World: g.world, Msg: msg, kinds: classify(msg)}
-	if e.Is(ErrTimeout) || e.Is(ErrPeer) {
+	e := &Error{Op: op, Rank: g.rank, World: g.world, Msg: msg, kinds: classify(err)}
+	// A backend failure (c10::DistBackendError, a Gloo error other than a lost connection)
+	// is a peer's fault when the heartbeats show a dead rank.
+	if e.Is(ErrTimeout) || e.Is(ErrPeer) || codeOf(err) == shim.DistBackend {
 		if dead, why := g.deadPeers(); len(dead) > 0 {
 			e.Peers = dead
 			if !e.Is(ErrPeer) {

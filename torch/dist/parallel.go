@@ -135,9 +135,14 @@ func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, roo
 
 // AllReduceGrads replaces every parameter's gradient with its average over the ranks, after
 // backward: the gradients are copied into flat buckets of at most bucketBytes (0 means
-// DefaultBucketBytes), one all-reduce runs per bucket, and the averages are copied back. A
-// parameter without a gradient counts as zeros and gets the average. The parameters must be
-// passed in the same order on every rank. Use it with gradient accumulation (several
+// DefaultBucketBytes), one all-reduce runs per bucket, and the averages are copied back.
+// Parameters without a gradient follow DistributedDataParallel with
+// find_unused_parameters, so that the ranks take the step one process would take with all
+// their samples: a parameter that has no gradient on any rank keeps none (the optimizer
+// skips it, weight decay included, as it does in one process); one that has a gradient on
+// some ranks counts as zeros on the others and gets the average everywhere. Which is the
+// case costs one more small all-reduce. The parameters must be passed in the same order on
+// every rank. Use it with gradient accumulation (several
 // backward passes per step); a Reducer overlaps the all-reduces with backward instead.
 func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, bucketBytes int64) error {
 	const name = "all_reduce_grads"
@@ -162,7 +167,8 @@ func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, buck
 // has been computed, starts that bucket's all-reduce on Gloo's threads while backward goes
 // on. Buckets start in the same order on every rank. Sync, called after backward, waits for
 // the buckets (starting those whose parameters got no gradient, as zeros), divides by the
-// group size and writes the averages into the parameters' gradients.
+// group size and writes the averages into the parameters' gradients. A parameter that got
+// no gradient on any rank keeps none, as with AllReduceGrads.
 //
 // Because Sync overwrites each gradient with the average of this backward's gradients, the
 // gradients must be zero (or absent) before each backward: call the optimizer's ZeroGrad

@@ -34,6 +34,18 @@ func init() { workers["dp"] = workDataParallel }
 // trainDP runs dpSteps AdamW steps of a small MLP on rows [lo, lo+n) of each step's global
 // batch; sync (when not nil) averages the gradients after backward.
 func trainDP(initSeed uint64, lo, n int64, prepare func(params []*torch.Tensor) error, sync func() error) ([][]float64, error) {
+	return trainDPWith(initSeed, lo, n, false, prepare, sync)
+}
+
+// dpHalf is the number of rows of the global batch that use the "half" parameter of the
+// unused-parameter variant: rank 0's rows in a group of two, none of rank 1's.
+const dpHalf = dpGlobal / 2
+
+// trainDPWith is trainDP; with unused, the store holds two more trainable parameters and
+// AdamW decays the weights: "unused" (no sample ever uses it: it must keep no gradient, so
+// AdamW leaves it, decay included) and "half", which only rows [0, dpHalf) of the global
+// batch use (a rank without such rows has no gradient for it and must count as zeros).
+func trainDPWith(initSeed uint64, lo, n int64, unused bool, prepare func(params []*torch.Tensor) error, sync func() error) ([][]float64, error) {
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	gen, err := torch.NewGenerator(initSeed, torch.CPU)
@@ -43,6 +55,11 @@ func trainDP(initSeed uint64, lo, n int64, prepare func(params []*torch.Tensor) 
 	defer gen.Close()
 	st.SetGenerator(gen)
 	m := nn.NewMLP(st.Root().Sub("mlp"), nn.Tanh, []int64{6, 16, 8, 3})
+	var half *torch.Tensor
+	if unused {
+		st.Root().Param("unused", nn.Normal(0, 1), 4)
+		half = st.Root().Param("half", nn.Normal(0, 1), 6)
+	}
 	params := st.Trainable()
 	if prepare != nil {
 		if err := prepare(params); err != nil {
@@ -51,7 +68,11 @@ func trainDP(initSeed uint64, lo, n int64, prepare func(params []*torch.Tensor) 
 	}
 	cfg := torch.DefaultAdamW()
 	cfg.LR = 1e-2
-	opt := torch.NewAdamW([]*torch.ParamGroup{{Params: params}}, cfg)
+	group := &torch.ParamGroup{Params: params}
+	if unused {
+		group.WeightDecay = 0.1
+	}
+	opt := torch.NewAdamW([]*torch.ParamGroup{group}, cfg)
 	defer opt.Close()
 	data, err := torch.NewGenerator(dpDataSeed, torch.CPU)
 	if err != nil {
@@ -69,6 +90,12 @@ func trainDP(initSeed uint64, lo, n int64, prepare func(params []*torch.Tensor) 
 			y := torch.Randn(s, data, torch.Float32, dpGlobal, 3)
 			opt.ZeroGrad()
 			loss := torch.MSELoss(s, m.Forward(s, x.Narrow(s, 0, lo, n)), y.Narrow(s, 0, lo, n), torch.ReduceMean)
+			if hi := min(lo+n, dpHalf); half != nil && hi > lo {
+				// Σ over this process's rows among the first dpHalf of (x·half)², divided
+				// by the process's row count as the mean loss is.
+				xh := x.Narrow(s, 0, lo, hi-lo).Matmul(s, half.Unsqueeze(s, 1))
+				loss = loss.Add(s, xh.Mul(s, xh).SumAll(s).MulScalar(s, 1/float64(n)))
+			}
 			loss.Backward()
 			if sync != nil {
 				if err := sync(); err != nil {
@@ -120,7 +147,7 @@ func workDataParallel(env dist.Env) (any, error) {
 		}
 		return g.AllReduceGrads(ctx, params, dpBucketMin)
 	}
-	ps, err := trainDP(dpInitSeed+uint64(env.Rank), int64(env.Rank)*per, per, prepare, sync)
+	ps, err := trainDPWith(dpInitSeed+uint64(env.Rank), int64(env.Rank)*per, per, os.Getenv("DP_UNUSED") == "1", prepare, sync)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +195,53 @@ func TestDataParallelEquivalence(t *testing.T) {
 				}
 				if mode == "overlap" && (got.Buckets < 2 || got.Overlapped != got.Buckets) {
 					t.Errorf("rank %d: %d of %d buckets started during backward, want all (and at least 2)", rank, got.Overlapped, got.Buckets)
+				}
+			}
+		})
+	}
+}
+
+// TestDataParallelUnusedParameters: a parameter that no rank uses keeps no gradient (AdamW
+// leaves it alone, weight decay included, as one process does), and one that only rank 0's
+// samples use counts as zeros on rank 1; both ways (after backward and overlapped with it),
+// two ranks end where one process with the whole batch ends.
+func TestDataParallelUnusedParameters(t *testing.T) {
+	var init [][]float64
+	want, err := trainDPWith(dpInitSeed, 0, dpGlobal, true, func(ps []*torch.Tensor) error {
+		for _, p := range ps {
+			init = append(init, p.Float64s())
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Parameter order: the MLP's three layers (weight, bias), then "unused", then "half".
+	const unusedAt, halfAt = 6, 7
+	if maxRel(want[unusedAt:unusedAt+1], init[unusedAt:unusedAt+1]) != 0 {
+		t.Fatal("one process changed the unused parameter: the reference is wrong")
+	}
+	if maxRel(want[halfAt:halfAt+1], init[halfAt:halfAt+1]) < 1e-3 {
+		t.Fatal("the half-used parameter did not move in one process: the test could not see it")
+	}
+	for _, mode := range []string{"post", "overlap"} {
+		t.Run(mode, func(t *testing.T) {
+			res := mustOK(t, spawn(t, "dp", 2, 3*time.Minute, func(rank int, env []string) []string {
+				return append(env, "DP_MODE="+mode, "DP_UNUSED=1")
+			}))
+			for rank, raw := range res {
+				var got dpResult
+				if err := json.Unmarshal(raw, &got); err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Params) != len(want) {
+					t.Fatalf("rank %d: %d parameters, want %d", rank, len(got.Params), len(want))
+				}
+				if rel := maxRel(got.Params[unusedAt:unusedAt+1], init[unusedAt:unusedAt+1]); rel != 0 {
+					t.Errorf("rank %d: the parameter no rank uses moved by %.3g relative (AdamW must skip it, as in one process)", rank, rel)
+				}
+				if rel := maxRel(got.Params, want); rel > 1e-5 {
+					t.Errorf("rank %d: parameters differ from one process with batch %d by %.3g relative (limit 1e-5)", rank, dpGlobal, rel)
 				}
 			}
 		})

@@ -13,6 +13,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/exception.h>
+#include <torch/csrc/distributed/c10d/socket.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
 
@@ -26,6 +28,7 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
 #endif
+#include <gloo/common/error.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #define TT_HAS_GLOO 1
 #endif
@@ -44,6 +47,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 using namespace tt;
@@ -75,15 +79,102 @@ namespace {
 
 ms timeout_of(tt_pg pg, int64_t timeout_ms) { return timeout_ms > 0 ? ms(timeout_ms) : pg->timeout; }
 
-// wait blocks until w finishes or the timeout passes; either way it throws the error.
+// WorkTimeout: a work that did not finish in its time.
+struct WorkTimeout : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// wait blocks until w finishes or the timeout passes; the work's own exception passes
+// through with its type (dist_guard classifies it).
 void wait(const c10::intrusive_ptr<c10d::Work> &w, ms timeout, const char *op) {
-  bool ok = false;
+  if (!w->wait(timeout)) throw WorkTimeout(std::string(op) + " did not finish within its timeout");
+}
+
+const char *what_of(const std::exception &e) {
+  if (auto *c = dynamic_cast<const c10::Error *>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+// dist_code is the status code of the exception being handled (call it inside a catch
+// block only): from the exception's type, or TT_DIST_TIMEOUT when the call had run for its
+// whole timeout (timeout_ms > 0) when it failed, whatever the type.
+int dist_code(bool timed_out, char **msg) {
   try {
-    ok = w->wait(timeout);
-  } catch (const c10::Error &e) {
-    throw std::runtime_error(e.what_without_backtrace());
+    throw;
+  } catch (const WorkTimeout &e) {
+    *msg = dup(e.what());
+    return TT_DIST_TIMEOUT;
+  } catch (const c10d::TimeoutError &e) {
+    *msg = dup(what_of(e));
+    return TT_DIST_TIMEOUT;
+  } catch (const std::invalid_argument &e) {
+    *msg = dup(e.what());
+    return TT_DIST_INVALID;
+  } catch (const std::exception &e) {
+    *msg = dup(what_of(e));
+    if (timed_out) return TT_DIST_TIMEOUT;
+    try {
+      throw;
+#if TORCH_VERSION_MAJOR >= 2
+    } catch (const c10::DistNetworkError &) {  // c10d::SocketError among them
+      return TT_DIST_NETWORK;
+    } catch (const c10::DistStoreError &) {
+      return TT_DIST_STORE;
+    } catch (const c10::DistBackendError &) {
+      return TT_DIST_BACKEND;
+#else
+    } catch (const c10d::SocketError &) {
+      return TT_DIST_NETWORK;
+    } catch (const c10d::C10dError &) {
+      return TT_DIST_BACKEND;
+#endif
+#ifdef TT_HAS_GLOO
+    } catch (const gloo::IoException &) {
+      return TT_DIST_NETWORK;
+    } catch (const gloo::Exception &) {
+      return TT_DIST_BACKEND;
+#endif
+    } catch (const std::system_error &) {
+      return TT_DIST_NETWORK;
+    } catch (const c10::OutOfMemoryError &) {
+      return TT_OOM;
+    } catch (const c10::Error &) {
+      return TT_ERR;
+    } catch (const std::bad_alloc &) {
+      return TT_OOM;
+    } catch (...) {
+      return TT_STD;
+    }
+  } catch (...) {
+    *msg = dup("unknown C++ exception");
+    return TT_UNKNOWN;
   }
-  if (!ok) throw std::runtime_error(std::string(op) + " was aborted");
+}
+
+// dist_guard runs f as guard does, classifying a failure with dist_code; timeout is the
+// call's time limit (zero: none).
+template <class F>
+int dist_guard(char **msg, ms timeout, F &&f) {
+  auto start = std::chrono::steady_clock::now();
+  try {
+    apply_threads();
+    f();
+    return TT_OK;
+  } catch (...) {
+    bool late = timeout.count() > 0 && std::chrono::steady_clock::now() - start >= timeout;
+    return dist_code(late, msg);
+  }
+}
+
+// dist_status is status with dist_guard's codes.
+template <class F>
+tt_status dist_status(ms timeout, F &&f) {
+  tt_status r{0, TT_OK, nullptr};
+  r.code = dist_guard(&r.msg, timeout, [&] {
+    at::NoGradGuard ng;
+    r.v = f();
+  });
+  return r;
 }
 
 c10d::ReduceOp reduce_op(int op) {
@@ -172,13 +263,48 @@ std::vector<Bucket> plan(const std::vector<at::Tensor> &ts, int64_t bucket_bytes
 
 at::Tensor slot(const Bucket &b, size_t j) { return b.flat.narrow(0, b.off[j], b.numel[j]); }
 
-// write_grads divides each bucket by the group size and writes it into the parameters'
-// gradients (creating those that are undefined).
-void write_grads(std::vector<Bucket> &bs, std::vector<at::Tensor> &params, int size) {
+// Presence flags: which parameters have a gradient on at least one rank. A parameter that
+// no rank used keeps no gradient (AdamW then skips it, as it would in one process); one that
+// some ranks used counts as zeros on the others, as DistributedDataParallel does with
+// find_unused_parameters. The flags travel in an all-reduce of their own, started after the
+// buckets (every rank starts the collectives in the same order).
+struct Presence {
+  at::Tensor flags;  // (n,) float32 on the group's device: 1 where this rank has a gradient
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+Presence start_presence(tt_pg pg, const std::vector<at::Tensor> &params, const std::vector<char> &have, ms timeout) {
+  at::NoGradGuard ng;
+  std::vector<float> h(have.size());
+  for (size_t i = 0; i < have.size(); i++) h[i] = have[i] ? 1.0f : 0.0f;
+  Presence p;
+  p.flags = at::tensor(h, at::TensorOptions().dtype(at::kFloat));
+  if (!params.empty()) p.flags = p.flags.to(params[0].device());
+  p.work = allreduce_async(pg, p.flags, TT_RED_SUM, timeout);
+  return p;
+}
+
+// any_rank waits for the presence all-reduce and returns, per parameter, whether some rank
+// had its gradient.
+std::vector<char> any_rank(Presence &p, ms timeout) {
+  wait(p.work, timeout, "all_reduce_grads (gradient presence)");
+  at::Tensor f = p.flags.to(at::kCPU).contiguous();
+  const float *v = f.data_ptr<float>();
+  std::vector<char> out((size_t)f.numel());
+  for (size_t i = 0; i < out.size(); i++) out[i] = v[i] > 0.5f;
+  return out;
+}
+
+// write_grads divides each bucket by the group size and writes it into the gradients of the
+// parameters that some rank had a gradient for (creating those that are undefined here).
+// The others keep no gradient.
+void write_grads(std::vector<Bucket> &bs, std::vector<at::Tensor> &params, int size,
+                 const std::vector<char> &present) {
   at::NoGradGuard ng;
   for (auto &b : bs) {
     b.flat.div_(size);
     for (size_t j = 0; j < b.idx.size(); j++) {
+      if (!present[b.idx[j]]) continue;
       at::Tensor &p = params[b.idx[j]];
       at::Tensor v = slot(b, j).view(p.sizes());
       at::Tensor g = p.grad();
@@ -268,7 +394,7 @@ int tt_c10d_has_nccl(void) {
 tt_ptr_result tt_store_tcp(const char *host, int port, int world_size, int is_server,
                            int wait_workers, int64_t timeout_ms) {
   tt_ptr_result r{nullptr, TT_OK, nullptr};
-  r.code = guard(&r.msg, [&] {
+  r.code = dist_guard(&r.msg, ms(timeout_ms > 0 ? timeout_ms : 300000), [&] {
     if (port < 0 || port > 65535) throw std::invalid_argument("port out of range");
     c10d::TCPStoreOptions o;
     o.port = (std::uint16_t)port;
@@ -279,6 +405,10 @@ tt_ptr_result tt_store_tcp(const char *host, int port, int world_size, int is_se
     auto s = c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
     r.p = new tt_store_s{std::move(s)};
   });
+  // The host of the store failed otherwise than by time: it could not listen.
+  if (is_server && r.code != TT_OK && r.code != TT_DIST_TIMEOUT && r.code != TT_DIST_INVALID &&
+      r.code != TT_OOM)
+    r.code = TT_DIST_LISTEN;
   return r;
 }
 
@@ -292,7 +422,7 @@ void tt_store_free(tt_store s) {
 }
 
 tt_status tt_store_set(tt_store s, const char *key, const void *data, int64_t n) {
-  return status([&] {
+  return dist_status(ms(0), [&] {
     const uint8_t *p = (const uint8_t *)data;
     s->s->set(key, std::vector<uint8_t>(p, p + n));
     return 0.0;
@@ -301,7 +431,7 @@ tt_status tt_store_set(tt_store s, const char *key, const void *data, int64_t n)
 
 tt_bytes_result tt_store_get(tt_store s, const char *key, int64_t timeout_ms) {
   tt_bytes_result r{nullptr, 0, TT_OK, nullptr};
-  r.code = guard(&r.msg, [&] {
+  r.code = dist_guard(&r.msg, ms(timeout_ms > 0 ? timeout_ms : 300000), [&] {
     s->s->wait({std::string(key)}, ms(timeout_ms > 0 ? timeout_ms : 300000));
     auto v = s->s->get(key);
     r.data = (char *)std::malloc(v.size() + 1);
@@ -313,17 +443,17 @@ tt_bytes_result tt_store_get(tt_store s, const char *key, int64_t timeout_ms) {
 }
 
 tt_status tt_store_add(tt_store s, const char *key, int64_t delta) {
-  return status([&] { return (double)s->s->add(key, delta); });
+  return dist_status(ms(0), [&] { return (double)s->s->add(key, delta); });
 }
 
 tt_status tt_store_check(tt_store s, const char *key) {
-  return status([&] { return s->s->check({std::string(key)}) ? 1.0 : 0.0; });
+  return dist_status(ms(0), [&] { return s->s->check({std::string(key)}) ? 1.0 : 0.0; });
 }
 
 tt_ptr_result tt_pg_new(int backend, tt_store s, const char *prefix, int rank, int size,
                         int64_t timeout_ms, const char *iface, const char *host, int device) {
   tt_ptr_result r{nullptr, TT_OK, nullptr};
-  r.code = guard(&r.msg, [&] {
+  r.code = dist_guard(&r.msg, ms(timeout_ms > 0 ? timeout_ms : 1800000), [&] {
     if (s == nullptr) throw std::invalid_argument("no store");
     if (size < 1 || rank < 0 || rank >= size)
       throw std::invalid_argument("rank " + std::to_string(rank) + " is outside a group of " +
@@ -385,7 +515,7 @@ int tt_pg_rank(tt_pg pg) { return pg->rank; }
 int tt_pg_size(tt_pg pg) { return pg->size; }
 
 tt_status tt_pg_allreduce(tt_pg pg, tt_tensor t, int op, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     at::Tensor x = T(t);
     check_tensor(pg, x, "all_reduce");
     if (!x.is_contiguous()) throw std::invalid_argument("all_reduce: the tensor must be contiguous");
@@ -397,7 +527,7 @@ tt_status tt_pg_allreduce(tt_pg pg, tt_tensor t, int op, int64_t timeout_ms) {
 }
 
 tt_status tt_pg_broadcast(tt_pg pg, tt_tensor t, int root, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     at::Tensor x = T(t);
     check_tensor(pg, x, "broadcast");
     if (!x.is_contiguous()) throw std::invalid_argument("broadcast: the tensor must be contiguous");
@@ -414,7 +544,7 @@ tt_status tt_pg_broadcast(tt_pg pg, tt_tensor t, int root, int64_t timeout_ms) {
 }
 
 tt_status tt_pg_allgather(tt_pg pg, tt_tensor t, tt_tensor out, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     at::Tensor x = T(t).contiguous();
     at::Tensor o = T(out);
     check_tensor(pg, x, "all_gather");
@@ -436,7 +566,7 @@ tt_status tt_pg_allgather(tt_pg pg, tt_tensor t, tt_tensor out, int64_t timeout_
 }
 
 tt_status tt_pg_barrier(tt_pg pg, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     ms to = timeout_of(pg, timeout_ms);
     c10d::BarrierOptions o;
     o.timeout = to;
@@ -451,7 +581,7 @@ tt_status tt_pg_barrier(tt_pg pg, int64_t timeout_ms) {
 
 tt_status tt_dp_broadcast(tt_pg pg, const tt_tensor *ts, int64_t n, int root,
                           int64_t bucket_bytes, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     if (root < 0 || root >= pg->size)
       throw std::invalid_argument("broadcast: root " + std::to_string(root) + " is outside the group");
     std::vector<at::Tensor> v = tensors(ts, n);
@@ -477,7 +607,7 @@ tt_status tt_dp_broadcast(tt_pg pg, const tt_tensor *ts, int64_t n, int root,
 
 tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
                                 int64_t bucket_bytes, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(pg, timeout_ms), [&] {
     std::vector<at::Tensor> v = tensors(params, n);
     for (auto &x : v) check_tensor(pg, x, "all_reduce_grads");
     ms to = timeout_of(pg, timeout_ms);
@@ -493,10 +623,13 @@ tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
             slot(b, j).zero_();
         }
     }
-    // Start every bucket, then wait for them in order.
+    std::vector<char> have(v.size());
+    for (size_t i = 0; i < v.size(); i++) have[i] = v[i].grad().defined();
+    // Start every bucket and the presence flags, then wait for them in order.
     for (auto &b : bs) b.work = allreduce_async(pg, b.flat, TT_RED_SUM, to);
+    Presence pr = start_presence(pg, v, have, to);
     for (auto &b : bs) wait(b.work, to, "all_reduce_grads");
-    write_grads(bs, v, pg->size);
+    write_grads(bs, v, pg->size, any_rank(pr, to));
     return 0.0;
   });
 }
@@ -504,7 +637,7 @@ tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
 tt_ptr_result tt_reducer_new(tt_pg pg, const tt_tensor *params, int64_t n,
                              int64_t bucket_bytes) {
   tt_ptr_result r{nullptr, TT_OK, nullptr};
-  r.code = guard(&r.msg, [&] {
+  r.code = dist_guard(&r.msg, ms(0), [&] {
     auto red = std::make_unique<tt_reducer_s>();
     red->pg = pg;
     red->params = tensors(params, n);
@@ -537,7 +670,7 @@ tt_ptr_result tt_reducer_new(tt_pg pg, const tt_tensor *params, int64_t n,
 }
 
 tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
-  return status([&] {
+  return dist_status(timeout_of(r->pg, timeout_ms), [&] {
     std::lock_guard<std::mutex> lk(r->mu);
     ms to = timeout_of(r->pg, timeout_ms);
     // Reset for the next step whatever happens below.
@@ -557,7 +690,8 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
     } reset{r};
     if (!r->error.empty()) throw std::runtime_error("gradient hook: " + r->error);
     {
-      // Parameters that got no gradient in this backward count as zeros.
+      // Parameters that got no gradient in this backward count as zeros in the sum (and
+      // keep no gradient when no rank had one).
       at::NoGradGuard ng;
       for (size_t i = 0; i < r->params.size(); i++) {
         if (r->ready[i]) continue;
@@ -567,8 +701,9 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
       }
     }
     r->launch();
+    Presence pr = start_presence(r->pg, r->params, r->ready, to);
     for (auto &b : r->buckets) wait(b.work, to, "all_reduce_grads");
-    write_grads(r->buckets, r->params, r->pg->size);
+    write_grads(r->buckets, r->params, r->pg->size, any_rank(pr, to));
     return 0.0;
   });
 }

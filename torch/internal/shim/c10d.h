@@ -24,6 +24,27 @@ typedef struct { void *p; int code; char *msg; } tt_ptr_result;
 /* A byte string result: data is malloc'd (free it), n its length. */
 typedef struct { char *data; int64_t n; int code; char *msg; } tt_bytes_result;
 
+/* Status codes of the calls below, besides shim.h's: what failed, from the exception's type
+ * and the call's own clock, never from its message.
+ *   TT_DIST_TIMEOUT: the call ran out of its time (c10d::TimeoutError, a work that did not
+ *     finish, or any failure once the call's timeout had passed).
+ *   TT_DIST_NETWORK: a connection failed (gloo::IoException; c10d::SocketError; 2.x:
+ *     c10::DistNetworkError; std::system_error).
+ *   TT_DIST_BACKEND: the backend failed otherwise (other gloo::Exception; 2.x:
+ *     c10::DistBackendError; 1.13: other c10d::C10dError).
+ *   TT_DIST_STORE: the store failed (2.x: c10::DistStoreError).
+ *   TT_DIST_INVALID: an argument this surface rejects (std::invalid_argument).
+ *   TT_DIST_LISTEN: tt_store_tcp could not host the store (any failure of the server other
+ *     than a timeout: the port is taken or the address is not this machine's). */
+enum {
+  TT_DIST_TIMEOUT = 20,
+  TT_DIST_NETWORK = 21,
+  TT_DIST_BACKEND = 22,
+  TT_DIST_STORE = 23,
+  TT_DIST_INVALID = 24,
+  TT_DIST_LISTEN = 25
+};
+
 /* Reduction ops (the Go side keeps the same numbers). */
 enum { TT_RED_SUM = 0, TT_RED_AVG = 1, TT_RED_MAX = 2, TT_RED_MIN = 3 };
 
@@ -75,13 +96,16 @@ tt_status tt_pg_barrier(tt_pg pg, int64_t timeout_ms);
 tt_status tt_dp_broadcast(tt_pg pg, const tt_tensor *ts, int64_t n, int root,
                           int64_t bucket_bytes, int64_t timeout_ms);
 /* Averages the gradients of the parameters across ranks, one all-reduce per bucket of at
- * most bucket_bytes. A parameter without a gradient counts as zeros and gets one. */
+ * most bucket_bytes, plus one small all-reduce of which parameters have a gradient. A
+ * parameter without a gradient on this rank counts as zeros and gets the average when some
+ * other rank has one; a parameter that no rank has a gradient for keeps none. */
 tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
                                 int64_t bucket_bytes, int64_t timeout_ms);
 /* A reducer registers a gradient hook on every parameter: when all the gradients of a
  * bucket have been computed during backward, the bucket's all-reduce starts at once, while
  * backward goes on. tt_reducer_finish waits for all buckets (launching those whose
- * parameters got no gradient, as zeros), averages, and writes the results into .grad. */
+ * parameters got no gradient, as zeros), averages, and writes the results into .grad,
+ * leaving without one the parameters that got no gradient on any rank. */
 tt_ptr_result tt_reducer_new(tt_pg pg, const tt_tensor *params, int64_t n,
                              int64_t bucket_bytes);
 tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms);

@@ -27,6 +27,17 @@ const (
 	RedMin = C.TT_RED_MIN
 )
 
+// Status codes of the distributed calls, as in c10d.h: what failed, from the C++
+// exception's type and the call's clock (an *Error's Code).
+const (
+	DistTimeout = C.TT_DIST_TIMEOUT // the call ran out of its time
+	DistNetwork = C.TT_DIST_NETWORK // a connection failed
+	DistBackend = C.TT_DIST_BACKEND // the backend failed otherwise
+	DistStore   = C.TT_DIST_STORE   // the store failed
+	DistInvalid = C.TT_DIST_INVALID // an argument the shim rejects
+	DistListen  = C.TT_DIST_LISTEN  // the store could not be hosted (port taken, address not here)
+)
+
 // Backends, as in c10d.h.
 const (
 	BackendGloo = C.TT_PG_GLOO
