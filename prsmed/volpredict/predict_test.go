@@ -245,3 +245,28 @@ func TestMaskNIfTIReadByNibabel(t *testing.T) {
 		}
 	}
 }
+
+// cancelling is a stub that cancels the run's context during its first call.
+type cancelling struct {
+	stub
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) PredictBatch(ctx context.Context, imgs []image.Image, qs []string) ([]*prsmed.Prediction, error) {
+	c.cancel()
+	return c.stub.PredictBatch(ctx, imgs, qs)
+}
+
+// TestPredictStopsBetweenBatches: a context cancelled during a batch stops the run before
+// the next one.
+func TestPredictStopsBetweenBatches(t *testing.T) {
+	v := readGolden(t, "series")
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &cancelling{stub: stub{mask: bright}, cancel: cancel}
+	if _, _, err := Predict(ctx, c, v, "q", Options{BatchSize: 1}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if c.calls != 1 {
+		t.Fatalf("%d batches after the cancel, want 1", c.calls)
+	}
+}
