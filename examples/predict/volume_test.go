@@ -85,3 +85,43 @@ func TestPredictVolumeSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictVolumeNIfTI: a NIfTI input gives a mask on its grid (coronal slicing here)
+// and no SEG; usage errors of -volume are refused before any work.
+func TestPredictVolumeNIfTI(t *testing.T) {
+	ckpt := tinyBundle(t)
+	in := filepath.Join(goldenVolumes, "qform_n1.nii.gz")
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runPredict("-checkpoint", ckpt, "-volume", in, "-out", out, "-plane", "coronal", "-threshold", "0.0001", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	src, err := volume.ReadNIfTI(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask, err := volume.ReadNIfTI(filepath.Join(out, volumeMaskName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.SameGrid(mask, 1e-5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, volumeSEGName)); !os.IsNotExist(err) {
+		t.Fatalf("a SEG was written for a NIfTI input: %v", err)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"-volume", in, "-images", "x"}, "exactly one of -images, -data and -volume"},
+		{[]string{"-volume", in, "-plane", "oblique"}, "-plane"},
+		{[]string{"-volume", in, "-threshold", "1.5"}, "-threshold"},
+		{[]string{"-volume", filepath.Join(goldenVolumes, "missing.nii")}, "missing.nii"},
+	} {
+		code, _, stderr := runPredict(append([]string{"-checkpoint", ckpt, "-out", out}, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q, want it to mention %q", c.args, code, stderr, c.msg)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
@@ -272,5 +273,38 @@ func TestSegmentVolumeHostile(t *testing.T) {
 	}
 	if len(f.sizes()) != 0 {
 		t.Fatalf("hostile volumes reached the model: %v", f.sizes())
+	}
+}
+
+// TestSegmentVolumeBusy: while a volume runs, a second one is refused at once with 503.
+func TestSegmentVolumeBusy(t *testing.T) {
+	f := &fake{block: make(chan struct{})}
+	ts, _ := newTest(t, f, BatchConfig{}, Config{})
+	raw := readTestFile(t, "sform_n1.nii")
+	done := make(chan int)
+	go func() {
+		body, ct := formBody(t, "volume", raw, "question", "Where?")
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
+		req.Header.Set("Content-Type", ct)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	for len(f.sizes()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	body, ct := formBody(t, "volume", raw, "question", "Where?")
+	resp := post(t, ts.URL+"/v1/segment-volume", body, ct)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second volume: %d, want 503", resp.StatusCode)
+	}
+	close(f.block)
+	if code := <-done; code != 200 {
+		t.Fatalf("first volume: %d", code)
 	}
 }
