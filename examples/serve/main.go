@@ -240,6 +240,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
 	defer cancel()
 	err = hs.Shutdown(sctx)
+	srv.StopVolumes() // a volume still running after the timeout stops after its batch
 	if cerr := b.Close(sctx); err == nil {
 		err = cerr
 	}

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"image"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,5 +308,49 @@ func TestSegmentVolumeBusy(t *testing.T) {
 	close(f.block)
 	if code := <-done; code != 200 {
 		t.Fatalf("first volume: %d", code)
+	}
+}
+
+// TestStopVolumes: StopVolumes cancels a running volume (answered 503), returns once it
+// has stopped, and refuses later volumes.
+func TestStopVolumes(t *testing.T) {
+	f := &fake{block: make(chan struct{})}
+	b, err := NewBatcher(f, BatchConfig{MaxBatch: 4, MaxWait: time.Millisecond, Queue: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	srv := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, b)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	raw := readTestFile(t, "sform_n1.nii")
+	done := make(chan int)
+	go func() {
+		body, ct := formBody(t, "volume", raw, "question", "Where?")
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
+		req.Header.Set("Content-Type", ct)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	for len(f.sizes()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	srv.StopVolumes() // returns only after the running volume gave its slot back
+	if code := <-done; code != http.StatusServiceUnavailable {
+		t.Fatalf("stopped volume: %d, want 503", code)
+	}
+	if n := len(f.sizes()); n != 1 {
+		t.Fatalf("%d batches ran, want the one that was cancelled", n)
+	}
+	body, ct := formBody(t, "volume", raw, "question", "Where?")
+	resp := post(t, ts.URL+"/v1/segment-volume", body, ct)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("volume after StopVolumes: %d, want 503", resp.StatusCode)
 	}
 }

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -109,6 +110,8 @@ type Server struct {
 	b        *Batcher
 	decodes  chan struct{} // one element per image being decoded
 	volumes  chan struct{} // one element per volume admitted
+	volCtx   context.Context
+	volStop  context.CancelFunc // cancels running volumes (StopVolumes)
 	mux      *http.ServeMux
 	draining atomic.Bool
 	token    [32]byte // SHA-256 of the token
@@ -118,6 +121,7 @@ type Server struct {
 func New(cfg Config, b *Batcher) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux(), decodes: make(chan struct{}, max(1, cfg.MaxDecodes)), volumes: make(chan struct{}, max(1, cfg.MaxVolumes))}
+	s.volCtx, s.volStop = context.WithCancel(context.Background())
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
@@ -140,6 +144,16 @@ func New(cfg Config, b *Batcher) *Server {
 	s.mux.Handle("POST /v1/segment-volume", s.auth(http.HandlerFunc(s.segmentVolume)))
 	s.mux.Handle("OPTIONS /v1/", http.HandlerFunc(s.preflight))
 	return s
+}
+
+// StopVolumes cancels the volumes being predicted (they stop after their current batch
+// and answer 503) and returns once none runs; later volumes are refused with 503. Call it
+// after http.Server.Shutdown and before closing the model, which a volume uses directly.
+func (s *Server) StopVolumes() {
+	s.volStop()
+	for i := 0; i < cap(s.volumes); i++ {
+		s.volumes <- struct{}{}
+	}
 }
 
 // Drain makes /healthz report that the server is shutting down.

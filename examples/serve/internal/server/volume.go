@@ -58,12 +58,14 @@ func (s *Server) segmentVolume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-s.volumes }()
-	if s.draining.Load() {
+	if s.draining.Load() || s.volCtx.Err() != nil {
 		s.submitError(w, r, ErrClosed)
 		return
 	}
 	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.VolumeTimeout, errTimeout)
 	defer cancel()
+	stop := context.AfterFunc(s.volCtx, cancel)
+	defer stop()
 	select {
 	case s.decodes <- struct{}{}:
 	case <-ctx.Done():
@@ -86,7 +88,9 @@ func (s *Server) segmentVolume(w http.ResponseWriter, r *http.Request) {
 			s.inputError(w, bad("volume", "%v", err))
 			return
 		}
-		if ctx.Err() != nil {
+		if s.volCtx.Err() != nil {
+			err = ErrClosed
+		} else if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
 		s.volumeError(w, r, err)
