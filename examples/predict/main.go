@@ -32,6 +32,7 @@ import (
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
+	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -42,12 +43,14 @@ func main() {
 type options struct {
 	checkpoint, tokenizer, tinySAM, llava, device string
 	images, data, split, out, question, modality  string
+	volume, plane, series, label                  string
+	threshold                                     float64
 	batch, threads                                int
 	overlays, quiet, progress                     bool
 	medical                                       imageio.Options
 }
 
-const usageText = `Usage: predict -checkpoint DIR (-images DIR | -data ROOT) -out DIR [flags]
+const usageText = `Usage: predict -checkpoint DIR (-images DIR | -data ROOT | -volume FILE|DIR) -out DIR [flags]
 
 Runs a PRS-Med checkpoint over many images and writes, under -out,
 masks/<modality>/<name>.png (probabilities ×255), masks/answers.jsonl and,
@@ -59,6 +62,13 @@ examples/evaluate reads (evaluate -pred OUT/masks -gt ROOT).
 its top-level sub-folder, or -modality for files directly in the folder.
 -data: a PosMed data root; one prediction per distinct mask of -split, asked
 the row's question, and the evaluation table at the end.
+
+-volume: a NIfTI file or a DICOM series folder; every -plane slice is predicted
+(windowed with -window: CENTER,WIDTH, a preset, or min-max per slice, the default)
+and the masks are stacked into OUT/mask.nii.gz on the input's grid (same size,
+affine and orientation), with OUT/summary.json (slices with the finding, the
+largest slice and its answer, the volume in mL); for a DICOM series also
+OUT/mask.seg.dcm, a DICOM Segmentation referencing the series' instances.
 
 Images already done (mask and answer present) are skipped, so rerunning an
 interrupted command resumes it.
@@ -82,6 +92,11 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
 	fs.StringVar(&o.images, "images", "", "folder of images")
 	fs.StringVar(&o.data, "data", "", "PosMed data root")
+	fs.StringVar(&o.volume, "volume", "", "NIfTI `file` or DICOM series folder to predict slice by slice")
+	fs.StringVar(&o.plane, "plane", "axial", "slicing plane with -volume: axial, coronal or sagittal")
+	fs.StringVar(&o.series, "series", "", "SeriesInstanceUID with -volume, for a folder holding several series")
+	fs.StringVar(&o.label, "label", "finding", "segment label of the DICOM SEG written with -volume")
+	fs.Float64Var(&o.threshold, "threshold", 0.5, "probability above which a voxel is in the -volume mask")
 	fs.StringVar(&o.split, "split", "test", `PosMed split with -data: train, val, test or "all"`)
 	fs.StringVar(&o.out, "out", "", "output folder (required)")
 	fs.StringVar(&o.question, "question", "", `question for every image (default: "Where is the lesion in this image?" for -images, each row's question for -data)`)
@@ -111,8 +126,10 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, errors.New("-checkpoint is required")
 	case o.out == "":
 		return o, errors.New("-out is required")
-	case (o.images == "") == (o.data == ""):
-		return o, errors.New("give exactly one of -images and -data")
+	case countSet(o.images, o.data, o.volume) != 1:
+		return o, errors.New("give exactly one of -images, -data and -volume")
+	case o.volume != "" && !(o.threshold > 0 && o.threshold < 1):
+		return o, fmt.Errorf("-threshold %v: want a probability in (0, 1)", o.threshold)
 	case o.batch < 1:
 		return o, fmt.Errorf("-batch must be at least 1, got %d", o.batch)
 	case o.modality == "" || strings.ContainsAny(o.modality, `/\`) || o.modality == "." || o.modality == "..":
@@ -123,10 +140,29 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	default:
 		return o, fmt.Errorf(`-split %q: want train, val, test or "all"`, o.split)
 	}
+	if o.volume != "" {
+		if _, err := volume.ParsePlane(o.plane); err != nil {
+			return o, fmt.Errorf("-plane: %w", err)
+		}
+		if o.question == "" {
+			o.question = "Where is the lesion in this image?"
+		}
+	}
 	if o.quiet {
 		o.progress = false
 	}
 	return o, nil
+}
+
+// countSet counts the non-empty strings.
+func countSet(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -135,6 +171,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o, err = parseFlags(args, help)
 		return err
 	}, func(ctx context.Context) (int, error) {
+		if o.volume != "" {
+			err := predictVolume(ctx, o, stdout, stderr)
+			switch {
+			case errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil):
+				fmt.Fprintln(stderr, "predict: interrupted")
+				return 130, nil
+			case err != nil:
+				return 1, err
+			}
+			return 0, nil
+		}
 		failed, err := predict(ctx, o, stdout, stderr)
 		switch {
 		case errors.Is(err, errInterrupted) || (err != nil && ctx.Err() != nil):

@@ -41,6 +41,8 @@ type options struct {
 	maxDecodes                                    int
 	maxWait, timeout, shutdown                    time.Duration
 	maxBody, maxPixels                            int64
+	maxVolumeBody, maxVolumeVoxels                int64
+	volumeTimeout                                 time.Duration
 	logQuestions                                  bool
 }
 
@@ -82,6 +84,9 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.IntVar(&o.maxDecodes, "max-decodes", server.DefaultMaxDecodes, "most images decoded at once; admitted requests wait for a turn")
 	fs.Int64Var(&o.maxBody, "max-body", 20<<20, "largest request body in bytes (413 above)")
 	fs.Int64Var(&o.maxPixels, "max-pixels", 4096*4096, "largest image in pixels, width × height")
+	fs.Int64Var(&o.maxVolumeBody, "max-volume-body", 256<<20, "largest /v1/segment-volume body in bytes (413 above)")
+	fs.Int64Var(&o.maxVolumeVoxels, "max-volume-voxels", 1<<27, "most voxels a NIfTI upload may declare (400 above)")
+	fs.DurationVar(&o.volumeTimeout, "volume-timeout", 15*time.Minute, "per-volume time limit of /v1/segment-volume (504 after)")
 	fs.IntVar(&o.maxQuestion, "max-question", 1000, "longest question in characters")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "per-request time limit (504 after)")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -108,8 +113,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, fmt.Errorf("-max-batch (%d), -queue (%d) and -max-decodes (%d) must be at least 1", o.maxBatch, o.queue, o.maxDecodes)
 	case o.maxWait < 0 || o.timeout <= 0:
 		return o, errors.New("-max-wait must be ≥ 0 and -timeout > 0")
-	case o.maxBody < 1 || o.maxPixels < 1 || o.maxQuestion < 1:
-		return o, errors.New("-max-body, -max-pixels and -max-question must be at least 1")
+	case o.maxBody < 1 || o.maxPixels < 1 || o.maxQuestion < 1 || o.maxVolumeBody < 1 || o.maxVolumeVoxels < 1 || o.volumeTimeout <= 0:
+		return o, errors.New("-max-body, -max-pixels, -max-question, -max-volume-body and -max-volume-voxels must be at least 1, and -volume-timeout > 0")
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return o, errors.New("-tls-cert and -tls-key go together")
 	case o.logFormat != "json" && o.logFormat != "text":
@@ -154,7 +159,8 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	}
 	log := slog.New(h)
 	cfg := server.Config{MaxBody: o.maxBody, MaxPixels: o.maxPixels, MaxQuestion: o.maxQuestion, MaxDecodes: o.maxDecodes,
-		Timeout: o.timeout, LogQuestions: o.logQuestions, Logger: log}
+		Timeout: o.timeout, LogQuestions: o.logQuestions, Logger: log,
+		MaxVolumeBody: o.maxVolumeBody, MaxVolumeVoxels: o.maxVolumeVoxels, VolumeTimeout: o.volumeTimeout}
 	if o.tokenFile != "" {
 		tok, err := readToken(o.tokenFile)
 		if err != nil {
@@ -234,6 +240,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
 	defer cancel()
 	err = hs.Shutdown(sctx)
+	srv.StopVolumes() // a volume still running after the timeout stops after its batch
 	if cerr := b.Close(sctx); err == nil {
 		err = cerr
 	}

@@ -2,8 +2,9 @@
 // sub-packages) and turns them into float planes for the encoders' preprocessing. It is
 // plain Go (no libtorch), so the metrics and the data reader use it too: every image file
 // the project reads goes through Load or LoadWith. The one exception is examples/serve,
-// which receives PNG, JPEG, BMP and TIFF images as bytes over HTTP (no DICOM or NIfTI) and
-// decodes them with image.Decode, through the same registered decoders as Load.
+// which receives images as bytes over HTTP: PNG, JPEG, BMP and TIFF go through
+// image.Decode (the same registered decoders as Load), DICOM and NIfTI through the
+// dicom and nifti packages' in-memory parsers with the same options.
 package imageio
 
 import (

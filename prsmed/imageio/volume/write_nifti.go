@@ -42,25 +42,7 @@ func (t DataType) bytes() int {
 // and scl_inter 0, so stored values are the voxel values. Integer types refuse voxels that
 // are not whole numbers in range rather than rounding them.
 func WriteNIfTI(path string, v *Volume, t DataType) (err error) {
-	if err := v.Check(); err != nil {
-		return err
-	}
-	if t.bytes() == 0 {
-		return fmt.Errorf("volume: NIfTI datatype %d (want Uint8, Int16 or Float32)", int(t))
-	}
-	if t != Float32 {
-		lo, hi := 0.0, 255.0
-		if t == Int16 {
-			lo, hi = -32768, 32767
-		}
-		for n, x := range v.Data {
-			if f := float64(x); f != math.Trunc(f) || f < lo || f > hi {
-				return fmt.Errorf("volume: voxel %d is %v, not storable as NIfTI datatype %d", n, x, int(t))
-			}
-		}
-	}
-	hdr, err := niftiHeader(v, t)
-	if err != nil {
+	if err := checkWritable(v, t); err != nil {
 		return err
 	}
 	f, err := os.Create(path)
@@ -75,10 +57,27 @@ func WriteNIfTI(path string, v *Volume, t DataType) (err error) {
 			os.Remove(path)
 		}
 	}()
-	var w io.Writer = f
+	return encodeNIfTI(f, v, t, strings.HasSuffix(strings.ToLower(path), ".gz"))
+}
+
+// EncodeNIfTI writes the volume to w as WriteNIfTI writes a file (gzipped when gz), for
+// callers that send it elsewhere than a file (an HTTP response).
+func EncodeNIfTI(w io.Writer, v *Volume, t DataType, gz bool) error {
+	if err := checkWritable(v, t); err != nil {
+		return err
+	}
+	return encodeNIfTI(w, v, t, gz)
+}
+
+func encodeNIfTI(out io.Writer, v *Volume, t DataType, gz bool) error {
+	hdr, err := niftiHeader(v, t)
+	if err != nil {
+		return err
+	}
+	w := out
 	var z *gzip.Writer
-	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		z = gzip.NewWriter(f)
+	if gz {
+		z = gzip.NewWriter(out)
 		w = z
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
@@ -107,6 +106,28 @@ func WriteNIfTI(path string, v *Volume, t DataType) (err error) {
 	}
 	if z != nil {
 		return z.Close()
+	}
+	return nil
+}
+
+// checkWritable refuses volumes that type t cannot store.
+func checkWritable(v *Volume, t DataType) error {
+	if err := v.Check(); err != nil {
+		return err
+	}
+	if t.bytes() == 0 {
+		return fmt.Errorf("volume: NIfTI datatype %d (want Uint8, Int16 or Float32)", int(t))
+	}
+	if t != Float32 {
+		lo, hi := 0.0, 255.0
+		if t == Int16 {
+			lo, hi = -32768, 32767
+		}
+		for n, x := range v.Data {
+			if f := float64(x); f != math.Trunc(f) || f < lo || f > hi {
+				return fmt.Errorf("volume: voxel %d is %v, not storable as NIfTI datatype %d", n, x, int(t))
+			}
+		}
 	}
 	return nil
 }

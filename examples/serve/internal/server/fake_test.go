@@ -32,11 +32,13 @@ type fake struct {
 	panic   bool
 	failOn  string  // a batch holding this question fails
 	ctxErr  []error // the context's error after each blocked batch
+	images  []image.Image
 }
 
 func (f *fake) PredictBatch(ctx context.Context, imgs []image.Image, qs []string) ([]*prsmed.Prediction, error) {
 	f.mu.Lock()
 	f.batches = append(f.batches, len(imgs))
+	f.images = append(f.images, imgs...)
 	block, delay, pan := f.block, f.delay, f.panic
 	f.mu.Unlock()
 	if pan {
@@ -62,12 +64,14 @@ func (f *fake) PredictBatch(ctx context.Context, imgs []image.Image, qs []string
 	for _, img := range imgs {
 		b := img.Bounds()
 		g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+		prob := make([]float32, b.Dx()*b.Dy())
 		for y := 0; y < b.Dy(); y++ {
 			for x := 0; x < b.Dx()/2; x++ {
 				g.Pix[y*g.Stride+x] = 255
+				prob[y*b.Dx()+x] = 1
 			}
 		}
-		out = append(out, &prsmed.Prediction{Mask: g, Answer: "The lesion is in the top left of the image.", Zone: zones.TopLeft, Named: true})
+		out = append(out, &prsmed.Prediction{Mask: g, Prob: prob, Answer: "The lesion is in the top left of the image.", Zone: zones.TopLeft, Named: true})
 	}
 	return out, nil
 }

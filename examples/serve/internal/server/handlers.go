@@ -90,10 +90,25 @@ type SegmentResponse struct {
 	RequestID string             `json:"request_id"`
 }
 
-// segmentJSON is the JSON request body of POST /v1/segment.
+// segmentJSON is the JSON request body of POST /v1/segment (and, with Volume instead of
+// Image, of POST /v1/segment-volume).
 type segmentJSON struct {
 	Image    string `json:"image"` // base64, optionally a data: URL
+	Volume   string `json:"volume"`
 	Question string `json:"question"`
+	// DICOM and NIfTI only: the gray window, the DICOM frame, the NIfTI slice
+	// (segment), or the slicing plane (segment-volume).
+	Window string `json:"window"`
+	Frame  *int   `json:"frame"`
+	Slice  string `json:"slice"`
+	Plane  string `json:"plane"`
+}
+
+// input is what a request carries: the file's bytes, the question and the medical fields.
+type input struct {
+	raw      []byte
+	question string
+	med      medFields
 }
 
 // badRequest is an input error answered with 4xx.
@@ -113,14 +128,22 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := info(r.Context())
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	raw, question, err := s.readInput(r)
+	in, err := s.readInput(r, "image")
 	if err == nil {
-		err = s.checkQuestion(question)
+		err = s.checkQuestion(in.question)
+	}
+	if err == nil && in.med.plane != "" {
+		err = bad("plane", `"plane" belongs to /v1/segment-volume; /v1/segment takes "slice"`)
+	}
+	var mo medOptions
+	if err == nil {
+		mo, err = in.med.parse()
 	}
 	if err != nil {
 		s.inputError(w, err)
 		return
 	}
+	raw, question := in.raw, in.question
 	ri.question = question
 	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(question))
 
@@ -134,7 +157,7 @@ func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	defer adm.Release() // a no-op once submitted
 	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.Timeout, errTimeout)
 	defer cancel()
-	img, err := s.decodeAdmitted(ctx, raw)
+	img, err := s.decodeAdmitted(ctx, raw, mo)
 	raw = nil
 	if err != nil {
 		var br *badRequest
@@ -197,13 +220,22 @@ func (s *Server) inputError(w http.ResponseWriter, err error) {
 // decodeAdmitted decodes an admitted request's image when one of the MaxDecodes decoding
 // slots is free, waiting for one until ctx ends. Its errors are a *badRequest, or ctx's
 // cause when ctx ended first.
-func (s *Server) decodeAdmitted(ctx context.Context, raw []byte) (image.Image, error) {
+func (s *Server) decodeAdmitted(ctx context.Context, raw []byte, mo medOptions) (image.Image, error) {
 	select {
 	case s.decodes <- struct{}{}:
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
 	defer func() { <-s.decodes }()
+	switch medicalKind(raw) {
+	case kindDICOM:
+		return s.decodeDICOM(raw, mo)
+	case kindNIfTI:
+		return s.decodeNIfTI(raw, mo)
+	}
+	if mo.set {
+		return nil, bad("image_format", `"window", "frame" and "slice" apply to DICOM and NIfTI files only`)
+	}
 	return s.decode(raw)
 }
 
@@ -227,27 +259,34 @@ func (s *Server) submitError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
-// readInput returns the image bytes and question of a multipart or JSON request.
-func (s *Server) readInput(r *http.Request) (raw []byte, question string, err error) {
+// readInput returns the file bytes (the part or JSON field named file: "image" or
+// "volume"), question and medical fields of a multipart or JSON request.
+func (s *Server) readInput(r *http.Request, file string) (in input, err error) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return nil, "", &badRequest{http.StatusUnsupportedMediaType, "content_type", "Content-Type must be multipart/form-data or application/json"}
+		return in, &badRequest{http.StatusUnsupportedMediaType, "content_type", "Content-Type must be multipart/form-data or application/json"}
 	}
 	switch ct {
 	case "application/json":
-		var in segmentJSON
+		var j segmentJSON
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
+		if err := dec.Decode(&j); err != nil {
 			if tooLarge(err) {
-				return nil, "", s.tooLarge()
+				return in, s.tooLarge(r)
 			}
-			return nil, "", bad("json", "the JSON body is invalid: %v", err)
+			return in, bad("json", "the JSON body is invalid: %v", err)
 		}
-		if in.Image == "" {
-			return nil, "", bad("image", `the JSON body has no "image" (base64)`)
+		b64, other := j.Image, j.Volume
+		if file == "volume" {
+			b64, other = j.Volume, j.Image
 		}
-		b64 := in.Image
+		if other != "" {
+			return in, bad(file, `the JSON body of this endpoint carries the file as %q`, file)
+		}
+		if b64 == "" {
+			return in, bad(file, `the JSON body has no %q (base64)`, file)
+		}
 		if strings.HasPrefix(b64, "data:") {
 			if i := strings.Index(b64, ","); i >= 0 {
 				b64 = b64[i+1:]
@@ -255,26 +294,30 @@ func (s *Server) readInput(r *http.Request) (raw []byte, question string, err er
 		}
 		raw, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
-			return nil, "", bad("image", `"image" is not valid base64: %v`, err)
+			return in, bad(file, `%q is not valid base64: %v`, file, err)
 		}
-		return raw, in.Question, nil
+		in = input{raw: raw, question: j.Question, med: medFields{window: j.Window, slice: j.Slice, plane: j.Plane}}
+		if j.Frame != nil {
+			in.med.frame = strconv.Itoa(*j.Frame)
+		}
+		return in, nil
 	case "multipart/form-data":
 		if params["boundary"] == "" {
-			return nil, "", bad("multipart", "the multipart body has no boundary")
+			return in, bad("multipart", "the multipart body has no boundary")
 		}
-		return s.readMultipart(r)
+		return s.readMultipart(r, file)
 	}
-	return nil, "", &badRequest{http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("Content-Type %q is not supported; use multipart/form-data or application/json", ct)}
+	return in, &badRequest{http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("Content-Type %q is not supported; use multipart/form-data or application/json", ct)}
 }
 
-// readMultipart reads the parts image and question into memory (never to disk: images
-// are patient data), within the body limit.
-func (s *Server) readMultipart(r *http.Request) (raw []byte, question string, err error) {
+// readMultipart reads the parts (the file, question, window, frame, slice, plane) into
+// memory (never to disk: images are patient data), within the body limit.
+func (s *Server) readMultipart(r *http.Request, file string) (in input, err error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", bad("multipart", "the multipart body is invalid: %v", err)
+		return in, bad("multipart", "the multipart body is invalid: %v", err)
 	}
-	var haveImage, haveQuestion bool
+	var haveFile, haveQuestion bool
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -282,32 +325,40 @@ func (s *Server) readMultipart(r *http.Request) (raw []byte, question string, er
 		}
 		if err != nil {
 			if tooLarge(err) {
-				return nil, "", s.tooLarge()
+				return in, s.tooLarge(r)
 			}
-			return nil, "", bad("multipart", "the multipart body is invalid: %v", err)
+			return in, bad("multipart", "the multipart body is invalid: %v", err)
 		}
 		b, err := io.ReadAll(p)
 		p.Close()
 		if err != nil {
 			if tooLarge(err) {
-				return nil, "", s.tooLarge()
+				return in, s.tooLarge(r)
 			}
-			return nil, "", bad("multipart", "reading part %q: %v", p.FormName(), err)
+			return in, bad("multipart", "reading part %q: %v", p.FormName(), err)
 		}
 		switch p.FormName() {
-		case "image":
-			raw, haveImage = b, true
+		case file:
+			in.raw, haveFile = b, true
 		case "question":
-			question, haveQuestion = string(b), true
+			in.question, haveQuestion = string(b), true
+		case "window":
+			in.med.window = string(b)
+		case "frame":
+			in.med.frame = string(b)
+		case "slice":
+			in.med.slice = string(b)
+		case "plane":
+			in.med.plane = string(b)
 		}
 	}
-	if !haveImage {
-		return nil, "", bad("image", `the form has no "image" file`)
+	if !haveFile {
+		return in, bad(file, `the form has no %q file`, file)
 	}
 	if !haveQuestion {
-		return nil, "", bad("question", `the form has no "question" field`)
+		return in, bad("question", `the form has no "question" field`)
 	}
-	return raw, question, nil
+	return in, nil
 }
 
 func tooLarge(err error) bool {
@@ -315,8 +366,12 @@ func tooLarge(err error) bool {
 	return errors.As(err, &mbe)
 }
 
-func (s *Server) tooLarge() *badRequest {
-	return &badRequest{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBody)}
+func (s *Server) tooLarge(r *http.Request) *badRequest {
+	limit := s.cfg.MaxBody
+	if r.URL.Path == "/v1/segment-volume" {
+		limit = s.cfg.MaxVolumeBody
+	}
+	return &badRequest{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", limit)}
 }
 
 func (s *Server) checkQuestion(q string) error {

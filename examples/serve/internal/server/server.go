@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 )
 
 //go:embed static
@@ -23,16 +26,21 @@ var staticFiles embed.FS
 
 // Config is the server's behaviour; zero fields take the defaults of examples/serve.
 type Config struct {
-	MaxBody      int64         // largest request body in bytes (413 above)
-	MaxPixels    int64         // largest image, width × height (400 above)
-	MaxQuestion  int           // longest question in characters (400 above)
-	MaxDecodes   int           // most images decoded at once (admitted requests wait for a turn)
-	Timeout      time.Duration // per-request limit (504 after)
-	Token        string        // bearer token; empty: no authentication
-	CORSOrigins  []string      // origins allowed cross-origin requests; empty: none
-	LogQuestions bool          // log question text (off: only its length)
-	Info         ModelInfo     // what GET /v1/model reports
-	Logger       *slog.Logger
+	MaxBody     int64 // largest request body in bytes (413 above)
+	MaxPixels   int64 // largest image, width × height (400 above)
+	MaxQuestion int   // longest question in characters (400 above)
+	MaxDecodes  int   // most images decoded at once (admitted requests wait for a turn)
+	// Volumes (POST /v1/segment-volume) and NIfTI uploads to /v1/segment:
+	MaxVolumeBody   int64         // largest /v1/segment-volume body in bytes (413 above)
+	MaxVolumeVoxels int64         // most voxels a NIfTI upload may declare (400 above)
+	MaxVolumes      int           // volumes predicted at once (503 above)
+	VolumeTimeout   time.Duration // per-volume limit (504 after)
+	Timeout         time.Duration // per-request limit (504 after)
+	Token           string        // bearer token; empty: no authentication
+	CORSOrigins     []string      // origins allowed cross-origin requests; empty: none
+	LogQuestions    bool          // log question text (off: only its length)
+	Info            ModelInfo     // what GET /v1/model reports
+	Logger          *slog.Logger
 }
 
 // ModelInfo is the body of GET /v1/model.
@@ -79,6 +87,18 @@ func (c *Config) defaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Minute
 	}
+	if c.MaxVolumeBody == 0 {
+		c.MaxVolumeBody = 256 << 20
+	}
+	if c.MaxVolumeVoxels == 0 {
+		c.MaxVolumeVoxels = volume.MaxVoxels / 2
+	}
+	if c.MaxVolumes == 0 {
+		c.MaxVolumes = 1
+	}
+	if c.VolumeTimeout == 0 {
+		c.VolumeTimeout = 15 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -89,6 +109,9 @@ type Server struct {
 	cfg      Config
 	b        *Batcher
 	decodes  chan struct{} // one element per image being decoded
+	volumes  chan struct{} // one element per volume admitted
+	volCtx   context.Context
+	volStop  context.CancelFunc // cancels running volumes (StopVolumes)
 	mux      *http.ServeMux
 	draining atomic.Bool
 	token    [32]byte // SHA-256 of the token
@@ -97,12 +120,14 @@ type Server struct {
 // New builds the handler around a running batcher.
 func New(cfg Config, b *Batcher) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux(), decodes: make(chan struct{}, max(1, cfg.MaxDecodes))}
+	s := &Server{cfg: cfg, b: b, mux: http.NewServeMux(), decodes: make(chan struct{}, max(1, cfg.MaxDecodes)), volumes: make(chan struct{}, max(1, cfg.MaxVolumes))}
+	s.volCtx, s.volStop = context.WithCancel(context.Background())
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
 	s.cfg.Info.Limits = map[string]any{"max_body_bytes": cfg.MaxBody, "max_pixels": cfg.MaxPixels,
-		"max_question_chars": cfg.MaxQuestion, "timeout_s": cfg.Timeout.Seconds(), "max_decodes": cfg.MaxDecodes}
+		"max_question_chars": cfg.MaxQuestion, "timeout_s": cfg.Timeout.Seconds(), "max_decodes": cfg.MaxDecodes,
+		"max_volume_body_bytes": cfg.MaxVolumeBody, "max_volume_voxels": cfg.MaxVolumeVoxels, "max_volumes": cfg.MaxVolumes, "volume_timeout_s": cfg.VolumeTimeout.Seconds()}
 	s.cfg.Info.Batching.Queue = cap(b.queue)
 	s.cfg.Info.Batching.MaxBatch = b.cfg.MaxBatch
 	s.cfg.Info.Batching.MaxWaitMS = float64(b.cfg.MaxWait) / float64(time.Millisecond)
@@ -116,8 +141,19 @@ func New(cfg Config, b *Batcher) *Server {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /v1/model", s.auth(http.HandlerFunc(s.model)))
 	s.mux.Handle("POST /v1/segment", s.auth(http.HandlerFunc(s.segment)))
+	s.mux.Handle("POST /v1/segment-volume", s.auth(http.HandlerFunc(s.segmentVolume)))
 	s.mux.Handle("OPTIONS /v1/", http.HandlerFunc(s.preflight))
 	return s
+}
+
+// StopVolumes cancels the volumes being predicted (they stop after their current batch
+// and answer 503) and returns once none runs; later volumes are refused with 503. Call it
+// after http.Server.Shutdown and before closing the model, which a volume uses directly.
+func (s *Server) StopVolumes() {
+	s.volStop()
+	for i := 0; i < cap(s.volumes); i++ {
+		s.volumes <- struct{}{}
+	}
 }
 
 // Drain makes /healthz report that the server is shutting down.
