@@ -65,7 +65,7 @@ func predictVolume(ctx context.Context, o options, stdout, stderr io.Writer) (er
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	dev, err := parseDevice(o.device)
+	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
 	}

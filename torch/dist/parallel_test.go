@@ -70,7 +70,7 @@ func trainDPWith(initSeed uint64, lo, n int64, unused bool, prepare func(params 
 	cfg.LR = 1e-2
 	group := &torch.ParamGroup{Params: params}
 	if unused {
-		group.WeightDecay = 0.1
+		group.WeightDecay = torch.Float(0.1)
 	}
 	opt := torch.NewAdamW([]*torch.ParamGroup{group}, cfg)
 	defer opt.Close()
