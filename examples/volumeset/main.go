@@ -25,27 +25,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed/data/volumeset"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // usageError is a problem with the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+func usageError(msg string) error { return &cli.UsageError{Msg: msg} }
 
 const usageText = `Usage: volumeset (-image PATH -labels PATH | -subjects LIST) -table FILE -out DIR [flags]
 
@@ -66,23 +60,16 @@ type options struct {
 	force                                     bool
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err == nil {
-		err = build(ctx, o, stdout)
-	}
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "volumeset: %s\n", strings.Join(strings.Fields(err.Error()), " "))
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
+// run is the program: SIGINT and SIGTERM cancel the build; the exit status is cli's (0 done
+// or -h, 1 failed, 2 bad usage, 130 interrupted).
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	return cli.RunTool("volumeset", stderr, func(help io.Writer) (err error) {
+		o, err = parseFlags(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) {
+		return cli.ExitOK, build(ctx, o, stdout)
+	})
 }
 
 func parseFlags(args []string, help io.Writer) (options, error) {
@@ -112,19 +99,19 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, err
 	}
 	if err != nil {
-		return o, usageError{err.Error() + " (see -h)"}
+		return o, usageError(err.Error())
 	}
 	switch {
 	case fs.NArg() > 0:
-		return o, usageError{fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+		return o, usageError(fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0)))
 	case o.out == "" || o.table == "":
-		return o, usageError{"-out and -table are required (see -h)"}
+		return o, usageError("-out and -table are required")
 	case (o.subjects == "") == (o.image == "" && o.labels == ""):
-		return o, usageError{"give either -image and -labels or -subjects (see -h)"}
+		return o, usageError("give either -image and -labels or -subjects")
 	case o.subjects == "" && (o.image == "" || o.labels == ""):
-		return o, usageError{"-image and -labels go together (see -h)"}
+		return o, usageError("-image and -labels go together")
 	case o.min < 1 || o.block < 1:
-		return o, usageError{"-min and -block must be at least 1"}
+		return o, usageError("-min and -block must be at least 1")
 	}
 	return o, nil
 }
@@ -192,22 +179,22 @@ func readSubjects(path, series string) ([]volumeset.Subject, error) {
 func build(ctx context.Context, o options, stdout io.Writer) error {
 	plane, err := volume.ParsePlane(o.plane)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError(err.Error())
 	}
 	w := window.MinMaxWindow()
 	if !strings.EqualFold(o.window, "minmax") {
 		if w, err = window.Parse(o.window); err != nil || w.Kind != window.Explicit {
-			return usageError{fmt.Sprintf("-window %q: want minmax, a preset or CENTER,WIDTH", o.window)}
+			return usageError(fmt.Sprintf("-window %q: want minmax, a preset or CENTER,WIDTH", o.window))
 		}
 	}
 	var frac [3]float64
 	parts := strings.Split(o.split, ",")
 	if len(parts) != 3 {
-		return usageError{fmt.Sprintf("-split %q: want three fractions", o.split)}
+		return usageError(fmt.Sprintf("-split %q: want three fractions", o.split))
 	}
 	for i, p := range parts {
 		if frac[i], err = strconv.ParseFloat(strings.TrimSpace(p), 64); err != nil {
-			return usageError{fmt.Sprintf("-split %q: %v", o.split, err)}
+			return usageError(fmt.Sprintf("-split %q: %v", o.split, err))
 		}
 	}
 	labels, err := volumeset.ReadLabels(o.table)
