@@ -233,7 +233,7 @@ func TestMistralMatchesTransformers(t *testing.T) {
 					t.Errorf("%s was read from the file, want it defaulted (Defaulted %v)", k, m.Config.Defaulted)
 				}
 			}
-			s := torch.NewScope(torch.CPU)
+			s := torch.NewScope(torch.CPU).Eval()
 			defer s.Close()
 			g := torchtest.Golden(t, s, filepath.Join(dir, "refs.safetensors"))
 			out := m.Forward(s, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
@@ -268,7 +268,7 @@ func TestCLIPVisionMatchesTransformers(t *testing.T) {
 	if err := tower.Load(filepath.Join(dir, "model.safetensors")); err != nil {
 		t.Fatal(err)
 	}
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "refs.safetensors"))
 	n := int(vc.NumHiddenLayers)
@@ -351,7 +351,7 @@ func TestLlavaMatchesTransformers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "refs.safetensors"))
 	img := proj.Forward(s, tower.Forward(s, g["pixels"]))
@@ -396,7 +396,7 @@ func loraAdapters(t *testing.T) (*nn.Store, *mistral.Model, *loraadapter.Report,
 func TestPEFTAdapterMatchesPEFT(t *testing.T) {
 	noLeak(t)
 	tl := newTally(t, "outputs")
-	s := torch.NewScope(torch.CPU)
+	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(refs(t, "lora"), "refs.safetensors"))
 	{
@@ -442,7 +442,7 @@ func TestSavedAdapterForPEFT(t *testing.T) {
 		out = t.TempDir()
 		t.Log("PRSMED_HF_GO_OUT is not set: the adapter goes to a temporary directory and PEFT does not read it")
 	}
-	s := torch.NewScope(torch.CPU).NoGrad()
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	gen, err := torch.NewGenerator(7, torch.CPU)
 	if err != nil {
