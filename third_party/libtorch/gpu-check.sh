@@ -20,7 +20,8 @@
 #
 # Without a CUDA device (torch.cuda.device_count() is 0, as on CI's CPU machines) it rehearses
 # everything that launches no kernel: the stages go, torchenv and build run as usual, a
-# test-build stage compiles every package's test binary (go test -c), the kernel stages
+# test-build stage builds every package's test binary and starts it with no test selected
+# (go test -run '^$'), the kernel stages
 # (cuda-tests, suite, quickstart, compare) are skipped, and it ends with "no CUDA device: N
 # checks skipped" and exit 0 when the rest passed. GPU_CHECK_GO=packed makes the go stage
 # use .gotoolchain/ even when Go is on PATH (as on a GPU machine without Go).
@@ -188,9 +189,10 @@ comparenote() {
   echo "${first:-$(lastline "$1")}; table: compare/summary.md"
 }
 cudatests() { go test -tags torchenv -count=1 -timeout 150s -run CUDA -v ./...; }
-# Every package's test binary, as the kernel stages would build them (no test runs).
-testbuild() { rm -rf "$logs/testbin" && go test -tags torchenv -c -o "$logs/testbin/" ./... && ls "$logs/testbin"; }
-testbuildnote() { echo "$(grep -c '\.test$' "$1") test binaries; $(lastline "$1")"; }
+# Every package's test binary, as the kernel stages build them, linked and started with no
+# test selected (-run '^$': only package initialisation and TestMain run, no kernel).
+testbuild() { go test -tags torchenv -count=1 -run '^$' ./...; }
+testbuildnote() { echo "$(grep -cE '^ok ' "$1") test binaries built and started, $(grep -cE '^FAIL' "$1") FAIL lines"; }
 suite() { go test -tags torchenv -count=1 -timeout 240s ./...; }
 quickstart() {
   go run -tags torchenv ./examples/quickstart -device cuda -out "$logs/quickstart-out" ${GPU_CHECK_QUICKSTART_ARGS:-}

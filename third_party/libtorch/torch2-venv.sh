@@ -7,13 +7,13 @@
 #
 #   bash third_party/libtorch/torch2-venv.sh      (or: install.sh --torch2)
 #
-# Environment (for tests): TORCH2_VENV another folder for the environment, TORCH2_PYTHON the
-# Python that makes it (default Debian's /usr/bin/python3).
+# Environment (for tests): TORCH2_VENV another folder for the environment, TORCH2_REQUIREMENTS
+# another pin file, TORCH2_PYTHON the Python that makes it (default Debian's /usr/bin/python3).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${TORCH2_VENV:-$root/.torch2}"
-req="$here/torch2-requirements.txt"
+req="${TORCH2_REQUIREMENTS:-$here/torch2-requirements.txt}"
 base="${TORCH2_PYTHON:-/usr/bin/python3}"
 [[ -x "$base" ]] || base=$(command -v python3 || true)
 

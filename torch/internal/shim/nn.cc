@@ -119,9 +119,11 @@ namespace {
 // mask). Eager attention gives such a row uniform weights (the mask swamps the scores), and
 // so does the fused forward of libtorch 2.x, but its CPU backward (checked on 2.15) scales
 // that row's gradients by the number of keys: its log-sum-exp loses log S next to the mask
-// value. tt_sdpa takes the explicit path for these, so gradients stay eager attention's.
+// value. tt_sdpa takes the explicit path for these, so gradients stay eager attention's. Only
+// on the CPU, where that was seen (the check costs a host synchronisation per call).
 bool fully_masked_row(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, tt_tensor mask) {
-  if (mask == nullptr || !(q.requires_grad() || k.requires_grad() || v.requires_grad())) return false;
+  if (mask == nullptr || !q.device().is_cpu() || !(q.requires_grad() || k.requires_grad() || v.requires_grad()))
+    return false;
   const at::Tensor &m = T(mask);
   if (!at::isFloatingType(m.scalar_type()) || m.numel() == 0) return false;
   double lowest = 0;
