@@ -186,9 +186,13 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer acc.Close()
-	// The floor: one process accumulating two micro-batches of 4 does the same arithmetic
-	// as the two ranks, so its distance from batch 8 is the float32 rounding of splitting
-	// the batch (Adam's normalisation amplifies it where gradients are near zero).
+	// The floor: one process accumulating two micro-batches of 4 sums two half-batch
+	// gradients as the two ranks do, so its distance from batch 8 is the float32 rounding of
+	// splitting the batch (Adam's normalisation amplifies it where gradients are near zero).
+	// The split is not the same one: the ranks take samples r, r+2, … of the step's batch,
+	// the accumulation its two contiguous halves, so the two round differently and the
+	// ranks are held to twice the floor, not to the floor itself (libtorch 1.13 stays within
+	// the floor; libtorch 2.15 gives 1.46 times it, 5.43e-06 against 3.71e-06).
 	var floor float64
 	at := acc.Store.Tensors()
 	for n, x := range ref.Store.Tensors() {
@@ -229,8 +233,8 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	}
 	t.Logf("largest relative difference from one process with batch 8, per tensor: L2 %.3g, max-norm %.3g; one process accumulating 2×4: max-norm %.3g; the steps moved the parameters by up to %.3g (max-norm)",
 		worstL2, worst, floor, moved)
-	if worst > floor {
-		t.Errorf("two ranks are further from batch 8 (max-norm %.3g) than one process accumulating 2×4 (%.3g)", worst, floor)
+	if worst > 2*floor {
+		t.Errorf("two ranks are further from batch 8 (max-norm %.3g) than twice one process accumulating 2×4 (%.3g)", worst, floor)
 	}
 	if moved < 1e-3 {
 		t.Fatalf("training barely moved the parameters (%.3g): the comparison says nothing", moved)
