@@ -1,6 +1,6 @@
 // Package libtorch holds no Go code: its tests run the shell tests of the build scripts as
 // part of go test ./...: torchenv_test.sh (torchenv.sh on fake PyTorch, CUDA and libtorch-zip
-// layouts, and the bad inputs it must refuse in one line) and linkcheck_test.sh (linkcheck.sh
+// layouts, and the bad inputs it must refuse in one line), linkcheck_test.sh (linkcheck.sh
 // on small binaries linked against stand-in CUDA libraries) and testreport_test.sh (the
 // torch 2 lane's check of go test -json output and skip messages).
 package libtorch
