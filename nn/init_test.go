@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
@@ -98,6 +99,14 @@ func TestInitialisersMatchTorchNNInit(t *testing.T) {
 			defer s.Close()
 			x := torch.Empty(s, torch.Float32, shape...)
 			c.init.Fill(x, nil)
+			if strings.HasPrefix(c.name, "trunc_normal") && !strings.HasPrefix(torch.Version(), "1.") {
+				// The golden comes from libtorch 1.13, whose erfinv kernel libtorch 2.x replaced:
+				// the same uniform_, erfinv, mul, add and clamp in torch 2.15 give these values
+				// bit for bit, and differ from 1.13's in the last bits of about a quarter of the
+				// elements (at most 7.1e-7 relative). The uniform draws stay exact.
+				torchtest.AllCloseTol(t, c.name, x, g.want(t, "init."+c.name), torchtest.Tol{RTol: 1e-6})
+				return
+			}
 			exact(t, c.name, x, g.want(t, "init."+c.name))
 		})
 	}

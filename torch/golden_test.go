@@ -43,6 +43,9 @@ type goldenCase struct {
 	// knownBug, when set, names a bug in package torch that makes the case fail: the case
 	// still runs and reports, but is skipped unless TORCH_GOLDEN_STRICT=1.
 	knownBug string
+	// tol2, when set, replaces tol on libtorch 2.x, whose arithmetic for the case differs
+	// from 1.13's (the goldens' libtorch) in the last bits; the case says why.
+	tol2 torchtest.Tol
 }
 
 func loadGoldenFile(t testing.TB, name string) *torchtest.File {
@@ -62,6 +65,9 @@ func suffix(j int) string {
 }
 
 func tolFor(c goldenCase, dt torch.DType) torchtest.Tol {
+	if c.tol2 != (torchtest.Tol{}) && dt.IsFloat() && !strings.HasPrefix(torch.Version(), "1.") {
+		return c.tol2
+	}
 	if c.tol != (torchtest.Tol{}) && dt.IsFloat() {
 		return c.tol
 	}

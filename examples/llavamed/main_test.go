@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/examples/internal/cli"
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/clip"
@@ -87,7 +88,7 @@ func TestLLaVAMedFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "llavamed")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "-llava", dir, "-clip-config", clipCfg, "-image", imgPath, "-question", "Where is the lesion?",

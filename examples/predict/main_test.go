@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 
@@ -145,7 +146,7 @@ func TestPosMedSplit(t *testing.T) {
 
 	// examples/evaluate reads the output and prints the same numbers.
 	bin := filepath.Join(t.TempDir(), "evaluate")
-	if b, err := exec.Command("go", "build", "-o", bin, "../evaluate").CombinedOutput(); err != nil {
+	if b, err := gocmd.Build(bin, "../evaluate").CombinedOutput(); err != nil {
 		t.Fatalf("build evaluate: %v\n%s", err, b)
 	}
 	ev, err := exec.Command(bin, "-pred", filepath.Join(out, "masks"), "-gt", root, "-split", "test").CombinedOutput()
@@ -242,7 +243,7 @@ func TestInterruptResumes(t *testing.T) {
 		t.Skip("builds the program")
 	}
 	bin := filepath.Join(t.TempDir(), "predict")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if b, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, b)
 	}
 	in := t.TempDir()

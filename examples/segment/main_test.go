@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
@@ -51,7 +52,7 @@ func TestDICOMGivesThePNGMask(t *testing.T) {
 		t.Skip("builds and runs the program")
 	}
 	bin := filepath.Join(t.TempDir(), "segment")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ckpt := tinyCheckpoint(t)

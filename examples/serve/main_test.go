@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/examples/serve/internal/server"
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/torch"
@@ -38,7 +39,7 @@ import (
 func buildServe(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "serve")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

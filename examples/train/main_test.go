@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -21,7 +22,7 @@ import (
 func buildTrain(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "train")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := gocmd.Build(bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

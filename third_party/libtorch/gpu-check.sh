@@ -18,6 +18,14 @@
 #               Needs transformers and peft in that Python. GPU_CHECK_COMPARE_ARGS adds
 #               flags (e.g. "--rounds 3 --configs bf16:8,predict-bf16:1").
 #
+# Without a CUDA device (torch.cuda.device_count() is 0, as on CI's CPU machines) it rehearses
+# everything that launches no kernel: the stages go, torchenv and build run as usual, a
+# test-build stage builds every package's test binary and starts it with no test selected
+# (go test -run '^$'), the kernel stages
+# (cuda-tests, suite, quickstart, compare) are skipped, and it ends with "no CUDA device: N
+# checks skipped" and exit 0 when the rest passed. GPU_CHECK_GO=packed makes the go stage
+# use .gotoolchain/ even when Go is on PATH (as on a GPU machine without Go).
+#
 # GPU_CHECK_STAGES lists the stages after torchenv to run (default
 # build,cuda-tests,suite,quickstart); for the comparison alone, with a longer budget:
 #
@@ -100,7 +108,7 @@ goalnote() {
 
 # ---- go ----
 setup_go() {
-  if command -v go >/dev/null 2>&1; then
+  if [[ "${GPU_CHECK_GO:-}" != packed ]] && command -v go >/dev/null 2>&1; then
     echo "go from PATH: $(command -v go)"
   elif [[ -x .gotoolchain/go/bin/go ]]; then
     echo "go already unpacked in .gotoolchain/go"
@@ -123,8 +131,11 @@ PY
 gonote() { lastline "$1"; }
 export py logs envfile
 export -f setup_go
+export GPU_CHECK_GO="${GPU_CHECK_GO:-}"
 if stage go 90 gonote setup_go; then
-  command -v go >/dev/null 2>&1 || export PATH="$PWD/.gotoolchain/go/bin:$PATH" GOROOT="$PWD/.gotoolchain/go"
+  if [[ "$GPU_CHECK_GO" == packed ]] || ! command -v go >/dev/null 2>&1; then
+    export PATH="$PWD/.gotoolchain/go/bin:$PATH" GOROOT="$PWD/.gotoolchain/go"
+  fi
   export GOTOOLCHAIN=local GOPROXY=off GOCACHE="${GOCACHE:-/tmp/gpu-check-gocache}" CGO_ENABLED=1
   if [[ -d .gotoolchain/vendor && ! -e vendor ]]; then
     ln -s .gotoolchain/vendor vendor && made_vendor=1
@@ -150,13 +161,18 @@ fi
 # ---- gpu (information) ----
 gpuinfo() {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -n1
-  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -n1
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "devices", torch.cuda.device_count())' 2>&1 | tail -n1
   true
 }
 gpunote() { paste -sd ';' "$1" | cut -c1-110; }
 export -f gpuinfo
 stage gpu 30 gpunote gpuinfo
 rows[-1]="${rows[-1]/|ok|/|info|}"
+# No CUDA device: the stages that launch kernels are skipped (and counted), the rest rehearsed.
+nodevice=""
+grep -qE 'devices [1-9]' "$logs/gpu.log" 2>/dev/null || nodevice=1
+skipped=0
+nodev() { row "$1" skip 0 "no CUDA device"; skipped=$((skipped + 1)); }
 
 stages=",${GPU_CHECK_STAGES:-build,cuda-tests,suite,quickstart},"
 want() { [[ "$stages" == *",$1,"* ]]; }
@@ -173,13 +189,21 @@ comparenote() {
   echo "${first:-$(lastline "$1")}; table: compare/summary.md"
 }
 cudatests() { go test -tags torchenv -count=1 -timeout 150s -run CUDA -v ./...; }
+# Every package's test binary, as the kernel stages build them, linked and started with no
+# test selected (-run '^$': only package initialisation and TestMain run, no kernel).
+testbuild() { go test -tags torchenv -count=1 -run '^$' ./...; }
+testbuildnote() { echo "$(grep -cE '^ok ' "$1") test binaries built and started, $(grep -cE '^FAIL' "$1") FAIL lines"; }
 suite() { go test -tags torchenv -count=1 -timeout 240s ./...; }
 quickstart() {
   go run -tags torchenv ./examples/quickstart -device cuda -out "$logs/quickstart-out" ${GPU_CHECK_QUICKSTART_ARGS:-}
 }
 export py logs envfile
-export -f setup_go torchenv gpuinfo gobuild cudatests suite quickstart compare
-if command -v go >/dev/null 2>&1 && [[ -n "${CGO_CXXFLAGS:-}" ]]; then
+export -f setup_go torchenv gpuinfo gobuild cudatests testbuild suite quickstart compare
+if command -v go >/dev/null 2>&1 && [[ -n "${CGO_CXXFLAGS:-}" && -n "$nodevice" ]]; then
+  want build && stage build 200 errnote gobuild
+  stage test-build 300 testbuildnote testbuild
+  for s in cuda-tests suite quickstart compare; do want "$s" && nodev "$s"; done
+elif command -v go >/dev/null 2>&1 && [[ -n "${CGO_CXXFLAGS:-}" ]]; then
   want build && stage build 200 errnote gobuild
   want cuda-tests && stage cuda-tests 180 testcounts cudatests
   if want suite; then
@@ -210,4 +234,7 @@ for r in "${rows[@]}"; do
   printf '%-11s %-7s %6s  %s\n' "$n" "$s" "$t" "$note"
 done
 echo "total ${SECONDS}s of a ${budget}s budget; logs in $logs"
+if [[ -n "$nodevice" ]]; then
+  echo "no CUDA device: $skipped checks skipped"
+fi
 exit $failed

@@ -6,15 +6,24 @@
 # which only the golden-writing scripts in third_party/golden need. With --test-data it also
 # installs python3-pydicom and python3-nibabel, whose bundled DICOM and NIfTI test files the
 # medical image readers' tests compare against (those tests skip when the files are absent).
+# With --torch2 it also makes the torch 2.x environment of CI's second lane: a virtual
+# environment of Debian's python3 at .torch2/ in the repository (ignored by git) holding the
+# pinned set in torch2-requirements.txt (torch 2.15 with CUDA 13, transformers, peft, ...);
+# when that set is already there, nothing is downloaded.
 set -euo pipefail
 
 want=(libtorch-dev libopenblas0-pthread libgloo-dev)
+torch2=""
 for arg in "$@"; do
   case "$arg" in
   --python) want+=(python3-torch python3-sentencepiece python3-numpy) ;;
   --test-data) want+=(python3-pydicom python3-nibabel) ;;
+  --torch2)
+    want+=(python3-venv)
+    torch2=1
+    ;;
   *)
-    echo "install.sh: unknown option $arg (--python, --test-data)" >&2
+    echo "install.sh: unknown option $arg (--python, --test-data, --torch2)" >&2
     exit 2
     ;;
   esac
@@ -36,14 +45,17 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install.sh: ${want[*]} already installed"
-  exit 0
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo="sudo"
+  fi
+  echo "install.sh: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "install.sh: done"
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  sudo="sudo"
+if [[ -n "$torch2" ]]; then
+  exec bash "$(dirname "$0")/torch2-venv.sh"
 fi
-echo "install.sh: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "install.sh: done"

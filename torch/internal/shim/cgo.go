@@ -4,7 +4,7 @@
 package shim
 
 /*
-#cgo CXXFLAGS: -std=c++17 -O2 -Wno-deprecated-declarations
+#cgo CXXFLAGS: -O2 -Wno-deprecated-declarations
 #cgo LDFLAGS: -ltorch -ltorch_cpu -lc10 -lstdc++ -ldl
 #include <stdlib.h>
 #include "shim.h"

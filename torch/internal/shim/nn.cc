@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace tt;
 
@@ -109,12 +110,38 @@ tt_result tt_dropout(tt_tensor x, double p, int train, tt_gen g, int grad) {
   return run(grad, [&] { return dropout_impl(T(x), p, train != 0, g); });
 }
 
+}  // extern "C"
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+namespace {
+// fully_masked_row reports whether gradients flow into an attention whose float mask holds a
+// query row masked everywhere with the dtype's lowest value (left padding under a causal
+// mask). Eager attention gives such a row uniform weights (the mask swamps the scores), and
+// so does the fused forward of libtorch 2.x, but its CPU backward (checked on 2.15) scales
+// that row's gradients by the number of keys: its log-sum-exp loses log S next to the mask
+// value. tt_sdpa takes the explicit path for these, so gradients stay eager attention's. Only
+// on the CPU, where that was seen (the check costs a host synchronisation per call).
+bool fully_masked_row(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, tt_tensor mask) {
+  if (mask == nullptr || !q.device().is_cpu() || !(q.requires_grad() || k.requires_grad() || v.requires_grad()))
+    return false;
+  const at::Tensor &m = T(mask);
+  if (!at::isFloatingType(m.scalar_type()) || m.numel() == 0) return false;
+  double lowest = 0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, m.scalar_type(), "fully_masked_row",
+                                  [&] { lowest = (double)std::numeric_limits<scalar_t>::lowest(); });
+  return m.amax(-1).le(lowest).any().item<bool>();
+}
+}  // namespace
+#endif
+
+extern "C" {
+
 tt_result tt_sdpa(tt_tensor hq, tt_tensor hk, tt_tensor hv, tt_tensor mask, double dropout, int causal,
                   double scale, tt_gen g, int grad) {
   return run(grad, [&]() -> at::Tensor {
     const at::Tensor &q = T(hq), &k = T(hk), &v = T(hv);
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-    if (g == nullptr) {
+    if (g == nullptr && !(at::GradMode::is_enabled() && fully_masked_row(q, k, v, mask))) {
       c10::optional<double> sc;
       if (scale > 0) sc = scale;
       return at::scaled_dot_product_attention(q, k, v, opt(mask), dropout, causal != 0, sc);

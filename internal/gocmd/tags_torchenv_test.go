@@ -1,0 +1,5 @@
+//go:build torchenv
+
+package gocmd
+
+const torchenvBuild = true
