@@ -24,6 +24,10 @@ type Config struct {
 	// fusion and decoder learn masks that ignore the question (docs/training.md).
 	Stage1MinSteps int `json:"stage1_min_steps"`
 	Stage2MinSteps int `json:"stage2_min_steps"`
+	// GroupImages visits the training samples image by image (the images shuffled, the
+	// rows of one image together), so that a batch holds one image asked about its
+	// different findings; otherwise the rows are shuffled one by one.
+	GroupImages bool `json:"group_images"`
 	// BatchSize is the number of samples per forward pass (the micro-batch); an
 	// optimisation step sees BatchSize × Accum samples.
 	BatchSize int `json:"batch_size"`

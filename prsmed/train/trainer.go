@@ -132,7 +132,10 @@ func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 func (t *Trainer) stepBatch() int { return t.Cfg.BatchSize * max(t.Cfg.Accum, 1) }
 
 // sampler orders the training samples; an epoch is cut into batches of stepBatch samples.
-func (t *Trainer) sampler() *data.Sampler {
+func (t *Trainer) sampler() samplerLike {
+	if t.Cfg.GroupImages {
+		return newImageSampler(t.TrainSet, t.Cfg.Seed, t.stepBatch())
+	}
 	s, _ := data.NewSampler(len(t.TrainSet), data.SamplerConfig{Seed: t.Cfg.Seed, Shuffle: true, BatchSize: t.stepBatch()})
 	return s
 }
