@@ -20,6 +20,7 @@ type item struct {
 	rel   string // mask path relative to -gt, slash-separated
 	dir   string // folder under -pred for the official layout, or ""
 	pred  string // prediction path relative to -pred, slash-separated; "" if none
+	image string // the image the mask belongs to (PosMed rows), "" when unknown
 }
 
 // dataset is what the ground-truth side holds.
@@ -120,9 +121,39 @@ func readAnnotation(file, group, split string, splits map[string]int) (items []i
 			continue
 		}
 		seen[rel] = true
-		items = append(items, item{group: group, rel: rel, dir: group})
+		// Rows naming the same image file beside the same masks folder ask
+		// about findings of one image.
+		image := group + "/" + path.Dir(rel) + "/" + imageStem(row.ImageName)
+		items = append(items, item{group: group, rel: rel, dir: group, image: image})
 	}
 	return items, true, nil
+}
+
+// imageStem is an image_name without an image file extension, so that
+// "12.png" and "12" name the same image.
+func imageStem(name string) string {
+	name = strings.TrimSpace(name)
+	switch strings.ToLower(path.Ext(name)) {
+	case ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff":
+		return strings.TrimSuffix(name, path.Ext(name))
+	}
+	return name
+}
+
+// multiFinding reports whether some image of items has masks of two or
+// more findings.
+func multiFinding(items []item) bool {
+	seen := map[string]string{}
+	for _, it := range items {
+		if it.image == "" {
+			continue
+		}
+		if first, ok := seen[it.image]; ok && first != it.rel {
+			return true
+		}
+		seen[it.image] = it.rel
+	}
+	return false
 }
 
 // isMaskFile reports whether name has an image extension the tool reads.

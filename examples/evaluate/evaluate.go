@@ -22,7 +22,9 @@ const chunkSize = 64
 // scored is the outcome of one image.
 type scored struct {
 	res    metrics.Result
-	zone   zones.Zone // true zone, 0 when the mask is empty or unneeded
+	gt     metrics.Mask // kept for referring scores only
+	pred   metrics.Prob // kept for referring scores only
+	zone   zones.Zone   // true zone, 0 when the mask is empty or unneeded
 	zoneOK bool
 	err    error
 }
@@ -68,7 +70,11 @@ func evaluate(o options, stdout, stderr io.Writer) error {
 	}
 
 	var acc metrics.Accumulator
-	outcomes, err := scoreAll(o, items, len(answers) > 0, &acc)
+	var refer *metrics.ReferAccumulator
+	if multiFinding(items) {
+		refer = &metrics.ReferAccumulator{}
+	}
+	outcomes, err := scoreAll(o, items, len(answers) > 0, &acc, refer)
 	if err != nil {
 		return err
 	}
@@ -84,6 +90,14 @@ func evaluate(o options, stdout, stderr io.Writer) error {
 	if err := printTable(stdout, label, s, ansFile != ""); err != nil {
 		return err
 	}
+	var referring *metrics.Referring
+	if refer != nil {
+		r := refer.Result()
+		referring = &r
+		if err := printReferring(stdout, r); err != nil {
+			return err
+		}
+	}
 	if o.jsonOut != "" {
 		r := report{
 			Mode:       ds.mode,
@@ -93,6 +107,7 @@ func evaluate(o options, stdout, stderr io.Writer) error {
 			Thresholds: metrics.NumThresholds,
 			Missing:    len(missing),
 			Summary:    s,
+			Referring:  referring,
 		}
 		if ds.mode == "posmed" {
 			r.Split = o.split
@@ -110,9 +125,10 @@ type zoneOutcome struct {
 	ok   bool
 }
 
-// scoreAll scores every item, adding results to acc in item order, and
-// returns each item's true zone when withZones is set.
-func scoreAll(o options, items []item, withZones bool, acc *metrics.Accumulator) ([]zoneOutcome, error) {
+// scoreAll scores every item, adding results to acc (and to refer, when
+// not nil) in item order, and returns each item's true zone when withZones
+// is set.
+func scoreAll(o options, items []item, withZones bool, acc *metrics.Accumulator, refer *metrics.ReferAccumulator) ([]zoneOutcome, error) {
 	zs := make([]zoneOutcome, len(items))
 	for start := 0; start < len(items); start += chunkSize {
 		end := min(start+chunkSize, len(items))
@@ -124,7 +140,7 @@ func scoreAll(o options, items []item, withZones bool, acc *metrics.Accumulator)
 			go func() {
 				defer wg.Done()
 				for i := range next {
-					out[i-start] = scoreOne(o, items[i], withZones)
+					out[i-start] = scoreOne(o, items[i], withZones, refer != nil)
 				}
 			}()
 		}
@@ -138,14 +154,21 @@ func scoreAll(o options, items []item, withZones bool, acc *metrics.Accumulator)
 				return nil, out[k].err
 			}
 			acc.Add(items[start+k].group, &out[k].res)
+			if refer != nil && items[start+k].image != "" {
+				it := items[start+k]
+				if err := refer.Add(it.image, it.rel, out[k].gt, out[k].pred); err != nil {
+					return nil, fmt.Errorf("%s: %w", it.rel, err)
+				}
+			}
 			zs[start+k] = zoneOutcome{out[k].zone, out[k].zoneOK}
 		}
 	}
 	return zs, nil
 }
 
-// scoreOne loads and scores one mask pair.
-func scoreOne(o options, it item, withZone bool) (s scored) {
+// scoreOne loads and scores one mask pair; keep returns the ground truth
+// and prediction too.
+func scoreOne(o options, it item, withZone, keep bool) (s scored) {
 	gtPath := filepath.Join(o.gt, filepath.FromSlash(it.rel))
 	img, err := metrics.LoadImage(gtPath)
 	if err != nil {
@@ -166,6 +189,9 @@ func scoreOne(o options, it item, withZone bool) (s scored) {
 	}
 	if s.res, err = metrics.Evaluate(pred, gt); err != nil {
 		return scored{err: fmt.Errorf("%s against %s: %w", predPath, gtPath, err)}
+	}
+	if keep {
+		s.gt, s.pred = gt, pred
 	}
 	return s
 }

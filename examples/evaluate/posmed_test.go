@@ -137,3 +137,62 @@ func TestBadAnnotationPath(t *testing.T) {
 		t.Errorf("code %d, stderr %q", code, errs)
 	}
 }
+
+// TestPosMedReferring scores a data root whose image 1 holds two findings
+// asked about by two rows: predictions that follow the question give
+// referring accuracy 1 and masks alike 0; the same mask for both questions
+// gives accuracy 1/2 and masks alike 1. Image 2 holds one finding and is
+// left out of the referring scores. Data with one finding per image prints
+// no referring line.
+func TestPosMedReferring(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "data")
+	writeMask(t, filepath.Join(root, "brain_tumors_ct_scan/test_masks/1_1.png"), 8, 8, block(0, 0, 3, 3))
+	writeMask(t, filepath.Join(root, "brain_tumors_ct_scan/test_masks/1_2.png"), 8, 8, block(5, 5, 8, 8))
+	writeMask(t, filepath.Join(root, "brain_tumors_ct_scan/test_masks/2_1.png"), 8, 8, block(0, 0, 2, 2))
+	writeFile(t, filepath.Join(root, "brain_tumors_ct_scan.csv"), `image_path,image_name,question,answer,position,split
+brain_tumors_ct_scan/test_masks/1_1.png,1.png,Where is the upper tumour?,top left,top left,test
+brain_tumors_ct_scan/test_masks/1_2.png,1,Where is the lower tumour?,bottom right,bottom right,test
+brain_tumors_ct_scan/test_masks/2_1.png,2.png,Where is the tumour?,top left,top left,test
+`)
+	for _, c := range []struct {
+		name       string
+		second     []int // block predicted for the question about 1_2
+		want       string
+		acc, alike float64
+	}{
+		{"listens", []int{5, 5, 8, 8}, "accuracy 1.0000 (2/2), Dice with asked 1.0000, best other 0.0000, masks alike 0.0000 (1 pairs)", 1, 0},
+		{"deaf", []int{0, 0, 3, 3}, "accuracy 0.5000 (1/2), Dice with asked 0.5000, best other 0.5000, masks alike 1.0000 (1 pairs)", 0.5, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pred := filepath.Join(t.TempDir(), "pred")
+			writeMask(t, filepath.Join(pred, "brain_tumors_ct_scan/1_1.png"), 8, 8, block(0, 0, 3, 3))
+			writeMask(t, filepath.Join(pred, "brain_tumors_ct_scan/1_2.png"), 8, 8, block(c.second[0], c.second[1], c.second[2], c.second[3]))
+			writeMask(t, filepath.Join(pred, "brain_tumors_ct_scan/2_1.png"), 8, 8, block(0, 0, 2, 2))
+			out := filepath.Join(t.TempDir(), "s.json")
+			code, table, errs := runTool("-pred", pred, "-gt", root, "-json", out)
+			if code != 0 {
+				t.Fatalf("code %d, stderr %q", code, errs)
+			}
+			if !strings.Contains(table, "referring (1 images with several findings, 2 questions): "+c.want) {
+				t.Errorf("table lacks the referring line %q:\n%s", c.want, table)
+			}
+			var r report
+			b, _ := os.ReadFile(out)
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Referring == nil || r.Referring.Accuracy != c.acc || r.Referring.Alike != c.alike || r.Referring.Images != 1 {
+				t.Errorf("json referring %+v", r.Referring)
+			}
+		})
+	}
+	root2, pred2 := posmedRoot(t)
+	out := filepath.Join(t.TempDir(), "s.json")
+	if code, table, errs := runTool("-pred", pred2, "-gt", root2, "-json", out); code != 0 || strings.Contains(table, "referring") {
+		t.Errorf("one-finding data: code %d, table %q, stderr %q", code, table, errs)
+	}
+	if b, _ := os.ReadFile(out); strings.Contains(string(b), "referring") {
+		t.Errorf("one-finding data: json holds referring scores: %s", b)
+	}
+}

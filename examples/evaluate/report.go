@@ -20,6 +20,8 @@ type report struct {
 	Thresholds int    `json:"thresholds"`
 	Missing    int    `json:"missing_predictions"`
 	metrics.Summary
+	// Referring is written when some image holds several findings.
+	Referring *metrics.Referring `json:"referring,omitempty"`
 }
 
 // printTable writes one row per group and one for all images.
@@ -52,6 +54,14 @@ func printTable(w io.Writer, label string, s metrics.Summary, withZones bool) er
 	}
 	row(s.Overall)
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// printReferring writes the referring scores of images with several
+// findings.
+func printReferring(w io.Writer, r metrics.Referring) error {
+	_, err := fmt.Fprintf(w, "referring (%d images with several findings, %d questions): accuracy %.4f (%d/%d), Dice with asked %.4f, best other %.4f, masks alike %.4f (%d pairs)\n",
+		r.Images, r.Questions, r.Accuracy, r.Correct, r.Questions, r.AskedDice, r.OtherDice, r.Alike, r.Pairs)
 	return err
 }
 

@@ -338,3 +338,31 @@ func TestDICOMFolder(t *testing.T) {
 		t.Errorf("mask %+v (%v), slice %v (%s)", cfg, err, b, src)
 	}
 }
+
+// TestPosMedReferringLine runs predict on a multi-finding data set: the
+// table then ends with the referring scores, the same line that
+// examples/evaluate's score of the saved masks would give (both come
+// from metrics.ReferAccumulator); on one-finding data there is no such
+// line (TestPosMedSplit's table).
+func TestPosMedReferringLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 8, Size: 64, Seed: 4, Findings: 3, Modalities: []string{"lung_CT"}, Fractions: [3]float64{0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(ds.Samples("test"))
+	code, table, errOut := runPredict("-checkpoint", tinyBundle(t), "-data", root, "-out", t.TempDir(), "-batch", "8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := fmt.Sprintf("referring (8 images with several findings, %d questions): accuracy ", n)
+	if !strings.Contains(table, want) {
+		t.Errorf("table lacks %q:\n%s", want, table)
+	}
+}

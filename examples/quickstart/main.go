@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"os"
@@ -31,6 +33,7 @@ import (
 type options struct {
 	out      string
 	n, size  int
+	multi    int
 	seed     uint64
 	threads  int
 	overlays int
@@ -52,6 +55,7 @@ func main() {
 	fs.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
 	fs.IntVar(&o.n, "n", 600, "synthetic samples per modality")
 	fs.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
+	fs.IntVar(&o.multi, "multi", 60, "synthetic images per modality holding 2 or 3 findings each, one question per finding, trained on beside the one-finding set and reported on with referring accuracy (0: none)")
 	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
 	fs.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs (fusion and decoder)")
 	fs.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
@@ -67,9 +71,21 @@ func main() {
 	fs.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
 	c.Parse(os.Args[1:])
 	tc.MinLR, tc.Seed = tc.LR/20, o.seed
+	// -epochs1 or -epochs2 given: that many epochs, not the preset's minimum steps.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "epochs1":
+			tc.Stage1MinSteps = 0
+		case "epochs2":
+			tc.Stage2MinSteps = 0
+		}
+	})
 	c.Main(func(ctx context.Context) error {
 		err := run(ctx, o, tc)
-		if err != nil && ctx.Err() != nil {
+		// An interrupted run says what it left: -resume continues only from a checkpoint
+		// that was saved (train.Interrupted tells).
+		var in *train.Interrupted
+		if errors.As(err, &in) && in.LastSaved >= 0 {
 			return fmt.Errorf("%w; the checkpoint in %s resumes with -resume", err, filepath.Join(o.out, "checkpoint"))
 		}
 		return err
@@ -103,6 +119,25 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	}
 	trainSet, val, test := ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
 	fmt.Printf("data: %d train, %d val, %d test samples\n", len(trainSet), len(val), len(test))
+	var multiTest []data.Sample
+	if o.multi > 0 {
+		mroot := filepath.Join(o.out, "data-multi")
+		if _, err := os.Stat(filepath.Join(mroot, "brain_tumors_ct_scan.csv")); err != nil {
+			fmt.Fprintf(os.Stderr, "writing multi-finding synthetic data to %s (%d images × 6 modalities, 2 or 3 findings each)\n", mroot, o.multi)
+			if err := synth.Generate(mroot, synth.Config{N: o.multi, Size: o.size, Seed: o.seed, Findings: 3}); err != nil {
+				return err
+			}
+		}
+		mds, err := data.Open(mroot)
+		if err != nil {
+			return err
+		}
+		mt, mv := mds.Samples("train"), mds.Samples("val")
+		multiTest = mds.Samples("test")
+		fmt.Printf("multi-finding data: %d train, %d val, %d test questions\n", len(mt), len(mv), len(multiTest))
+		trainSet = append(trainSet, mt...)
+		val = interleave(val, mv) // the validation cap then keeps both kinds
+	}
 
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
@@ -160,12 +195,42 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 		return err
 	}
 	printTable(sum)
+	var ref *metrics.Referring
+	if len(multiTest) > 0 {
+		var acc metrics.ReferAccumulator
+		msum, err := prsmed.Evaluate(ctx, m, multiTest, 8, prsmed.ReferEach(&acc))
+		if err != nil {
+			return err
+		}
+		r := acc.Result()
+		ref = &r
+		fmt.Printf("\nmulti-finding test (%d questions on %d images): mDice %.3f, zone accuracy %.1f%%, referring accuracy %.1f%%, Dice with the asked finding %.3f (best other %.3f), masks for different questions alike %.3f\n",
+			r.Questions, r.Images, msum.Overall.MeanDice, 100*msum.Overall.ZoneAccuracy, 100*r.Accuracy, r.AskedDice, r.OtherDice, r.Alike)
+	}
 	fmt.Printf("\noverlays: %s   curves: %s   log: %s   checkpoint: %s\n", ovDir,
 		filepath.Join(o.out, "curves.png"), filepath.Join(o.out, "log.csv"), filepath.Join(o.out, "checkpoint"))
 	fmt.Printf("goals: mDice %.3f (goal ≥ 0.75: %s), zone accuracy %.1f%% (goal ≥ 80%%: %s); %s in all\n",
 		sum.Overall.MeanDice, verdict(sum.Overall.MeanDice >= 0.75), 100*sum.Overall.ZoneAccuracy, verdict(sum.Overall.ZoneAccuracy >= 0.8),
 		time.Since(start).Round(time.Second))
+	if ref != nil {
+		fmt.Printf("multi-finding goals: referring accuracy %.1f%% (goal ≥ 90%%: %s), Dice with asked %.3f (goal ≥ 0.75: %s), masks alike %.3f (goal ≤ 0.3: %s)\n",
+			100*ref.Accuracy, verdict(ref.Accuracy >= 0.9), ref.AskedDice, verdict(ref.AskedDice >= 0.75), ref.Alike, verdict(ref.Alike <= 0.3))
+	}
 	return nil
+}
+
+// interleave alternates the samples of a and b, then appends the rest of the longer.
+func interleave(a, b []data.Sample) []data.Sample {
+	out := make([]data.Sample, 0, len(a)+len(b))
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if i < len(a) {
+			out = append(out, a[i])
+		}
+		if i < len(b) {
+			out = append(out, b[i])
+		}
+	}
+	return out
 }
 
 func verdict(ok bool) string {

@@ -44,6 +44,7 @@ func main() {
 type options struct {
 	out        string
 	n, size    int
+	findings   int
 	seed       uint64
 	modalities string
 	force      bool
@@ -82,6 +83,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", synth.DefaultN, "samples per modality")
 	fs.IntVar(&o.size, "size", synth.DefaultSize, fmt.Sprintf("image side in pixels (at least %d)", synth.MinSize))
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
+	fs.IntVar(&o.findings, "findings", 0, fmt.Sprintf("multi-finding mode: each image holds 2 … this many findings (at most %d), one question and mask per finding; -n counts images (0: one finding per image)", synth.MaxFindings))
 	fs.StringVar(&o.modalities, "modalities", "", "comma-separated modalities to write (default: all six)")
 	fs.BoolVar(&o.force, "force", false, "write into a folder that is not empty")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the final summary")
@@ -104,6 +106,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		return o, fmt.Errorf("-n %d: need at least 1", o.n)
 	case o.size < synth.MinSize:
 		return o, fmt.Errorf("-size %d: need at least %d", o.size, synth.MinSize)
+	case o.findings < 0 || o.findings == 1 || o.findings > synth.MaxFindings:
+		return o, fmt.Errorf("-findings %d: need 0 (one finding per image) or 2 … %d", o.findings, synth.MaxFindings)
 	}
 	return o, nil
 }
@@ -113,7 +117,7 @@ func generate(o options, stdout, stderr io.Writer) error {
 	if entries, err := os.ReadDir(o.out); err == nil && len(entries) > 0 && !o.force {
 		return fmt.Errorf("-out %s is not empty (use -force to write into it)", o.out)
 	}
-	cfg := synth.Config{N: o.n, Size: o.size, Seed: o.seed}
+	cfg := synth.Config{N: o.n, Size: o.size, Seed: o.seed, Findings: o.findings}
 	if o.modalities != "" {
 		for _, m := range strings.Split(o.modalities, ",") {
 			cfg.Modalities = append(cfg.Modalities, strings.TrimSpace(m))

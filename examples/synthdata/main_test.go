@@ -32,6 +32,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-out", dir, "-n", "0"},
 		{"-out", dir, "-size", "8"},
 		{"-out", dir, "-seed", "-1"},
+		{"-out", dir, "-findings", "1"},
+		{"-out", dir, "-findings", "5"},
 	} {
 		code, out, errs := runTool(args...)
 		if code != 2 || out != "" || !strings.HasPrefix(errs, "synthdata: ") || strings.Count(errs, "\n") != 1 {
@@ -68,6 +70,11 @@ func TestGenerate(t *testing.T) {
 	code, _, errs = runTool("-out", dir, "-n", "5", "-size", "32", "-seed", "3", "-modalities", "lung_CT", "-force", "-quiet")
 	if code != 0 {
 		t.Errorf("-force: code %d, stderr %q", code, errs)
+	}
+	// -findings: -n counts images, each giving 2 or 3 rows.
+	code, out, errs = runTool("-out", filepath.Join(t.TempDir(), "multi"), "-n", "4", "-size", "64", "-findings", "3", "-modalities", "lung_CT", "-quiet")
+	if code != 0 || strings.Contains(out, "wrote 4 samples") || !strings.Contains(out, "lung_CT") {
+		t.Errorf("-findings 3: code %d, stdout %q, stderr %q", code, out, errs)
 	}
 	code, _, errs = runTool("-out", t.TempDir(), "-modalities", "dental_xray")
 	if code != 1 || !strings.Contains(errs, "unknown modality") {

@@ -73,6 +73,8 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (models whose backbone trains from scratch)")
 	fs.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs")
 	fs.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs")
+	fs.IntVar(&tc.Stage1MinSteps, "min-steps1", tc.Stage1MinSteps, "lengthen stage 1 to at least this many optimisation steps, in whole epochs (0, or -epochs1 given without it: -epochs1 exactly)")
+	fs.IntVar(&tc.Stage2MinSteps, "min-steps2", tc.Stage2MinSteps, "lengthen stage 2 to at least this many optimisation steps, in whole epochs (0, or -epochs2 given without it: -epochs2 exactly)")
 	fs.IntVar(&tc.BatchSize, "batch", tc.BatchSize, "samples per forward pass")
 	fs.IntVar(&tc.Accum, "accum", tc.Accum, "micro-batches accumulated per optimisation step")
 	fs.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2")
@@ -107,7 +109,21 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	exactEpochs(fs, tc)
 	return o, nil
+}
+
+// exactEpochs drops the preset's minimum steps of a stage whose epochs the command line
+// sets while leaving its -min-steps alone: -epochs1 3 then means 3 epochs.
+func exactEpochs(fs *flag.FlagSet, tc *train.Config) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["epochs1"] && !set["min-steps1"] {
+		tc.Stage1MinSteps = 0
+	}
+	if set["epochs2"] && !set["min-steps2"] {
+		tc.Stage2MinSteps = 0
+	}
 }
 
 func main() { os.Exit(command(os.Args[1:], os.Stderr)) }
@@ -302,6 +318,10 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	if rank0 {
 		fmt.Fprintf(os.Stderr, "training %s model (%s preset settings) on %s: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
 			cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+		if tr.Cfg.Stage1Epochs != tc.Stage1Epochs || tr.Cfg.Stage2Epochs != tc.Stage2Epochs {
+			fmt.Fprintf(os.Stderr, "stages 1 and 2 run %d and %d epochs (lengthened to at least %d and %d optimisation steps)\n",
+				tr.Cfg.Stage1Epochs, tr.Cfg.Stage2Epochs, tc.Stage1MinSteps, tc.Stage2MinSteps)
+		}
 		if tc.Dist != nil {
 			fmt.Fprintf(os.Stderr, "data-parallel over %d processes (%s): %d samples per step\n", tc.Dist.World(), tc.Dist.Backend(), tc.BatchSize*max(tc.Accum, 1)*tc.Dist.World())
 		}
@@ -310,8 +330,12 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 		return err
 	}
 	if b := tr.Best(); b != nil && rank0 {
-		fmt.Printf("best validation mDice %.4f (zone accuracy %.1f%%) at epoch %d step %d: %s/best\n",
-			b.Summary.Overall.MeanDice, 100*b.Summary.Overall.ZoneAccuracy, b.Epoch, b.Step, o.out)
+		ref := ""
+		if r := b.Referring; r != nil {
+			ref = fmt.Sprintf(", referring accuracy %.1f%%, masks alike %.2f", 100*r.Accuracy, r.Alike)
+		}
+		fmt.Printf("best validation mDice %.4f (zone accuracy %.1f%%%s) at epoch %d step %d: %s/best\n",
+			b.Summary.Overall.MeanDice, 100*b.Summary.Overall.ZoneAccuracy, ref, b.Epoch, b.Step, o.out)
 	}
 	return nil
 }

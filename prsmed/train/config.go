@@ -17,6 +17,17 @@ type Config struct {
 	Stage0Epochs int `json:"stage0_epochs"`
 	Stage1Epochs int `json:"stage1_epochs"`
 	Stage2Epochs int `json:"stage2_epochs"`
+	// Stage1MinSteps and Stage2MinSteps lengthen stages 1 and 2 to at least this many
+	// optimisation steps, in whole epochs, whatever the size of the training set (0: the
+	// epochs as given). New applies them: Trainer.Cfg holds the epochs that run. A fixed
+	// number of epochs gives a small set few steps, and with too few steps in stage 1 the
+	// fusion and decoder learn masks that ignore the question (docs/training.md).
+	Stage1MinSteps int `json:"stage1_min_steps"`
+	Stage2MinSteps int `json:"stage2_min_steps"`
+	// GroupImages visits the training samples image by image (the images shuffled, the
+	// rows of one image together), so that a batch holds one image asked about its
+	// different findings; otherwise the rows are shuffled one by one.
+	GroupImages bool `json:"group_images"`
 	// BatchSize is the number of samples per forward pass (the micro-batch); an
 	// optimisation step sees BatchSize × Accum samples.
 	BatchSize int `json:"batch_size"`
@@ -33,7 +44,8 @@ type Config struct {
 	// first WarmupSteps optimisation steps, before the cosine decay (0: none).
 	WarmupSteps int    `json:"warmup_steps"`
 	Seed        uint64 `json:"seed"`
-	// OutDir receives checkpoint/ (the latest), best/ (the best validation mDice so far),
+	// OutDir receives checkpoint/ (the latest), best/ (the best validation so far by
+	// Validation.Score: mDice, averaged with referring accuracy on multi-finding data),
 	// log.csv, validation.csv and curves.png.
 	OutDir string `json:"out_dir"`
 	// KeepLast keeps, besides checkpoint/ and best/, the last KeepLast saved checkpoints
@@ -128,4 +140,7 @@ type Validation struct {
 	Step       int             `json:"step"`        // steps of that epoch done
 	GlobalStep int             `json:"global_step"` // optimisation steps of the run done
 	Summary    metrics.Summary `json:"summary"`
+	// Referring holds the referring scores when the validation samples hold several
+	// findings per image (nil otherwise); see Score.
+	Referring *metrics.Referring `json:"referring,omitempty"`
 }

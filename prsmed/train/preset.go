@@ -8,7 +8,10 @@ import "fmt"
 //   - "tiny": the tiny model trained from scratch on a CPU (the quickstart's recipe): stage
 //     0 for 40 epochs at 5e-4 (the backbone learns to answer), stage 1 for 1 epoch and stage
 //     2 for 12 at 2e-3 with a cosine to 1e-4, batch 16, mirrored samples, validation on 60
-//     samples every 5 epochs, and a 1 GiB cache of preprocessed samples;
+//     samples every 5 epochs, and a 1 GiB cache of preprocessed samples; stages 1 and 2
+//     are lengthened to at least 500 and 1600 optimisation steps (Stage1MinSteps,
+//     Stage2MinSteps), so a set of a few hundred samples still trains long enough for
+//     the masks to follow the question (the quickstart's set gets 4 epochs of stage 1);
 //   - "paper": the paper's recipe (DefaultConfig): stages 1 and 2 over a LLaVA-Med backbone, lr
 //     1e-4, batch 4, no cache.
 func Preset(name string) (Config, error) {
@@ -21,6 +24,7 @@ func Preset(name string) (Config, error) {
 		c.MinLR = c.LR / 20
 		c.ValSamples, c.ValEvery, c.Flip = 60, 5, true
 		c.CacheBytes = 1 << 30
+		c.Stage1MinSteps, c.Stage2MinSteps = 500, 1600
 	default:
 		return Config{}, fmt.Errorf("train: unknown preset %q (tiny or paper)", name)
 	}

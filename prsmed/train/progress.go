@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/metrics"
 )
 
 // clock times a call of Run for the elapsed time and the ETA.
@@ -76,6 +77,9 @@ func (t *Trainer) report(es EpochStats) {
 	if es.Val != nil {
 		o := es.Val.Overall
 		fmt.Fprintf(t.Cfg.Progress, " | val mDice %.3f mIoU %.3f zone acc %.1f%%", o.MeanDice, o.MeanIoU, 100*o.ZoneAccuracy)
+		if n := len(t.state.Validations); n > 0 {
+			fmt.Fprint(t.Cfg.Progress, referText(t.state.Validations[n-1].Referring))
+		}
 	}
 	fmt.Fprintf(t.Cfg.Progress, " | %s\n", t.times(t.stepsPerEpoch(t.sampler())))
 }
@@ -83,6 +87,14 @@ func (t *Trainer) report(es EpochStats) {
 // reportValidation prints a validation run between epochs' ends.
 func (t *Trainer) reportValidation(v Validation) {
 	o := v.Summary.Overall
-	t.say("validation at epoch %d step %d (step %d of the run): mDice %.3f mIoU %.3f zone acc %.1f%%\n",
-		v.Epoch, v.Step, v.GlobalStep, o.MeanDice, o.MeanIoU, 100*o.ZoneAccuracy)
+	t.say("validation at epoch %d step %d (step %d of the run): mDice %.3f mIoU %.3f zone acc %.1f%%%s\n",
+		v.Epoch, v.Step, v.GlobalStep, o.MeanDice, o.MeanIoU, 100*o.ZoneAccuracy, referText(v.Referring))
+}
+
+// referText is the referring part of a validation line ("" without referring scores).
+func referText(r *metrics.Referring) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf(" referring acc %.1f%% masks alike %.2f", 100*r.Accuracy, r.Alike)
 }

@@ -14,7 +14,7 @@ type trainState struct {
 	History     []EpochStats `json:"history"`     // finished epochs
 	Partial     sums         `json:"partial"`     // sums of the epoch in progress
 	Validations []Validation `json:"validations"`
-	Best        *Validation  `json:"best,omitempty"` // the highest validation mDice so far
+	Best        *Validation  `json:"best,omitempty"` // the best validation so far (Validation.Score)
 	Kept        []string     `json:"kept,omitempty"` // KeepLast's checkpoint folders, oldest first
 	Config      Config       `json:"train_config"`
 	// World is the number of data-parallel processes that wrote the state (0 in

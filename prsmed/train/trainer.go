@@ -52,8 +52,19 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 	if cfg.Accum < 0 || cfg.Workers < 0 || cfg.Prefetch < 0 || cfg.WarmupSteps < 0 || cfg.ValEverySteps < 0 || cfg.KeepLast < 0 || cfg.CacheBytes < 0 {
 		return nil, errors.New("prsmed: accum, workers, prefetch, warmup, val-every-steps, keep-last and the cache size must not be negative")
 	}
-	return &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
-		reported: map[string]bool{}, state: trainState{Config: cfg}, savedStep: -1}, nil
+	if cfg.Stage1MinSteps < 0 || cfg.Stage2MinSteps < 0 {
+		return nil, errors.New("prsmed: stage minimum steps must not be negative")
+	}
+	t := &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
+		reported: map[string]bool{}, savedStep: -1}
+	if cfg.Stage1MinSteps > 0 || cfg.Stage2MinSteps > 0 {
+		per := max(t.stepsPerEpoch(t.sampler()), 1)
+		atLeast := func(epochs, steps int) int { return max(epochs, (steps+per-1)/per) }
+		t.Cfg.Stage1Epochs = atLeast(cfg.Stage1Epochs, cfg.Stage1MinSteps)
+		t.Cfg.Stage2Epochs = atLeast(cfg.Stage2Epochs, cfg.Stage2MinSteps)
+	}
+	t.state = trainState{Config: t.Cfg}
+	return t, nil
 }
 
 // Close frees the trainer's cache and optimizer.
@@ -74,7 +85,7 @@ func (t *Trainer) History() []EpochStats { return t.state.History }
 // Validations lists every validation of the run so far.
 func (t *Trainer) Validations() []Validation { return t.state.Validations }
 
-// Best is the validation with the highest mDice so far (its checkpoint is OutDir/best), or
+// Best is the validation with the highest Score so far (its checkpoint is OutDir/best), or
 // nil.
 func (t *Trainer) Best() *Validation { return t.state.Best }
 
@@ -121,7 +132,10 @@ func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 func (t *Trainer) stepBatch() int { return t.Cfg.BatchSize * max(t.Cfg.Accum, 1) }
 
 // sampler orders the training samples; an epoch is cut into batches of stepBatch samples.
-func (t *Trainer) sampler() *data.Sampler {
+func (t *Trainer) sampler() samplerLike {
+	if t.Cfg.GroupImages {
+		return newImageSampler(t.TrainSet, t.Cfg.Seed, t.stepBatch())
+	}
 	s, _ := data.NewSampler(len(t.TrainSet), data.SamplerConfig{Seed: t.Cfg.Seed, Shuffle: true, BatchSize: t.stepBatch()})
 	return s
 }

@@ -9,22 +9,49 @@ import (
 
 // Validate predicts masks and answers for the validation samples and scores them.
 func (t *Trainer) Validate(ctx context.Context) (metrics.Summary, error) {
+	sum, _, err := t.validateScores(ctx)
+	return sum, err
+}
+
+// validateScores is Validate that also returns the referring scores when an image of the
+// validation samples holds several findings (nil otherwise).
+func (t *Trainer) validateScores(ctx context.Context) (metrics.Summary, *metrics.Referring, error) {
 	set := t.ValSet
 	if t.Cfg.ValSamples > 0 && t.Cfg.ValSamples < len(set) {
 		set = set[:t.Cfg.ValSamples]
 	}
-	return prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, nil)
+	if !prsmed.SeveralFindings(set) {
+		sum, err := prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, nil)
+		return sum, nil, err
+	}
+	var acc metrics.ReferAccumulator
+	sum, err := prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, prsmed.ReferEach(&acc))
+	if err != nil {
+		return sum, nil, err
+	}
+	r := acc.Result()
+	return sum, &r, nil
+}
+
+// Score is what best/ is chosen on: the validation mDice, or, when the validation data
+// holds several findings per image, the mean of mDice and referring accuracy, so that a
+// model whose masks ignore the question does not win on mask quality alone.
+func (v Validation) Score() float64 {
+	if v.Referring != nil {
+		return (v.Summary.Overall.MeanDice + v.Referring.Accuracy) / 2
+	}
+	return v.Summary.Overall.MeanDice
 }
 
 // validate runs Validate at the current step and records it, with the best so far.
 func (t *Trainer) validate(ctx context.Context) (Validation, error) {
-	sum, err := t.Validate(ctx)
+	sum, ref, err := t.validateScores(ctx)
 	if err != nil {
 		return Validation{}, t.asInterrupted(ctx, "validation", err)
 	}
-	v := Validation{Epoch: t.state.Epoch + 1, Step: t.state.Step, GlobalStep: t.state.GlobalStep, Summary: sum}
+	v := Validation{Epoch: t.state.Epoch + 1, Step: t.state.Step, GlobalStep: t.state.GlobalStep, Summary: sum, Referring: ref}
 	t.state.Validations = append(t.state.Validations, v)
-	if t.state.Best == nil || sum.Overall.MeanDice > t.state.Best.Summary.Overall.MeanDice {
+	if t.state.Best == nil || v.Score() > t.state.Best.Score() {
 		b := v
 		t.state.Best = &b
 		t.newBest = true

@@ -51,6 +51,12 @@ type Config struct {
 	// Modalities lists the modalities to write; empty means all six of
 	// [Modalities].
 	Modalities []string
+	// Findings, when 2 … MaxFindings, selects the multi-finding mode: N
+	// is then the number of images per modality, each holding between 2 and
+	// Findings findings in different quadrants, with one CSV row (question,
+	// mask, answer) per finding; see [Generate]. 0 or 1 writes one finding
+	// per image.
+	Findings int
 	// Workers is the number of samples drawn in parallel; default
 	// GOMAXPROCS. It does not change the output.
 	Workers int
@@ -93,6 +99,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("synthetic data: sample count %d, need at least 1", c.N)
 	case c.Size < MinSize:
 		return c, fmt.Errorf("synthetic data: image size %d, need at least %d", c.Size, MinSize)
+	case c.Findings < 0 || c.Findings > MaxFindings:
+		return c, fmt.Errorf("synthetic data: %d findings per image, need 0 … %d", c.Findings, MaxFindings)
 	case c.Size > 4096:
 		return c, fmt.Errorf("synthetic data: image size %d, at most 4096", c.Size)
 	}
@@ -142,6 +150,14 @@ func (c Config) withDefaults() (Config, error) {
 // inside its quadrant, a few pixels from the centre row and column; a
 // central lesion covers the centre pixel. The zone and the near-centre flag
 // written to the CSV are those zones.Locate finds in the written mask.
+//
+// With cfg.Findings of 2 or more, N counts images and each image holds 2 …
+// Findings findings in different quadrants, disjoint, with one row per
+// finding: mask <id>_<j>.png (skin ISIC_<id>_<j>_Segmentation.png), the
+// image's image_name, and a question that names that finding and no other
+// of the image (by side or zone, by size, by contrast, or by its lesion
+// word; docs/data.md lists the phrases). All findings of an image share its
+// split. Progress then counts images.
 func Generate(root string, cfg Config) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -233,13 +249,28 @@ func planModality(cfg Config, name string) []plan {
 // synthRow is one generated sample's CSV row.
 type synthRow struct {
 	split                                          string
-	id                                             int
+	id, finding                                    int
 	maskRel, imageName, question, answer, position string
 }
 
 // generateModality writes one modality's files and CSV.
 func generateModality(root string, cfg Config, lk look) error {
-	plans := planModality(cfg, lk.name)
+	var (
+		n     int
+		write func(i int) ([]synthRow, error)
+	)
+	if cfg.Findings >= 2 {
+		plans := planMulti(cfg, lk.name)
+		n = len(plans)
+		write = func(i int) ([]synthRow, error) { return writeMultiSample(root, cfg, lk, plans[i]) }
+	} else {
+		plans := planModality(cfg, lk.name)
+		n = len(plans)
+		write = func(i int) ([]synthRow, error) {
+			row, err := writeSample(root, cfg, lk, plans[i])
+			return []synthRow{row}, err
+		}
+	}
 	for _, sp := range data.Splits() {
 		for _, kind := range [...]string{"images", "masks"} {
 			if err := os.MkdirAll(filepath.Join(root, lk.name, sp+"_"+kind), 0o755); err != nil {
@@ -247,28 +278,28 @@ func generateModality(root string, cfg Config, lk look) error {
 			}
 		}
 	}
-	rows := make([]synthRow, len(plans))
-	errs := make([]error, len(plans))
+	rowsOf := make([][]synthRow, n)
+	errs := make([]error, n)
 	var (
 		mu   sync.Mutex
 		done int
 		wg   sync.WaitGroup
 	)
 	next := make(chan int)
-	for range min(cfg.Workers, len(plans)) {
+	for range min(cfg.Workers, n) {
 		wg.Go(func() {
 			for i := range next {
-				rows[i], errs[i] = writeSample(root, cfg, lk, plans[i])
+				rowsOf[i], errs[i] = write(i)
 				if cfg.Progress != nil && errs[i] == nil {
 					mu.Lock()
 					done++
-					cfg.Progress(lk.name, done, len(plans))
+					cfg.Progress(lk.name, done, n)
 					mu.Unlock()
 				}
 			}
 		})
 	}
-	for i := range plans {
+	for i := range n {
 		next <- i
 	}
 	close(next)
@@ -278,12 +309,16 @@ func generateModality(root string, cfg Config, lk look) error {
 			return e
 		}
 	}
+	rows := slices.Concat(rowsOf...)
 	order := map[string]int{data.SplitTrain: 0, data.SplitVal: 1, data.SplitTest: 2}
 	slices.SortFunc(rows, func(a, b synthRow) int {
 		if d := order[a.split] - order[b.split]; d != 0 {
 			return d
 		}
-		return a.id - b.id
+		if d := a.id - b.id; d != 0 {
+			return d
+		}
+		return a.finding - b.finding
 	})
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -325,7 +360,7 @@ func writeSample(root string, cfg Config, lk look, p plan) (synthRow, error) {
 		ch = 3
 	}
 	c := newCanvas(cfg.Size, ch)
-	lk.draw(r, c, les)
+	lk.draw(r, c, []finding{{lesion: les}})
 
 	maskRel, imageRel, imageName := sampleNames(lk, p.split, p.id)
 	var img, mask bytes.Buffer

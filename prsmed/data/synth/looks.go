@@ -12,9 +12,13 @@ type look struct {
 	jpeg       bool // images stored as JPEG with ISIC-style names
 	minR, maxR float64
 	shape      func(r *rand.Rand, R float64) shape
-	// draw paints the background, then the lesion l, then any
-	// after-effects, on c.
-	draw func(r *rand.Rand, c *canvas, l *lesion)
+	// draw paints the background, then the findings fs in order, then
+	// any after-effects, on c. A one-finding image draws the same random
+	// numbers in the same order whatever else the modality may draw.
+	draw func(r *rand.Rand, c *canvas, fs []finding)
+	// word2 is the second lesion word of the modality in the multi-finding
+	// mode: a finding of kind 1, drawn with the modality's alternative look.
+	word2 string
 }
 
 // looks returns the six synthetic modalities, in the order of
@@ -24,32 +28,32 @@ func looks() []look {
 		{
 			name: "brain_tumors_ct_scan", minR: 0.06, maxR: 0.14,
 			shape: func(r *rand.Rand, R float64) shape { return ellipseShape(r, R, 0.55) },
-			draw:  drawBrain,
+			draw:  drawBrain, word2: "cyst",
 		},
 		{
 			name: "breast_tumors_ct_scan", minR: 0.08, maxR: 0.16,
 			shape: func(r *rand.Rand, R float64) shape { return blobShape(r, R, 3+r.IntN(3)) },
-			draw:  drawBreast,
+			draw:  drawBreast, word2: "cyst",
 		},
 		{
 			name: "lung_CT", minR: 0.045, maxR: 0.09,
 			shape: func(r *rand.Rand, R float64) shape { return ellipseShape(r, R, 0.8) },
-			draw:  drawLungCT,
+			draw:  drawLungCT, word2: "cyst",
 		},
 		{
 			name: "lung_Xray", minR: 0.08, maxR: 0.16,
 			shape: func(r *rand.Rand, R float64) shape { return polygonShape(r, R, 6+r.IntN(4)) },
-			draw:  drawLungXray,
+			draw:  drawLungXray, word2: "cavity",
 		},
 		{
 			name: "polyp_endoscopy", color: true, minR: 0.07, maxR: 0.15,
 			shape: func(r *rand.Rand, R float64) shape { return ellipseShape(r, R, 0.7) },
-			draw:  drawPolyp,
+			draw:  drawPolyp, word2: "ulcer",
 		},
 		{
 			name: "skin_rgbimage", color: true, jpeg: true, minR: 0.09, maxR: 0.18,
 			shape: func(r *rand.Rand, R float64) shape { return blobShape(r, R, 4+r.IntN(4)) },
-			draw:  drawSkin,
+			draw:  drawSkin, word2: "mole",
 		},
 	}
 }
@@ -73,7 +77,7 @@ func jitter(r *rand.Rand, v, f float64) float64 {
 
 // drawBrain: T1 MRI look. Dark background, an elliptic head with a bright
 // skull ring and mottled grey tissue; the tumour is a bright ellipse.
-func drawBrain(r *rand.Rand, c *canvas, l *lesion) {
+func drawBrain(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	hx, hy := s/2+jitter(r, 0.02*s, 1), s/2+jitter(r, 0.02*s, 1)
 	rx, ry := jitter(r, 0.42*s, 0.05), jitter(r, 0.47*s, 0.03)
@@ -88,18 +92,23 @@ func drawBrain(r *rand.Rand, c *canvas, l *lesion) {
 		}
 		return grey(55 + 40*coarse[i] + 14*fine[i])
 	})
-	base := float32(jitter(r, 215, 0.04))
-	tex := noiseField(r, c.s, 10)
-	l.paint(c, 1, func(x, y, i int, t float32) [3]float32 {
-		return grey(base + 18*(1-t) - 10*tex[i])
-	})
+	for _, f := range fs {
+		if f.paintAlt(c, altRing) {
+			continue
+		}
+		base := float32(jitter(r, 215, 0.04))
+		tex := noiseField(r, c.s, 10)
+		f.paint(c, f.opacity(1), func(x, y, i int, t float32) [3]float32 {
+			return grey(base + 18*(1-t) - 10*tex[i])
+		})
+	}
 	c.addNoise(r, 5)
 }
 
 // drawBreast: ultrasound look. Brightness falls with depth, a bright skin
 // line on top, faint tissue layers and multiplicative speckle; the mass is
 // a dark (hypoechoic) irregular blob.
-func drawBreast(r *rand.Rand, c *canvas, l *lesion) {
+func drawBreast(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	coarse, warp := noiseField(r, c.s, 3), noiseField(r, c.s, 5)
 	phase := r.Float64() * 2 * math.Pi
@@ -112,10 +121,15 @@ func drawBreast(r *rand.Rand, c *canvas, l *lesion) {
 		layer := 16 * math.Sin(2*math.Pi*(fy*4+0.4*float64(warp[i]))+phase)
 		return grey(float32(140 - 45*fy + layer + 40*(float64(coarse[i])-0.5)))
 	})
-	base := float32(jitter(r, 26, 0.2))
-	l.paint(c, 1, func(x, y, i int, t float32) [3]float32 {
-		return grey(base + 14*t)
-	})
+	for _, f := range fs {
+		if f.paintAlt(c, altRing) {
+			continue
+		}
+		base := float32(jitter(r, 26, 0.2))
+		f.paint(c, f.opacity(1), func(x, y, i int, t float32) [3]float32 {
+			return grey(base + 14*t)
+		})
+	}
 	// Speckle: multiply by a Rayleigh variable of mean about 1.
 	pl := c.planes[0]
 	for i := range pl {
@@ -128,7 +142,7 @@ func drawBreast(r *rand.Rand, c *canvas, l *lesion) {
 // drawLungCT: axial CT look. Black air outside an elliptic body of soft
 // tissue, two dark lung fields with faint vessels; the nodule is a bright,
 // nearly round ellipse.
-func drawLungCT(r *rand.Rand, c *canvas, l *lesion) {
+func drawLungCT(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	brx, bry := jitter(r, 0.47*s, 0.03), jitter(r, 0.40*s, 0.05)
 	lrx, lry := jitter(r, 0.16*s, 0.08), jitter(r, 0.27*s, 0.08)
@@ -144,17 +158,22 @@ func drawLungCT(r *rand.Rand, c *canvas, l *lesion) {
 		}
 		return grey(110 + 20*tissue[i])
 	})
-	base := float32(jitter(r, 225, 0.04))
-	l.paint(c, 1, func(x, y, i int, t float32) [3]float32 {
-		return grey(base + 10*(1-t))
-	})
+	for _, f := range fs {
+		if f.paintAlt(c, altRing) {
+			continue
+		}
+		base := float32(jitter(r, 225, 0.04))
+		f.paint(c, f.opacity(1), func(x, y, i int, t float32) [3]float32 {
+			return grey(base + 10*(1-t))
+		})
+	}
 	c.addNoise(r, 4)
 }
 
 // drawLungXray: chest radiograph look. A vertical brightness gradient, two
 // dark lung fields crossed by curved rib shadows, a bright mediastinum down
 // the middle; the opacity is a hazy bright polygon.
-func drawLungXray(r *rand.Rand, c *canvas, l *lesion) {
+func drawLungXray(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	lrx, lry := jitter(r, 0.17*s, 0.08), jitter(r, 0.30*s, 0.06)
 	off := jitter(r, 0.21*s, 0.05)
@@ -173,18 +192,23 @@ func drawLungXray(r *rand.Rand, c *canvas, l *lesion) {
 		v += 70 * math.Exp(-dm*dm)
 		return grey(float32(v))
 	})
-	base := float32(jitter(r, 205, 0.05))
-	haze := noiseField(r, c.s, 8)
-	l.paint(c, 0.9, func(x, y, i int, t float32) [3]float32 {
-		return grey(base - 12*t + 10*haze[i])
-	})
+	for _, f := range fs {
+		if f.paintAlt(c, altRing) {
+			continue
+		}
+		base := float32(jitter(r, 205, 0.05))
+		haze := noiseField(r, c.s, 8)
+		f.paint(c, f.opacity(0.9), func(x, y, i int, t float32) [3]float32 {
+			return grey(base - 12*t + 10*haze[i])
+		})
+	}
 	c.addNoise(r, 3)
 }
 
 // drawPolyp: colonoscopy look. Red-pink mucosa with texture, a strong
 // vignette inside a round field of view (black corners) and small specular
 // highlights; the polyp is a paler, shaded ellipse lit from the upper left.
-func drawPolyp(r *rand.Rand, c *canvas, l *lesion) {
+func drawPolyp(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	coarse, fine := noiseField(r, c.s, 4), noiseField(r, c.s, 14)
 	br, bg, bb := jitter(r, 175, 0.06), jitter(r, 85, 0.12), jitter(r, 75, 0.12)
@@ -206,14 +230,20 @@ func drawPolyp(r *rand.Rand, c *canvas, l *lesion) {
 	for range 2 + r.IntN(2) {
 		highlight(c, r.IntN(c.s), r.IntN(c.s), max(1, s/90))
 	}
-	pr, pg, pb := jitter(r, 235, 0.03), jitter(r, 155, 0.06), jitter(r, 130, 0.08)
-	R := l.radius
-	l.paint(c, 1, func(x, y, i int, t float32) [3]float32 {
-		light := 1 - 0.14*(float64(x-l.cx)+float64(y-l.cy))/(1.4*R) - 0.12*float64(t*t)
-		v := light * (0.75 + 0.25*vig(x, y))
-		return rgb(float32(pr*v), float32(pg*v), float32(pb*v))
-	})
-	highlight(c, l.cx-int(0.35*R), l.cy-int(0.35*R), max(1, s/100))
+	for _, f := range fs {
+		if f.paintAlt(c, altUlcer) {
+			continue
+		}
+		l := f.lesion
+		pr, pg, pb := jitter(r, 235, 0.03), jitter(r, 155, 0.06), jitter(r, 130, 0.08)
+		R := l.radius
+		f.paint(c, f.opacity(1), func(x, y, i int, t float32) [3]float32 {
+			light := 1 - 0.14*(float64(x-l.cx)+float64(y-l.cy))/(1.4*R) - 0.12*float64(t*t)
+			v := light * (0.75 + 0.25*vig(x, y))
+			return rgb(float32(pr*v), float32(pg*v), float32(pb*v))
+		})
+		highlight(c, l.cx-int(0.35*R), l.cy-int(0.35*R), max(1, s/100))
+	}
 	c.addNoise(r, 3)
 }
 
@@ -236,7 +266,7 @@ func highlight(c *canvas, x, y int, rad float64) {
 // drawSkin: dermoscopy look. Skin-tone background (tone varies per image)
 // with soft lighting and texture; the lesion is a brown irregular blob with
 // a darker core and mottled pigment; a few thin dark hairs cross the image.
-func drawSkin(r *rand.Rand, c *canvas, l *lesion) {
+func drawSkin(r *rand.Rand, c *canvas, fs []finding) {
 	s := float64(c.s)
 	sr := 200 + 35*r.Float64()
 	sg := sr - 40 - 20*r.Float64()
@@ -249,12 +279,17 @@ func drawSkin(r *rand.Rand, c *canvas, l *lesion) {
 		t := 10 * (float64(tex[i]) - 0.5)
 		return rgb(float32((sr+t)*light), float32((sg+t)*light), float32((sb+t)*light))
 	})
-	lr := 110 + 40*r.Float64()
-	pig := noiseField(r, c.s, 16)
-	l.paint(c, 1, func(x, y, i int, t float32) [3]float32 {
-		v := (0.72 + 0.28*float64(t)) * (0.88 + 0.24*float64(pig[i]))
-		return rgb(float32(lr*v), float32(0.62*lr*v), float32(0.45*lr*v))
-	})
+	for _, f := range fs {
+		if f.paintAlt(c, altMole) {
+			continue
+		}
+		lr := 110 + 40*r.Float64()
+		pig := noiseField(r, c.s, 16)
+		f.paint(c, f.opacity(1), func(x, y, i int, t float32) [3]float32 {
+			v := (0.72 + 0.28*float64(t)) * (0.88 + 0.24*float64(pig[i]))
+			return rgb(float32(lr*v), float32(0.62*lr*v), float32(0.45*lr*v))
+		})
+	}
 	for range r.IntN(3) {
 		hair(r, c)
 	}
