@@ -95,6 +95,11 @@ type Config struct {
 	// the package documentation's section on data parallelism: BatchSize is per rank, rank 0 alone
 	// writes files, BatchNorm statistics stay per rank.
 	Dist *dist.Group `json:"-"`
+	// SyncBN, with Dist, normalises the TinyViT BatchNorms with the statistics of every
+	// rank's batch together, as torch.nn.SyncBatchNorm does (two small all-reduces per layer
+	// in the forward and two in the backward), so a data-parallel run of a stage that trains
+	// TinyViT equals one process with the global batch. Without Dist it changes nothing.
+	SyncBN bool `json:"sync_bn,omitempty"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

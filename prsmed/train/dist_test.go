@@ -55,6 +55,8 @@ type ddpCase struct {
 	// epoch), as DistributedDataParallel does with such a loss. With answers of one length
 	// the token mean is the sample mean and the split no longer matters.
 	sameLength bool
+	// syncBN sets Config.SyncBN (see syncbn_test.go).
+	syncBN bool
 }
 
 // sameLengthAnswer is the answer of a sameLength case; flips turn it into "top right",
@@ -146,6 +148,7 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 	tc.Stage0Epochs, tc.Stage1Epochs, tc.Stage2Epochs = c.stage0, c.stage1, c.stage2
 	tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.Workers = batch, 2e-3, 1e-4, 5, 2
 	tc.Flip = c.flip
+	tc.SyncBN = c.syncBN
 	if c.weightDecay > 0 {
 		tc.WeightDecay = c.weightDecay
 	}
@@ -269,19 +272,30 @@ func compareDataParallel(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer init.Close()
-	acc, err := ddpRun(root, 1, 8, 2, nil, "", c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acc.Close()
 	// The floor: one process accumulating two micro-batches of 4 does the same arithmetic
 	// as the two ranks, so its distance from batch 8 is the float32 rounding of splitting
-	// the batch (Adam's normalisation amplifies it where gradients are near zero).
-	var floor float64
-	at := acc.Store.Tensors()
-	for n, x := range ref.Store.Tensors() {
-		if e, _ := acc.Store.Get(n); e != nil && c.saved(e) {
-			floor = math.Max(floor, maxAbsDiff(at[n].Float64s(), x.Float64s())/math.Max(maxAbs(x.Float64s()), 1e-12))
+	// the batch (Adam's normalisation amplifies it where gradients are near zero). Where
+	// TinyViT's BatchNorm trains (stage 2) accumulation normalises each micro-batch with its
+	// own statistics, so it is no floor there; with SyncBN the floor is instead one process
+	// with batch 8 normalising through the synchronised layer (a group of one), whose
+	// distance from the native BatchNorm is the rounding of the composed statistics.
+	// The per-tensor L2 bound is 1e-5, or twice that floor's L2 distance where it is larger.
+	var floor, floorL2 float64
+	if c.stage2 > 0 && c.syncBN {
+		floor, floorL2 = syncBNFloor(t, root, ref, c)
+	}
+	l2Bound := math.Max(1e-5, 2*floorL2)
+	if c.stage2 == 0 {
+		acc, err := ddpRun(root, 1, 8, 2, nil, "", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer acc.Close()
+		at := acc.Store.Tensors()
+		for n, x := range ref.Store.Tensors() {
+			if e, _ := acc.Store.Get(n); e != nil && c.saved(e) {
+				floor = math.Max(floor, maxAbsDiff(at[n].Float64s(), x.Float64s())/math.Max(maxAbs(x.Float64s()), 1e-12))
+			}
 		}
 	}
 	want := ref.Store.Tensors()
@@ -310,7 +324,7 @@ func compareDataParallel(t *testing.T, name string) {
 			moved = math.Max(moved, maxAbsDiff(start[n].Float64s(), ref.Float64s())/scale)
 			l2 := l2Diff(got.Float64s(), ref.Float64s()) / math.Max(l2Diff(ref.Float64s(), make([]float64, len(ref.Float64s()))), 1e-12)
 			worstL2 = math.Max(worstL2, l2)
-			if l2 > 1e-5 {
+			if l2 > l2Bound {
 				t.Errorf("rank %d %s: relative (L2) difference %.3g from one process with the same global batch", r, n, l2)
 			}
 			// What one process leaves exactly as it was (frozen, or trainable without a
@@ -326,8 +340,8 @@ func compareDataParallel(t *testing.T, name string) {
 		}
 		w.Close()
 	}
-	t.Logf("largest relative difference from one process with batch 8, per tensor: L2 %.3g, max-norm %.3g; one process accumulating 2×4: max-norm %.3g; the steps moved the parameters by up to %.3g (max-norm); %d tensors untouched by one process",
-		worstL2, worst, floor, moved, untouched)
+	t.Logf("largest relative difference from one process with batch 8, per tensor: L2 %.3g, max-norm %.3g; floor (one process accumulating 2×4, or through the synchronised BatchNorm in stage 2): max-norm %.3g, L2 %.3g; the steps moved the parameters by up to %.3g (max-norm); %d tensors untouched by one process",
+		worstL2, worst, floor, floorL2, moved, untouched)
 	// Both distances are float32 rounding of sums taken in another order, amplified by
 	// Adam where gradients are near zero; the floor is one draw of that noise, the ranks'
 	// distance another (measured here, on a loaded machine, also on the code before the

@@ -52,12 +52,18 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 	if cfg.Accum < 0 || cfg.Workers < 0 || cfg.Prefetch < 0 || cfg.WarmupSteps < 0 || cfg.ValEverySteps < 0 || cfg.KeepLast < 0 || cfg.CacheBytes < 0 {
 		return nil, errors.New("prsmed: accum, workers, prefetch, warmup, val-every-steps, keep-last and the cache size must not be negative")
 	}
-	return &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
-		reported: map[string]bool{}, state: trainState{Config: cfg}, savedStep: -1}, nil
+	t := &Trainer{M: m, Cfg: cfg, TrainSet: train, ValSet: val, cache: newCache(cfg.CacheBytes),
+		reported: map[string]bool{}, state: trainState{Config: cfg}, savedStep: -1}
+	if err := t.syncBatchNorms(); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
-// Close frees the trainer's cache and optimizer.
+// Close frees the trainer's cache and optimizer, and gives the model's BatchNorms back
+// their per-process statistics.
 func (t *Trainer) Close() {
+	t.unsyncBatchNorms()
 	t.cache.close()
 	if t.opt != nil {
 		t.opt.Close()
