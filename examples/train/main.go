@@ -67,6 +67,7 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
 	fs.IntVar(&o.nproc, "nproc", 0, "start N local data-parallel worker processes (one per GPU with -device cuda); -batch is per worker")
+	fs.BoolVar(&tc.SyncBN, "sync-bn", tc.SyncBN, "data-parallel runs: normalise TinyViT's BatchNorms with every worker's batch together (SyncBatchNorm)")
 	fs.DurationVar(&o.distTimeout, "dist-timeout", dist.DefaultTimeout, "data-parallel runs: the bound on the rendezvous and on every collective")
 	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
 	fs.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed of the initialisation, the data order and the flips")
