@@ -31,6 +31,7 @@ type Trainer struct {
 	clock    clock
 	valDue   bool // ValEverySteps fell on an epoch's last step
 	newBest  bool // the last validation is the best so far and best/ does not hold it yet
+	valShare int  // the samples this rank predicted in its last validation
 	stepN    int  // samples of the last step, over all ranks
 	// savedStep is the global step of the newest checkpoint/ written or resumed from, -1
 	// when there is none.

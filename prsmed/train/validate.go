@@ -7,12 +7,18 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 )
 
-// Validate predicts masks and answers for the validation samples and scores them.
+// Validate predicts masks and answers for the validation samples and scores them. In a
+// data-parallel run the samples are split across the ranks (validateSharded), and every
+// rank gets the summary of the whole set.
 func (t *Trainer) Validate(ctx context.Context) (metrics.Summary, error) {
 	set := t.ValSet
 	if t.Cfg.ValSamples > 0 && t.Cfg.ValSamples < len(set) {
 		set = set[:t.Cfg.ValSamples]
 	}
+	if t.world() > 1 {
+		return t.validateSharded(ctx, set)
+	}
+	t.valShare = len(set)
 	return prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, nil)
 }
 
