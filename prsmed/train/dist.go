@@ -11,7 +11,7 @@ import (
 )
 
 // ErrWorldSize is returned by Resume for a checkpoint written by a run with another number
-// of processes.
+// of processes whose global batch this run's processes cannot split evenly.
 var ErrWorldSize = errors.New("train: checkpoint world size differs")
 
 // world is the number of processes of the run (1 without Config.Dist).

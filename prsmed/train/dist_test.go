@@ -7,7 +7,6 @@ package train_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -404,9 +402,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestResumeRefusesOtherWorldSize: trainer.json records the world size, and a checkpoint
-// written by two processes is refused by one, with ErrWorldSize.
-func TestResumeRefusesOtherWorldSize(t *testing.T) {
+// TestResumeOtherWorldSize: trainer.json records the world size and the global batch, and
+// a checkpoint written by two processes with a per-rank batch of 8 is resumed by one with
+// the global batch of 16 (elastic resume; TestElasticResume checks the samples).
+func TestResumeOtherWorldSize(t *testing.T) {
 	ds := synthSet(t, 4)
 	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
@@ -424,17 +423,18 @@ func TestResumeRefusesOtherWorldSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(raw, []byte(`"world_size": 1`)) {
-		t.Fatalf("trainer.json does not record world_size 1")
+	if !bytes.Contains(raw, []byte(`"world_size": 1`)) || !bytes.Contains(raw, []byte(`"global_batch": 8`)) {
+		t.Fatalf("trainer.json does not record world_size 1 and global_batch 8")
 	}
-	if ok, err := tr.Resume(); !ok || err != nil {
-		t.Fatalf("same world size: resumed %v, %v", ok, err)
+	if ok, err := tr.Resume(); !ok || err != nil || tr.Cfg.BatchSize != 8 {
+		t.Fatalf("same world size: resumed %v, %v, batch %d", ok, err, tr.Cfg.BatchSize)
 	}
-	if err := os.WriteFile(path, bytes.Replace(raw, []byte(`"world_size": 1`), []byte(`"world_size": 2`), 1), 0o644); err != nil {
+	raw = bytes.Replace(raw, []byte(`"world_size": 1`), []byte(`"world_size": 2`), 1)
+	raw = bytes.Replace(raw, []byte(`"global_batch": 8`), []byte(`"global_batch": 16`), 1)
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = tr.Resume()
-	if !errors.Is(err, train.ErrWorldSize) || !strings.Contains(err.Error(), "WORLD_SIZE=2") {
-		t.Fatalf("got %v, want ErrWorldSize naming WORLD_SIZE=2", err)
+	if ok, err := tr.Resume(); !ok || err != nil || tr.Cfg.BatchSize != 16 {
+		t.Fatalf("written by 2 processes: resumed %v, %v, batch %d; want batch 16", ok, err, tr.Cfg.BatchSize)
 	}
 }

@@ -32,7 +32,9 @@ type Trainer struct {
 	valDue   bool // ValEverySteps fell on an epoch's last step
 	newBest  bool // the last validation is the best so far and best/ does not hold it yet
 	valShare int  // the samples this rank predicted in its last validation
-	stepN    int  // samples of the last step, over all ranks
+	// onBatch, when set (tests), is called after each step with this rank's sample indices.
+	onBatch func(epoch, step int, idx []int)
+	stepN   int // samples of the last step, over all ranks
 	// savedStep is the global step of the newest checkpoint/ written or resumed from, -1
 	// when there is none.
 	savedStep int
@@ -233,6 +235,9 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}
 		t.state.Partial.add(parts, t.stepN, len(b.skipped), time.Since(start).Seconds())
+		if t.onBatch != nil {
+			t.onBatch(epoch, step, batches[step])
+		}
 		t.state.Step++
 		t.state.GlobalStep++
 		t.progress(epoch, stage, len(batches), *opt.Groups()[0].LR)
