@@ -78,12 +78,13 @@ var ddpCases = map[string]ddpCase{
 }
 
 // saved is the set of tensors a case compares: the trainable ones for stage 1, every
-// parameter when several stages train different parts.
+// parameter when several stages train different parts, and with SyncBN also the buffers
+// (BatchNorm's running statistics and batch counters).
 func (c ddpCase) saved(e *nn.Entry) bool {
 	if c.stage0+c.stage2 == 0 {
 		return e.Trainable
 	}
-	return e.Kind == nn.Parameter
+	return e.Kind == nn.Parameter || (c.syncBN && e.Kind == nn.Buffer)
 }
 
 func TestMain(m *testing.M) {
