@@ -11,7 +11,8 @@
 // stops them all when one fails. A launcher of its own (torchrun, Slurm, Kubernetes) sets
 // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT instead; the processes join
 // through Gloo on the CPU or NCCL on CUDA (LOCAL_RANK picks cuda:LOCAL_RANK). -batch is
-// per process; rank 0 alone writes -out.
+// per process; rank 0 alone writes -out. -sync-bn synchronises TinyViT's BatchNorms
+// across the processes; -resume with another number of processes keeps the global batch.
 //
 // The preset sets every default (-preset tiny trains as the quickstart does); flags
 // override it, and -config FILE.json trains any model configuration (prsmed.Config).
