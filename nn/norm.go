@@ -8,6 +8,9 @@ import (
 type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar, NumBatchesTracked *torch.Tensor
 	Momentum, Eps                                            float64
+	// Sync, when set, makes the layer torch.nn.SyncBatchNorm in training mode: the batch
+	// statistics are those of every process's batch together (see syncForward).
+	Sync StatsReducer
 }
 
 // NewBatchNorm2d registers weight, bias, running_mean, running_var and num_batches_tracked.
@@ -35,6 +38,9 @@ func (l *BatchNorm2d) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 		c := s.NoGrad()
 		l.NumBatchesTracked.CopyFrom(l.NumBatchesTracked.AddScalar(c, 1))
 		c.Close()
+		if l.Sync != nil {
+			return l.syncForward(s, x)
+		}
 	}
 	return torch.BatchNorm(s, x, l.Weight, l.Bias, l.RunningMean, l.RunningVar, train, l.Momentum, l.Eps)
 }

@@ -55,7 +55,7 @@ func TestLaunchStopsAllWhenOneFails(t *testing.T) {
 }
 
 // TestNprocTrains: -nproc 2 trains on the CPU through Gloo; rank 0 writes the checkpoint,
-// which records world size 2, and one process cannot resume it.
+// which records world size 2, and one process resumes it with its global batch.
 func TestNprocTrains(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the training program")
@@ -81,9 +81,14 @@ func TestNprocTrains(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"world_size": 2`) {
 		t.Fatalf("trainer.json (%v) does not record world_size 2", err)
 	}
-	res, err = exec.Command(bin, append(args, "-resume")...).CombinedOutput()
-	if err == nil || !strings.Contains(string(res), "WORLD_SIZE=2") {
-		t.Fatalf("one process resumed a two-process checkpoint (%v):\n%s", err, res)
+	// Another world size resumes with the checkpoint's global batch (2 × 2) when it can
+	// split it, and is refused, naming the global batch, when it cannot (1 × 3 micro-batches).
+	res, err = exec.Command(bin, append(args, "-resume", "-accum", "3")...).CombinedOutput()
+	if err == nil || !strings.Contains(string(res), "global batch of 4") {
+		t.Fatalf("one process split a global batch of 4 into 3 micro-batches (%v):\n%s", err, res)
+	}
+	if res, err = exec.Command(bin, append(args, "-resume")...).CombinedOutput(); err != nil {
+		t.Fatalf("one process could not resume a two-process checkpoint: %v\n%s", err, res)
 	}
 }
 

@@ -11,7 +11,8 @@
 // stops them all when one fails. A launcher of its own (torchrun, Slurm, Kubernetes) sets
 // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT instead; the processes join
 // through Gloo on the CPU or NCCL on CUDA (LOCAL_RANK picks cuda:LOCAL_RANK). -batch is
-// per process; rank 0 alone writes -out.
+// per process; rank 0 alone writes -out. -sync-bn synchronises TinyViT's BatchNorms
+// across the processes; -resume with another number of processes keeps the global batch.
 //
 // The preset sets every default (-preset tiny trains as the quickstart does); flags
 // override it, and -config FILE.json trains any model configuration (prsmed.Config).
@@ -67,6 +68,7 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
 	fs.IntVar(&o.nproc, "nproc", 0, "start N local data-parallel worker processes (one per GPU with -device cuda); -batch is per worker")
+	fs.BoolVar(&tc.SyncBN, "sync-bn", tc.SyncBN, "data-parallel runs: normalise TinyViT's BatchNorms with every worker's batch together (SyncBatchNorm)")
 	fs.DurationVar(&o.distTimeout, "dist-timeout", dist.DefaultTimeout, "data-parallel runs: the bound on the rendezvous and on every collective")
 	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
 	fs.Uint64Var(&tc.Seed, "seed", tc.Seed, "seed of the initialisation, the data order and the flips")

@@ -51,18 +51,22 @@ func (a *Accumulator) Add(group string, r *Result) {
 // zone it names (by [zones.Parse]) is truth. An answer that names no single
 // zone counts as wrong and as unparsed.
 func (a *Accumulator) AddAnswer(group, answer string, truth zones.Zone) bool {
+	z, ok := zones.Parse(answer)
+	a.AddZone(group, ok && z == truth, !ok)
+	return ok && z == truth
+}
+
+// AddZone records an answer already judged under group: whether it named the true zone,
+// and whether it named no single zone (then it is not correct). Merging the judgements of
+// several processes with it gives the counts AddAnswer gives in one.
+func (a *Accumulator) AddZone(group string, correct, unparsed bool) {
 	g := a.group(group)
 	g.answers++
-	z, ok := zones.Parse(answer)
-	if !ok {
+	if unparsed {
 		g.unparsed++
-		return false
-	}
-	if z == truth {
+	} else if correct {
 		g.correct++
-		return true
 	}
-	return false
 }
 
 // Stats summarise one group, or all of them.

@@ -43,6 +43,7 @@ func (t *Trainer) Save() error {
 		}
 	}
 	t.state.World = t.world()
+	t.state.GlobalBatch = t.stepBatch() * t.world()
 	raw, err := json.MarshalIndent(t.state, "", "  ")
 	if err != nil {
 		return err
@@ -69,8 +70,9 @@ func (t *Trainer) Save() error {
 // continues exactly where the checkpoint was taken. It returns false when there is none.
 // Every part of the checkpoint must read: a missing or damaged trainer.json, model or
 // optimizer state is an error that names the file, never a silent fresh start of that part.
-// Under Config.Dist every rank calls it on the same checkpoint; one written with another
-// world size is refused with ErrWorldSize.
+// Under Config.Dist every rank calls it on the same checkpoint. One written with another
+// world size continues elastically (see elasticBatch): Config.BatchSize becomes the
+// recorded global batch over this run's processes and micro-batches.
 func (t *Trainer) Resume() (bool, error) {
 	dir := filepath.Join(t.Cfg.OutDir, "checkpoint")
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -88,9 +90,9 @@ func (t *Trainer) Resume() (bool, error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return false, fmt.Errorf("prsmed: %s: %v", filepath.Join(dir, "trainer.json"), err)
 	}
-	if w := max(st.World, 1); w != t.world() {
-		return false, fmt.Errorf("%w: %s was written by %d process(es), this run has %d; resume with WORLD_SIZE=%d (the batch order and the steps per epoch depend on it)",
-			ErrWorldSize, dir, w, t.world(), w)
+	batch, err := t.elasticBatch(dir, st)
+	if err != nil {
+		return false, err
 	}
 	if err := t.M.LoadCheckpoint(dir); err != nil {
 		return false, fmt.Errorf("train: resume: %w", err)
@@ -98,6 +100,7 @@ func (t *Trainer) Resume() (bool, error) {
 	if err := t.loadOptimizer(filepath.Join(dir, "optimizer.safetensors"), st.GlobalStep); err != nil {
 		return false, err
 	}
+	t.Cfg.BatchSize = batch
 	st.Config = t.Cfg
 	t.state = st
 	t.savedStep = st.GlobalStep

@@ -105,8 +105,13 @@ type Config struct {
 	// Dist, when set, trains data-parallel with the other processes of this process group
 	// (one model replica per process, as DistributedDataParallel); nil: one process. See
 	// the package documentation's section on data parallelism: BatchSize is per rank, rank 0 alone
-	// writes files, BatchNorm statistics stay per rank.
+	// writes files, BatchNorm statistics stay per rank unless SyncBN.
 	Dist *dist.Group `json:"-"`
+	// SyncBN, with Dist, normalises the TinyViT BatchNorms with the statistics of every
+	// rank's batch together, as torch.nn.SyncBatchNorm does (two small all-reduces per layer
+	// in the forward and two in the backward), so a data-parallel run of a stage that trains
+	// TinyViT equals one process with the global batch. Without Dist it changes nothing.
+	SyncBN bool `json:"sync_bn,omitempty"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

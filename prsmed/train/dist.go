@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 // ErrWorldSize is returned by Resume for a checkpoint written by a run with another number
-// of processes.
+// of processes whose global batch this run's processes cannot split evenly.
 var ErrWorldSize = errors.New("train: checkpoint world size differs")
 
 // world is the number of processes of the run (1 without Config.Dist).
@@ -115,4 +116,22 @@ func (t *Trainer) averageLosses(ctx context.Context, vals [4]float64, n int) ([4
 		}
 	}
 	return out, int(r[4] + 0.5), nil
+}
+
+// syncBatchNorms makes TinyViT's BatchNorms synchronised across the ranks (Config.SyncBN).
+func (t *Trainer) syncBatchNorms() error {
+	if !t.Cfg.SyncBN || t.Cfg.Dist == nil {
+		return nil
+	}
+	if nn.SetBatchNormSync(t.M.Encoder, t.Cfg.Dist) == 0 {
+		return errors.New("train: -sync-bn: the image encoder has no BatchNorm layer")
+	}
+	return nil
+}
+
+// unsyncBatchNorms undoes syncBatchNorms, so that the model outlives the group.
+func (t *Trainer) unsyncBatchNorms() {
+	if t.Cfg.SyncBN && t.Cfg.Dist != nil {
+		nn.SetBatchNormSync(t.M.Encoder, nil)
+	}
 }

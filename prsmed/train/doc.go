@@ -31,12 +31,16 @@
 //     (dist.Group.AllReduceGrads, in buckets), so every rank takes the same step;
 //   - the losses logged are averages over the ranks, weighted by their samples;
 //   - rank 0 alone writes checkpoints, logs, curves and progress; every rank resumes from the
-//     same checkpoint (OutDir must be shared, or copied to every machine), and a checkpoint
-//     written with another world size is refused (ErrWorldSize);
-//   - every rank validates the whole validation set (the results agree, since the models do).
+//     same checkpoint (OutDir must be shared, or copied to every machine); a checkpoint
+//     written with another world size resumes with the same global batch, split over the
+//     new world (BatchSize is derived from it), at the same sample position and step of
+//     the learning-rate schedule (ErrWorldSize when the new world cannot split it);
+//   - validation is split across the ranks, every rank predicting every World-th sample,
+//     and the per-sample scores are all-reduced: every rank gets one process's summary.
 //
 // BatchNorm layers (TinyViT's, in the stages that train them) keep per-rank statistics, as
 // DistributedDataParallel does by default: each rank normalises with its own batch's
 // statistics and updates its own running averages, and rank 0's running averages are the
-// ones saved. Synchronised BatchNorm is not offered here.
+// ones saved. Config.SyncBN makes them torch.nn.SyncBatchNorm: the statistics of every
+// rank's batch together, with the backward summing their gradients over the ranks.
 package train

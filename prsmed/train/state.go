@@ -20,6 +20,10 @@ type trainState struct {
 	// World is the number of data-parallel processes that wrote the state (0 in
 	// checkpoints from before data parallelism: one).
 	World int `json:"world_size"`
+	// GlobalBatch is the samples of one optimisation step over every process (BatchSize ×
+	// Accum × World); a resume with another world size keeps it (0 in older checkpoints:
+	// derived from Config and World).
+	GlobalBatch int `json:"global_batch,omitempty"`
 }
 
 // sums accumulates an epoch's losses, weighted by samples.

@@ -31,7 +31,10 @@ type Trainer struct {
 	clock    clock
 	valDue   bool // ValEverySteps fell on an epoch's last step
 	newBest  bool // the last validation is the best so far and best/ does not hold it yet
-	stepN    int  // samples of the last step, over all ranks
+	valShare int  // the samples this rank predicted in its last validation
+	// onBatch, when set (tests), is called after each step with this rank's sample indices.
+	onBatch func(epoch, step int, idx []int)
+	stepN   int // samples of the last step, over all ranks
 	// savedStep is the global step of the newest checkpoint/ written or resumed from, -1
 	// when there is none.
 	savedStep int
@@ -64,11 +67,16 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 		t.Cfg.Stage2Epochs = atLeast(cfg.Stage2Epochs, cfg.Stage2MinSteps)
 	}
 	t.state = trainState{Config: t.Cfg}
+	if err := t.syncBatchNorms(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
-// Close frees the trainer's cache and optimizer.
+// Close frees the trainer's cache and optimizer, and gives the model's BatchNorms back
+// their per-process statistics.
 func (t *Trainer) Close() {
+	t.unsyncBatchNorms()
 	t.cache.close()
 	if t.opt != nil {
 		t.opt.Close()
@@ -240,6 +248,9 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}
 		t.state.Partial.add(parts, t.stepN, len(b.skipped), time.Since(start).Seconds())
+		if t.onBatch != nil {
+			t.onBatch(epoch, step, batches[step])
+		}
 		t.state.Step++
 		t.state.GlobalStep++
 		t.progress(epoch, stage, len(batches), *opt.Groups()[0].LR)

@@ -7,7 +7,9 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 )
 
-// Validate predicts masks and answers for the validation samples and scores them.
+// Validate predicts masks and answers for the validation samples and scores them. In a
+// data-parallel run the samples are split across the ranks (validateSharded), and every
+// rank gets the summary of the whole set.
 func (t *Trainer) Validate(ctx context.Context) (metrics.Summary, error) {
 	sum, _, err := t.validateScores(ctx)
 	return sum, err
@@ -20,6 +22,14 @@ func (t *Trainer) validateScores(ctx context.Context) (metrics.Summary, *metrics
 	if t.Cfg.ValSamples > 0 && t.Cfg.ValSamples < len(set) {
 		set = set[:t.Cfg.ValSamples]
 	}
+	if t.world() > 1 {
+		// Sharded: each rank scores its share; the referring scores, which compare the
+		// masks of one image's questions with each other, are not computed then (best/ is
+		// chosen on mDice alone in a data-parallel run).
+		sum, err := t.validateSharded(ctx, set)
+		return sum, nil, err
+	}
+	t.valShare = len(set)
 	if !prsmed.SeveralFindings(set) {
 		sum, err := prsmed.Evaluate(ctx, t.M, set, t.Cfg.BatchSize, nil)
 		return sum, nil, err

@@ -12,6 +12,7 @@
 #include "c10d.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/exception.h>
 #include <torch/csrc/distributed/c10d/socket.h>
@@ -325,6 +326,33 @@ std::vector<at::Tensor> tensors(const tt_tensor *ts, int64_t n) {
   }
   return v;
 }
+
+// AllReduceFn is torch.distributed.nn.functional.all_reduce with SUM: the forward returns a
+// new tensor holding the sum over the ranks of x, the backward the sum over the ranks of
+// the output's gradient (every rank's loss depends on every rank's x through the sum). The
+// group and the timeout travel in saved_data as integers. Every rank must run the backward
+// of the same calls in the same order, which the autograd engine does for identical graphs.
+struct AllReduceFn : public torch::autograd::Function<AllReduceFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, at::Tensor x, int64_t pg_bits,
+                            int64_t timeout_ms) {
+    ctx->saved_data["pg"] = pg_bits;
+    ctx->saved_data["timeout"] = timeout_ms;
+    tt_pg pg = reinterpret_cast<tt_pg>(pg_bits);
+    at::Tensor y = x.contiguous().clone();
+    ms to = timeout_of(pg, timeout_ms);
+    wait(allreduce_async(pg, y, TT_RED_SUM, to), to, "all_reduce (autograd)");
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    tt_pg pg = reinterpret_cast<tt_pg>(ctx->saved_data["pg"].toInt());
+    int64_t timeout_ms = ctx->saved_data["timeout"].toInt();
+    at::Tensor g = grads[0].contiguous().clone();
+    ms to = timeout_of(pg, timeout_ms);
+    wait(allreduce_async(pg, g, TT_RED_SUM, to), to, "all_reduce (autograd backward)");
+    return {g, at::Tensor(), at::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -740,6 +768,17 @@ tt_status tt_randperm(int64_t n, uint64_t seed, int64_t *out) {
     if (n > 0) std::memcpy(out, p.data_ptr<int64_t>(), (size_t)n * sizeof(int64_t));
     return 0.0;
   });
+}
+
+tt_result tt_pg_allreduce_autograd(tt_pg pg, tt_tensor t, int64_t timeout_ms, int grad) {
+  tt_result r{nullptr, TT_OK, nullptr};
+  r.code = dist_guard(&r.msg, timeout_of(pg, timeout_ms), [&] {
+    ModeGuard gm(grad);
+    at::Tensor x = T(t);
+    check_tensor(pg, x, "all_reduce (autograd)");
+    r.t = wrap(AllReduceFn::apply(x, reinterpret_cast<int64_t>(pg), timeout_ms));
+  });
+  return r;
 }
 
 }  // extern "C"

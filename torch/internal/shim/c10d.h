@@ -83,6 +83,9 @@ int tt_pg_rank(tt_pg pg);
 int tt_pg_size(tt_pg pg);
 /* In place: every rank's t becomes the reduction of all ranks' t. */
 tt_status tt_pg_allreduce(tt_pg pg, tt_tensor t, int op, int64_t timeout_ms);
+/* A new tensor: the sum over the ranks of t, recorded for autograd under the mode flags
+ * grad (TT_MODE_*); its backward is the sum over the ranks of the output's gradient. */
+tt_result tt_pg_allreduce_autograd(tt_pg pg, tt_tensor t, int64_t timeout_ms, int grad);
 /* In place: every rank's t becomes root's t. */
 tt_status tt_pg_broadcast(tt_pg pg, tt_tensor t, int root, int64_t timeout_ms);
 /* out has shape (size, *t.shape) and t's dtype and device; out[r] becomes rank r's t. */

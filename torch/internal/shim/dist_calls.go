@@ -210,3 +210,9 @@ func Randperm(n int, seed uint64) ([]int64, error) {
 	_, err := st(C.tt_randperm(C.int64_t(n), C.uint64_t(seed), p))
 	return out, err
 }
+
+// AllReduceAutograd returns the sum over the ranks of t as a new tensor whose backward
+// sums the output's gradient over the ranks.
+func (g PG) AllReduceAutograd(t Handle, timeoutMS int64, grad Mode) (Handle, error) {
+	return res(C.tt_pg_allreduce_autograd(g.p, t.p, C.int64_t(timeoutMS), C.int(grad)))
+}
