@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 // fuzzSeeds are the golden files, hostile ones included.
@@ -18,7 +20,7 @@ var fuzzSeeds = []string{
 // opens must hand out only valid, in-bounds tensors.
 func FuzzOpen(f *testing.F) {
 	for _, name := range fuzzSeeds {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -58,7 +60,7 @@ func checkOpened(t *testing.T, pf *File) {
 // result, with every named storage backed by zeros (when small enough).
 func FuzzUnpickle(f *testing.F) {
 	for _, name := range fuzzSeeds {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -10,17 +10,20 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch/internal/safetensors"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 var goldenFiles = []string{"dtypes.pt", "legacy.pt", "module.pt", "checkpoint.pt", "parameters.pt"}
 
 func openGolden(t *testing.T, name string) *File {
 	t.Helper()
-	f, err := Open(filepath.Join(weightDir, name))
+	f, err := Open(filepath.Join(weighttest.Dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +36,9 @@ func TestGolden(t *testing.T) {
 	for _, name := range goldenFiles {
 		t.Run(name, func(t *testing.T) {
 			f := openGolden(t, name)
-			want := loadExpected(t, name)
-			if got := f.Names(); !equalStrings(got, sortedKeys(want)) {
-				t.Fatalf("names\n %v\nwant\n %v", got, sortedKeys(want))
+			want := weighttest.LoadExpected(t, name)
+			if got := f.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
+				t.Fatalf("names\n %v\nwant\n %v", got, weighttest.SortedKeys(want))
 			}
 			for _, n := range f.Names() {
 				tn, ok := f.Tensor(n)
@@ -72,7 +75,7 @@ func TestGolden(t *testing.T) {
 
 // TestViews checks strides, offsets and storage sharing against what torch reported.
 func TestViews(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(weightDir, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(weighttest.Dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func TestViews(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s missing", n)
 				}
-				if !equalShape(tn.Strides, v.Stride) || tn.Offset != v.Offset {
+				if !slices.Equal(tn.Strides, v.Stride) || tn.Offset != v.Offset {
 					t.Errorf("%s: strides %v offset %d, want %v %d", n, tn.Strides, tn.Offset, v.Stride, v.Offset)
 				}
 			}
@@ -123,7 +126,7 @@ func TestHostileFiles(t *testing.T) {
 		"hostile_legacy.pt":      "os.system",
 	}
 	for file, global := range cases {
-		_, err := Open(filepath.Join(weightDir, file))
+		_, err := Open(filepath.Join(weighttest.Dir, file))
 		if !errors.Is(err, ErrForbiddenGlobal) {
 			t.Errorf("%s: err = %v, want ErrForbiddenGlobal", file, err)
 			continue
@@ -136,7 +139,7 @@ func TestHostileFiles(t *testing.T) {
 
 func readGolden(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(weightDir, name))
+	b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func rezip(t *testing.T, image []byte, method uint16, rename func(string) string
 }
 
 func TestDeflatedAndRenamed(t *testing.T) {
-	want := loadExpected(t, "dtypes.pt")
+	want := weighttest.LoadExpected(t, "dtypes.pt")
 	full := readGolden(t, "dtypes.pt")
 	for _, c := range []struct {
 		name   string
@@ -232,7 +235,7 @@ func TestDeflatedAndRenamed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(f.Names(), sortedKeys(want)) {
+			if !slices.Equal(f.Names(), weighttest.SortedKeys(want)) {
 				t.Fatalf("names %v", f.Names())
 			}
 			for _, n := range f.Names() {
@@ -352,7 +355,7 @@ func TestHandBuiltArchives(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(f.Names(), c.names) {
+			if !slices.Equal(f.Names(), c.names) {
 				t.Errorf("names %q, want %q", f.Names(), c.names)
 			}
 		})
@@ -592,7 +595,7 @@ func TestToSafetensors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := loadExpected(t, name)
+		want := weighttest.LoadExpected(t, name)
 		for _, n := range sf.Names() {
 			tn, _ := sf.Tensor(n)
 			checkTensor(t, name+":"+n, tn, want[n])

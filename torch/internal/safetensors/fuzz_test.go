@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 // FuzzOpen writes each input to a file and opens it: no input may panic, and whatever
@@ -14,7 +16,7 @@ func FuzzOpen(f *testing.F) {
 		"sharded/model-00001-of-00002.safetensors",
 		"sharded/model-00002-of-00002.safetensors",
 	} {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -8,20 +8,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 func TestGoldenFile(t *testing.T) {
-	path := filepath.Join(weightDir, "dtypes.safetensors")
+	path := filepath.Join(weighttest.Dir, "dtypes.safetensors")
 	f, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := loadExpected(t, "dtypes.safetensors")
-	if got := f.Names(); !equalStrings(got, sortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, sortedKeys(want))
+	want := weighttest.LoadExpected(t, "dtypes.safetensors")
+	if got := f.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
+		t.Fatalf("names %v, want %v", got, weighttest.SortedKeys(want))
 	}
 	for _, name := range f.Names() {
 		tn, ok := f.Tensor(name)
@@ -63,15 +66,15 @@ func TestGoldenFile(t *testing.T) {
 }
 
 func TestIndex(t *testing.T) {
-	path := filepath.Join(weightDir, "sharded", "model.safetensors.index.json")
+	path := filepath.Join(weighttest.Dir, "sharded", "model.safetensors.index.json")
 	ix, err := OpenIndex(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	want := loadExpected(t, "sharded/model.safetensors.index.json")
-	if got := ix.Names(); !equalStrings(got, sortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, sortedKeys(want))
+	want := weighttest.LoadExpected(t, "sharded/model.safetensors.index.json")
+	if got := ix.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
+		t.Fatalf("names %v, want %v", got, weighttest.SortedKeys(want))
 	}
 	shards := map[string]bool{}
 	for _, name := range ix.Names() {
@@ -107,7 +110,7 @@ func TestIndex(t *testing.T) {
 func copyShardDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(weightDir, "sharded")
+	src := filepath.Join(weighttest.Dir, "sharded")
 	ents, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +179,7 @@ func TestIndexErrors(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	full, err := os.ReadFile(filepath.Join(weightDir, "dtypes.safetensors"))
+	full, err := os.ReadFile(filepath.Join(weighttest.Dir, "dtypes.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +284,7 @@ func TestValidEdgeCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := f.Names(); !equalStrings(got, c.names) {
+			if got := f.Names(); !slices.Equal(got, c.names) {
 				t.Errorf("names %v, want %v", got, c.names)
 			}
 		})
@@ -299,7 +302,7 @@ func readBack(t *testing.T, path string) *File {
 }
 
 func TestWriteRoundTrip(t *testing.T) {
-	golden := filepath.Join(weightDir, "dtypes.safetensors")
+	golden := filepath.Join(weighttest.Dir, "dtypes.safetensors")
 	src := readBack(t, golden)
 	var tensors []Tensor
 	for _, n := range src.Names() {
@@ -319,7 +322,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("mode %v, %v", st.Mode(), err)
 	}
 	got := readBack(t, out)
-	want := loadExpected(t, "dtypes.safetensors")
+	want := weighttest.LoadExpected(t, "dtypes.safetensors")
 	for _, n := range got.Names() {
 		tn, _ := got.Tensor(n)
 		checkTensor(t, n, tn, want[n])
@@ -359,7 +362,7 @@ func TestWriteStrided(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s missing", in.Name)
 		}
-		if !equalShape(tn.Shape, in.Shape) {
+		if !slices.Equal(tn.Shape, in.Shape) {
 			t.Errorf("%s: shape %v", in.Name, tn.Shape)
 		}
 		for i, w := range want[in.Name] {

@@ -18,6 +18,7 @@ import (
 
 // Raw is a reader's tensor view as the check needs it.
 type Raw struct {
+	Invalid error  // what the reader's own validation said; non-nil fails the check
 	DType   string // safetensors spelling: F32, BF16, I64, …
 	Shape   []int64
 	Strides []int64 // nil: contiguous
@@ -150,10 +151,14 @@ func rowMajorIndices(t Raw) []int64 {
 	return out
 }
 
-// CheckTensor compares every element of got with want, exactly (float bits included);
-// got must already be validated by its reader.
+// CheckTensor compares every element of got with want, exactly (float bits included),
+// once the reader's validation (got.Invalid) has passed.
 func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 	t.Helper()
+	if got.Invalid != nil {
+		t.Errorf("%s: %v", name, got.Invalid)
+		return
+	}
 	if got.DType != want.DType {
 		t.Errorf("%s: dtype %s, want %s", name, got.DType, want.DType)
 		return
