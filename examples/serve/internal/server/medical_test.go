@@ -278,15 +278,14 @@ func TestSegmentVolumeHostile(t *testing.T) {
 	}
 }
 
-// TestSegmentVolumeBusy: while a volume runs, a second one is refused at once with 503.
-func TestSegmentVolumeBusy(t *testing.T) {
-	f := &fake{block: make(chan struct{})}
-	ts, _ := newTest(t, f, BatchConfig{}, Config{})
-	raw := readTestFile(t, "sform_n1.nii")
-	done := make(chan int)
+// startVolume posts a volume in the background and returns once the model holds its
+// first batch; the channel then yields the response status (0 when the request failed).
+func startVolume(t *testing.T, url string, raw []byte, f *fake) <-chan int {
+	t.Helper()
+	body, ct := formBody(t, "volume", raw, "question", "Where?")
+	done := make(chan int, 1)
 	go func() {
-		body, ct := formBody(t, "volume", raw, "question", "Where?")
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
+		req, _ := http.NewRequest("POST", url+"/v1/segment-volume", body)
 		req.Header.Set("Content-Type", ct)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -299,6 +298,15 @@ func TestSegmentVolumeBusy(t *testing.T) {
 	for len(f.sizes()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
+	return done
+}
+
+// TestSegmentVolumeBusy: while a volume runs, a second one is refused at once with 503.
+func TestSegmentVolumeBusy(t *testing.T) {
+	f := &fake{block: make(chan struct{})}
+	ts, _ := newTest(t, f, BatchConfig{}, Config{})
+	raw := readTestFile(t, "sform_n1.nii")
+	done := startVolume(t, ts.URL, raw, f)
 	body, ct := formBody(t, "volume", raw, "question", "Where?")
 	resp := post(t, ts.URL+"/v1/segment-volume", body, ct)
 	resp.Body.Close()
@@ -324,22 +332,7 @@ func TestStopVolumes(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	raw := readTestFile(t, "sform_n1.nii")
-	done := make(chan int)
-	go func() {
-		body, ct := formBody(t, "volume", raw, "question", "Where?")
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
-		req.Header.Set("Content-Type", ct)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	for len(f.sizes()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := startVolume(t, ts.URL, raw, f)
 	srv.StopVolumes() // returns only after the running volume gave its slot back
 	if code := <-done; code != http.StatusServiceUnavailable {
 		t.Fatalf("stopped volume: %d, want 503", code)
