@@ -2,6 +2,7 @@
 package prsmedtest
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
@@ -38,4 +39,17 @@ func TinyModelWith(t testing.TB, seed uint64, edit func(*prsmed.Config)) *prsmed
 	}
 	t.Cleanup(m.Close)
 	return m
+}
+
+// TinyBundle saves TinyModel(t, seed) as a self-contained checkpoint (template tokenizer,
+// no base weights) in a fresh temporary folder and returns the folder.
+func TinyBundle(t testing.TB, seed uint64) string {
+	t.Helper()
+	m := TinyModel(t, seed)
+	defer m.Close()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
