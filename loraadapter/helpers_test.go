@@ -90,6 +90,17 @@ func withBase(t *testing.T) (*nn.Store, *tiny) {
 	return st, m
 }
 
+// withAdapter is withBase with the PEFT adapter in peftDir loaded onto the model.
+func withAdapter(t *testing.T) (*nn.Store, *tiny, loraadapter.Adapters) {
+	t.Helper()
+	st, m := withBase(t)
+	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m, ads
+}
+
 // decoderModules lists the tiny decoder's projection names.
 func decoderModules() []string {
 	var out []string

@@ -141,11 +141,7 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	p := torchtest.Want(t, g, "train.p").Item()
 	for _, l := range ads {
 		l.Dropout = p
@@ -166,11 +162,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	gen, err := torch.NewGenerator(5, torch.CPU)
 	if err != nil {
 		t.Fatal(err)
@@ -203,11 +195,7 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	x := torchtest.Want(t, g, "x")
 	unmerged := m.Forward(s, x)
 	orig := map[string]*torch.Tensor{}
@@ -376,11 +364,7 @@ func TestInjectErrors(t *testing.T) {
 // Forward, Merge and Unmerge allocate nothing that outlives their scopes.
 func TestNoLeaks(t *testing.T) {
 	noLeak(t)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	before := torch.LiveTensors()
 	for i := 0; i < 3; i++ {
 		s := torch.NewScope(torch.CPU).Eval()

@@ -66,11 +66,7 @@ func TestSaveWritesPEFTLayout(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, ads := withAdapter(t)
 	cfg := loraadapter.Config{R: rank, Alpha: alpha, Dropout: 0.05, Targets: []string{"v_proj", "q_proj", "o_proj", "k_proj"}}
 	dir := filepath.Join(t.TempDir(), "out")
 	if err := loraadapter.Save(dir, ads, cfg, "tiny-llava-test"); err != nil {
