@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,9 +233,7 @@ func TestSyntheticFiles(t *testing.T) {
 
 // TestPydicomFiles reads the test files Debian's python3-pydicom ships.
 func TestPydicomFiles(t *testing.T) {
-	if _, err := os.Stat(pydicomFiles); err != nil {
-		t.Skipf("pydicom's test files are not installed (apt-get install python3-pydicom): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, pydicomFiles, "python3-pydicom")
 	for _, r := range loadGolden(t, "pydicom_files.json") {
 		if jpegLossy(r.TS) {
 			continue // compared with pydicom 3 in TestPydicomJPEGFiles
@@ -256,9 +253,7 @@ func jpegLossy(uid string) bool {
 // segment too short to hold a transform flag (SC_rgb_jpeg.dcm), one with none
 // (SC_jpeg_no_color_transform.dcm), ones with transform 0, and JFIF YCbCr streams.
 func TestPydicomJPEGFiles(t *testing.T) {
-	if _, err := os.Stat(pydicomFiles); err != nil {
-		t.Skipf("pydicom's test files are not installed (apt-get install python3-pydicom): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, pydicomFiles, "python3-pydicom")
 	files := loadGolden(t, "pydicom_jpeg.json")
 	if len(files) < 15 {
 		t.Fatalf("the golden holds %d files, want the 15 JPEG baseline/extended files", len(files))

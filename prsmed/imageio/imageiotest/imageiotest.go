@@ -123,3 +123,12 @@ func refScript(t testing.TB) string {
 		dir = up
 	}
 }
+
+// NeedPackageFiles skips the test unless dir, the test files a Debian package ships, is
+// installed.
+func NeedPackageFiles(t testing.TB, dir, debPackage string) {
+	t.Helper()
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("the test files of %s are not installed (apt-get install %s): %v", debPackage, debPackage, err)
+	}
+}

@@ -2,7 +2,6 @@ package nifti
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -115,9 +114,7 @@ func TestSyntheticVolumes(t *testing.T) {
 
 // TestNibabelFiles reads the NIfTI/Analyze test files Debian's python3-nibabel ships.
 func TestNibabelFiles(t *testing.T) {
-	if _, err := os.Stat(nibabelFiles); err != nil {
-		t.Skipf("nibabel's test files are not installed (apt-get install python3-nibabel): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, nibabelFiles, "python3-nibabel")
 	for _, r := range loadGolden(t, "nibabel_files.json") {
 		t.Run(r.File, func(t *testing.T) { checkFile(t, filepath.Join(nibabelFiles, r.File), r) })
 	}
