@@ -16,10 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 
-	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
 
@@ -80,14 +78,8 @@ func TestPosMedSplit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the tiny model and builds examples/evaluate")
 	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 4}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := prsmedtest.SynthSet(t, 12, 4)
+	root := ds.Root()
 	want := map[string]bool{}
 	for _, s := range ds.Samples("test") {
 		want[s.Modality+"/"+pngName(filepath.Base(s.MaskRel))] = true

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -52,4 +54,19 @@ func TinyBundle(t testing.TB, seed uint64) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// SynthSet writes a synthetic PosMed root of 64×64 images (synth.Generate, n per modality
+// and seed) in a fresh temporary folder and opens it.
+func SynthSet(t testing.TB, n int, seed uint64) *data.Dataset {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

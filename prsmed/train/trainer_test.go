@@ -13,23 +13,14 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// synthSet writes a small synthetic PosMed root once per test binary.
+// synthSet is prsmedtest.SynthSet with the seed these tests use.
 func synthSet(t *testing.T, n int) *data.Dataset {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
+	return prsmedtest.SynthSet(t, n, 3)
 }
 
 func trainCfg(out string, e1, e2 int) train.Config {
