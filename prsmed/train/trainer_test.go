@@ -23,6 +23,20 @@ func synthSet(t *testing.T, n int) *data.Dataset {
 	return prsmedtest.SynthSet(t, n, 3)
 }
 
+// runTrainer builds a trainer and runs it to the end; the caller closes it.
+func runTrainer(t *testing.T, m *prsmed.Model, trainSet, valSet []data.Sample, tc train.Config) *train.Trainer {
+	t.Helper()
+	tr, err := train.New(m, trainSet, valSet, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		tr.Close()
+		t.Fatal(err)
+	}
+	return tr
+}
+
 func trainCfg(out string, e1, e2 int) train.Config {
 	tc := train.DefaultConfig()
 	tc.Stage1Epochs, tc.Stage2Epochs, tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.OutDir = e1, e2, 8, 2e-3, 1e-4, 5, out
@@ -40,14 +54,8 @@ func TestShortTrainingLearns(t *testing.T) {
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 14)
 	tc.ValEvery = 100 // validate at the end of each stage only
-	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), ds.Samples("val"), tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	h := tr.History()
 	first, last := h[0], h[len(h)-1]
 	mask := func(e train.EpochStats) float64 { return e.BCE + e.Dice }
@@ -150,14 +158,8 @@ func TestFrozenEncoderStaysFrozen(t *testing.T) {
 		before[name] = x.Float64s()
 	}
 	tc := trainCfg("", 1, 0)
-	tr, err := train.New(m, ds.Samples("train"), nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	var encoder, trained int
 	for name, x := range m.Store.Tensors() {
 		a, b := x.Float64s(), before[name]
@@ -195,14 +197,8 @@ func TestCheckpointIsABundle(t *testing.T) {
 	out := t.TempDir()
 	tc := trainCfg(out, 1, 0)
 	tc.TokenizerModel = assets.TemplateModel()
-	tr, err := train.New(m, ds.Samples("train"), nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	got, man, err := prsmed.LoadBundle(filepath.Join(out, "checkpoint"), torch.CPU, prsmed.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
