@@ -57,15 +57,7 @@ func TestGolden(t *testing.T) {
 			if f.Format() != wantFormat {
 				t.Errorf("Format() = %q, want %q", f.Format(), wantFormat)
 			}
-			if _, ok := f.Tensor("nope"); ok {
-				t.Error("Tensor(nope) found")
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
+			weighttest.CheckLookupAndClose(t, f)
 			if len(f.Names()) != 0 {
 				t.Error("names after Close")
 			}

@@ -47,19 +47,11 @@ func TestGoldenFile(t *testing.T) {
 	if f.Metadata()["format"] != "pt" {
 		t.Error("Metadata returned the internal map")
 	}
-	if _, ok := f.Tensor("nope"); ok {
-		t.Error("Tensor(nope) found")
-	}
 	tn, _ := f.Tensor("scalar")
 	if len(tn.Shape) != 0 || tn.NumElements() != 1 {
 		t.Errorf("scalar: shape %v", tn.Shape)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
+	weighttest.CheckLookupAndClose(t, f)
 	if _, ok := f.Tensor("f32"); ok {
 		t.Error("Tensor after Close succeeded")
 	}
@@ -95,15 +87,7 @@ func TestIndex(t *testing.T) {
 	if md := ix.Metadata(); md["total_size"] == "" {
 		t.Errorf("metadata %v lacks total_size", md)
 	}
-	if _, ok := ix.Tensor("nope"); ok {
-		t.Error("Tensor(nope) found")
-	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
+	weighttest.CheckLookupAndClose(t, ix)
 }
 
 // copyShardDir copies the sharded golden set into a temp dir and returns the index path.

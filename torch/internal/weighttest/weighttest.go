@@ -224,3 +224,21 @@ func CheckError(t testing.TB, err, is error, words ...string) {
 		}
 	}
 }
+
+// CheckLookupAndClose checks what every reader promises: an unknown name is not found, and
+// Close succeeds, a second time too.
+func CheckLookupAndClose[T any](t testing.TB, f interface {
+	Tensor(name string) (T, bool)
+	Close() error
+}) {
+	t.Helper()
+	if _, ok := f.Tensor("nope"); ok {
+		t.Error("Tensor(nope) found")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
