@@ -84,8 +84,9 @@ func LoadExpected(t testing.TB, file string) map[string]Expected {
 	return out
 }
 
-// halfToFloat64 converts IEEE binary16 bits exactly.
-func halfToFloat64(h uint16) float64 {
+// HalfToFloat64 converts IEEE binary16 bits to a float64, exactly (torch's
+// torchtest_test.go checks it against libtorch for every bit pattern).
+func HalfToFloat64(h uint16) float64 {
 	sign := 1.0
 	if h&0x8000 != 0 {
 		sign = -1
@@ -113,7 +114,7 @@ func element(t Raw, i int64) (float64, int64, bool) {
 	case "F32":
 		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 0, false
 	case "F16":
-		return halfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
+		return HalfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
 	case "BF16":
 		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)), 0, false
 	case "I64":
