@@ -36,20 +36,12 @@ func TestGolden(t *testing.T) {
 	for _, name := range goldenFiles {
 		t.Run(name, func(t *testing.T) {
 			f := openGolden(t, name)
-			want := weighttest.LoadExpected(t, name)
-			if got := f.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
-				t.Fatalf("names\n %v\nwant\n %v", got, weighttest.SortedKeys(want))
-			}
-			for _, n := range f.Names() {
-				tn, ok := f.Tensor(n)
-				if !ok {
-					t.Fatalf("Tensor(%q) missing", n)
-				}
+			weighttest.EachTensor(t, f, name, func(n string, tn Tensor, want weighttest.Expected) {
 				if tn.Name != n {
 					t.Errorf("Tensor(%q).Name = %q", n, tn.Name)
 				}
-				checkTensor(t, n, tn, want[n])
-			}
+				checkTensor(t, n, tn, want)
+			})
 			wantFormat := formats[name]
 			if wantFormat == "" {
 				wantFormat = "zip"

@@ -22,23 +22,15 @@ func TestGoldenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := weighttest.LoadExpected(t, "dtypes.safetensors")
-	if got := f.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, weighttest.SortedKeys(want))
-	}
-	for _, name := range f.Names() {
-		tn, ok := f.Tensor(name)
-		if !ok {
-			t.Fatalf("Tensor(%q) missing", name)
-		}
+	weighttest.EachTensor(t, f, "dtypes.safetensors", func(name string, tn Tensor, want weighttest.Expected) {
 		if tn.Name != name || tn.Offset != 0 || !tn.IsContiguous() {
 			t.Errorf("%s: name %q offset %d strides %v", name, tn.Name, tn.Offset, tn.Strides)
 		}
 		if int64(len(tn.Data)) != tn.NumElements()*int64(tn.DType.Size()) {
 			t.Errorf("%s: %d data bytes for %d elements", name, len(tn.Data), tn.NumElements())
 		}
-		checkTensor(t, name, tn, want[name])
-	}
+		checkTensor(t, name, tn, want)
+	})
 	md := f.Metadata()
 	if md["format"] != "pt" || md["source"] != "weightfiles.py" || len(md) != 2 {
 		t.Errorf("metadata %v", md)
@@ -64,23 +56,15 @@ func TestIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	want := weighttest.LoadExpected(t, "sharded/model.safetensors.index.json")
-	if got := ix.Names(); !slices.Equal(got, weighttest.SortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, weighttest.SortedKeys(want))
-	}
 	shards := map[string]bool{}
-	for _, name := range ix.Names() {
-		tn, ok := ix.Tensor(name)
-		if !ok {
-			t.Fatalf("Tensor(%q) missing", name)
-		}
-		checkTensor(t, name, tn, want[name])
+	weighttest.EachTensor(t, ix, "sharded/model.safetensors.index.json", func(name string, tn Tensor, want weighttest.Expected) {
+		checkTensor(t, name, tn, want)
 		s, ok := ix.Shard(name)
 		if !ok || !strings.HasPrefix(s, "model-0000") {
 			t.Errorf("Shard(%q) = %q, %v", name, s, ok)
 		}
 		shards[s] = true
-	}
+	})
 	if len(shards) != 2 {
 		t.Errorf("tensors come from %d shards, want 2", len(shards))
 	}

@@ -243,3 +243,23 @@ func CheckLookupAndClose[T any](t testing.TB, f interface {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// EachTensor checks that f holds exactly the tensors expected.json lists for file, in
+// sorted order, and calls check with each one and its expected values.
+func EachTensor[T any](t testing.TB, f interface {
+	Names() []string
+	Tensor(name string) (T, bool)
+}, file string, check func(name string, got T, want Expected)) {
+	t.Helper()
+	want := LoadExpected(t, file)
+	if got := f.Names(); !slices.Equal(got, SortedKeys(want)) {
+		t.Fatalf("names\n %v\nwant\n %v", got, SortedKeys(want))
+	}
+	for _, name := range f.Names() {
+		tn, ok := f.Tensor(name)
+		if !ok {
+			t.Fatalf("Tensor(%q) missing", name)
+		}
+		check(name, tn, want[name])
+	}
+}
