@@ -263,3 +263,23 @@ func EachTensor[T any](t testing.TB, f interface {
 		check(name, tn, want[name])
 	}
 }
+
+// FuzzFiles seeds f with the named files of Dir and runs check on every input, written to
+// a file whose name ends in ext.
+func FuzzFiles(f *testing.F, ext string, seeds []string, check func(t *testing.T, path string)) {
+	for _, name := range seeds {
+		b, err := os.ReadFile(filepath.Join(Dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "in"+ext)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, p)
+	})
+}
