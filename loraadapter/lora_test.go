@@ -19,9 +19,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	x := torch.Randn(s, nil, torch.Float32, 2, 3, hidden)
 	base := m.Forward(s, x)
 	ads, err := loraadapter.Inject(st, m.LinearSlots(), testConfig())
@@ -259,9 +257,7 @@ func TestOnlyLoRATrainable(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	norm := st.Root().Sub("model").Sub("norm").Param("weight", nn.Ones, hidden)
 	ads, err := loraadapter.Inject(st, m.LinearSlots(), testConfig())
 	if err != nil {
@@ -313,9 +309,7 @@ func TestOnlyLoRATrainable(t *testing.T) {
 
 func TestInjectErrors(t *testing.T) {
 	noLeak(t)
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	n := len(st.Entries())
 	injected := false
 	bad := func(name string, slots []nn.LinearSlot, cfg loraadapter.Config, want string) {
