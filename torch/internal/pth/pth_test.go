@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -215,7 +216,7 @@ func TestDeflatedAndRenamed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(f.Names(), weighttest.SortedKeys(want)) {
+			if !slices.Equal(f.Names(), slices.Sorted(maps.Keys(want))) {
 				t.Fatalf("names %v", f.Names())
 			}
 			for _, n := range f.Names() {

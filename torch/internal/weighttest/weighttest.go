@@ -8,11 +8,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,16 +199,6 @@ func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 	}
 }
 
-// SortedKeys lists a map's keys in order.
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // CheckError fails the test unless err wraps is and its message holds every one of words
 // (the file name and what is wrong, as the readers' errors must say).
 func CheckError(t testing.TB, err, is error, words ...string) {
@@ -252,8 +242,8 @@ func EachTensor[T any](t testing.TB, f interface {
 }, file string, check func(name string, got T, want Expected)) {
 	t.Helper()
 	want := LoadExpected(t, file)
-	if got := f.Names(); !slices.Equal(got, SortedKeys(want)) {
-		t.Fatalf("names\n %v\nwant\n %v", got, SortedKeys(want))
+	if got := f.Names(); !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
+		t.Fatalf("names\n %v\nwant\n %v", got, slices.Sorted(maps.Keys(want)))
 	}
 	for _, name := range f.Names() {
 		tn, ok := f.Tensor(name)
