@@ -78,16 +78,34 @@ func testConfig() loraadapter.Config {
 	return c
 }
 
-// withBase makes a store holding the golden tiny decoder's base weights.
-func withBase(t *testing.T) (*nn.Store, *tiny) {
+// freshTiny makes a store holding a freshly initialised tiny decoder; the store is closed
+// when the test ends.
+func freshTiny(t *testing.T) (*nn.Store, *tiny) {
 	t.Helper()
 	st := nn.NewStore(torch.CPU)
 	t.Cleanup(st.Close)
-	m := newTiny(st)
+	return st, newTiny(st)
+}
+
+// withBase makes a store holding the golden tiny decoder's base weights.
+func withBase(t *testing.T) (*nn.Store, *tiny) {
+	t.Helper()
+	st, m := freshTiny(t)
 	if _, err := st.Load(golden, nn.LoadOptions{Prefix: "sd."}); err != nil {
 		t.Fatal(err)
 	}
 	return st, m
+}
+
+// withAdapter is withBase with the PEFT adapter in peftDir loaded onto the model.
+func withAdapter(t *testing.T) (*nn.Store, *tiny, loraadapter.Adapters) {
+	t.Helper()
+	st, m := withBase(t)
+	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m, ads
 }
 
 // decoderModules lists the tiny decoder's projection names.

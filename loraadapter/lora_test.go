@@ -19,9 +19,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	x := torch.Randn(s, nil, torch.Float32, 2, 3, hidden)
 	base := m.Forward(s, x)
 	ads, err := loraadapter.Inject(st, m.LinearSlots(), testConfig())
@@ -141,11 +139,7 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	p := torchtest.Want(t, g, "train.p").Item()
 	for _, l := range ads {
 		l.Dropout = p
@@ -166,11 +160,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	gen, err := torch.NewGenerator(5, torch.CPU)
 	if err != nil {
 		t.Fatal(err)
@@ -203,11 +193,7 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	g := torchtest.Golden(t, s, golden)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	x := torchtest.Want(t, g, "x")
 	unmerged := m.Forward(s, x)
 	orig := map[string]*torch.Tensor{}
@@ -271,9 +257,7 @@ func TestOnlyLoRATrainable(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	norm := st.Root().Sub("model").Sub("norm").Param("weight", nn.Ones, hidden)
 	ads, err := loraadapter.Inject(st, m.LinearSlots(), testConfig())
 	if err != nil {
@@ -325,9 +309,7 @@ func TestOnlyLoRATrainable(t *testing.T) {
 
 func TestInjectErrors(t *testing.T) {
 	noLeak(t)
-	st := nn.NewStore(torch.CPU)
-	defer st.Close()
-	m := newTiny(st)
+	st, m := freshTiny(t)
 	n := len(st.Entries())
 	injected := false
 	bad := func(name string, slots []nn.LinearSlot, cfg loraadapter.Config, want string) {
@@ -376,11 +358,7 @@ func TestInjectErrors(t *testing.T) {
 // Forward, Merge and Unmerge allocate nothing that outlives their scopes.
 func TestNoLeaks(t *testing.T) {
 	noLeak(t)
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, ads := withAdapter(t)
 	before := torch.LiveTensors()
 	for i := 0; i < 3; i++ {
 		s := torch.NewScope(torch.CPU).Eval()

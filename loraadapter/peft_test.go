@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -50,15 +52,6 @@ func writeJSON(t *testing.T, path string, m map[string]any) {
 	}
 }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // An adapter saved here has PEFT's file names, tensor names, metadata and config fields:
 // for the golden adapter's settings, the same adapter_config.json as lora_ref.py writes in
 // PEFT's layout, byte for byte, and the same tensor names (minus the vision tower's).
@@ -66,11 +59,7 @@ func TestSaveWritesPEFTLayout(t *testing.T) {
 	noLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
-	st, m := withBase(t)
-	_, ads, err := loraadapter.Load(peftDir, st, m.LinearSlots())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, ads := withAdapter(t)
 	cfg := loraadapter.Config{R: rank, Alpha: alpha, Dropout: 0.05, Targets: []string{"v_proj", "q_proj", "o_proj", "k_proj"}}
 	dir := filepath.Join(t.TempDir(), "out")
 	if err := loraadapter.Save(dir, ads, cfg, "tiny-llava-test"); err != nil {
@@ -85,7 +74,7 @@ func TestSaveWritesPEFTLayout(t *testing.T) {
 	}
 
 	got := readJSON(t, filepath.Join(dir, loraadapter.ConfigFile))
-	if k := keys(got); !reflect.DeepEqual(k, peftFields) {
+	if k := slices.Sorted(maps.Keys(got)); !reflect.DeepEqual(k, peftFields) {
 		t.Errorf("config fields\n %v\nwant PEFT's\n %v", k, peftFields)
 	}
 	ref := readJSON(t, filepath.Join(peftDir, loraadapter.ConfigFile))
@@ -118,14 +107,14 @@ func TestSaveWritesPEFTLayout(t *testing.T) {
 		want = append(want, "base_model.model."+n+".lora_A.weight", "base_model.model."+n+".lora_B.weight")
 	}
 	sort.Strings(want)
-	if k := keys(f.Tensors); !reflect.DeepEqual(k, want) {
+	if k := slices.Sorted(maps.Keys(f.Tensors)); !reflect.DeepEqual(k, want) {
 		t.Errorf("tensor names\n %v\nwant\n %v", k, want)
 	}
 	pf, err := torchtest.Load(filepath.Join(peftDir, loraadapter.WeightsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range keys(pf.Tensors) {
+	for _, k := range slices.Sorted(maps.Keys(pf.Tensors)) {
 		if !strings.Contains(k, "vision_tower") && !f.Has(k) {
 			t.Errorf("PyTorch's file has %s, ours does not", k)
 		}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 	"github.com/prsmed/prsmed-go/prsmed/tinyvit"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
@@ -26,16 +26,7 @@ import (
 // threads would leave several teams competing for the cores.
 func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 	torch.SetNumThreads(torchtest.BenchThreads(2))
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := prsmed.Tiny(int64(tok.VocabSize()))
-	cfg.LoRA.Dropout = 0
-	m, err := prsmed.New(cfg, tok, torch.CPU)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := prsmedtest.TinyModelWith(b, 0, func(c *prsmed.Config) { c.LoRA.Dropout = 0 })
 	if _, err := m.Store.Load(filepath.Join("../testdata/prsmed", "weights.safetensors"), nn.LoadOptions{}); err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +45,7 @@ func benchSetup(b *testing.B) (*prsmed.Model, *torch.Scope, prsmed.Inputs) {
 				b.Fatal(err)
 			}
 			imgs = append(imgs, img)
-			masks = append(masks, tinyvit.MaskTensor(s, mk, cfg.MaskSize))
+			masks = append(masks, tinyvit.MaskTensor(s, mk, m.Config.MaskSize))
 			smps = append(smps, llava.Sample{Question: "Where is the tumour in this image?", Answer: "The tumour is in the top left of the image."})
 		}
 	}

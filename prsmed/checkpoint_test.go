@@ -116,33 +116,22 @@ func TestLoadLLaVAMedRefusesOtherSettings(t *testing.T) {
 // tensors, with a config.json in LlavaConfig's form (the language model under text_config).
 func TestLoadLLaVAMedHuggingFaceLayouts(t *testing.T) {
 	src := prsmedtest.TinyModel(t, 1)
+	tower := clip.LLaVATowerPath + "."
 	for _, layout := range []struct {
 		name string
-		hf   func(string) string
+		hf   []string // pairs: a Go name prefix and the file's prefix for it; the first match wins
 	}{
-		{"saved", func(n string) string {
-			switch {
-			case strings.HasPrefix(n, clip.LLaVATowerPath+"."):
-				return "vision_tower." + strings.TrimPrefix(n, clip.LLaVATowerPath+".")
-			case strings.HasPrefix(n, "model.mm_projector.0."):
-				return "multi_modal_projector.linear_1." + strings.TrimPrefix(n, "model.mm_projector.0.")
-			case strings.HasPrefix(n, "model.mm_projector.2."):
-				return "multi_modal_projector.linear_2." + strings.TrimPrefix(n, "model.mm_projector.2.")
-			}
-			return "language_model." + n
+		{"saved", []string{
+			tower, "vision_tower.",
+			"model.mm_projector.0.", "multi_modal_projector.linear_1.",
+			"model.mm_projector.2.", "multi_modal_projector.linear_2.",
+			"", "language_model.",
 		}},
-		{"in memory", func(n string) string {
-			switch {
-			case strings.HasPrefix(n, clip.LLaVATowerPath+"."):
-				return "model.vision_tower.vision_model." + strings.TrimPrefix(n, clip.LLaVATowerPath+".")
-			case strings.HasPrefix(n, "model.mm_projector.0."):
-				return "model.multi_modal_projector.linear_1." + strings.TrimPrefix(n, "model.mm_projector.0.")
-			case strings.HasPrefix(n, "model.mm_projector.2."):
-				return "model.multi_modal_projector.linear_2." + strings.TrimPrefix(n, "model.mm_projector.2.")
-			case strings.HasPrefix(n, "model."):
-				return "model.language_model." + strings.TrimPrefix(n, "model.")
-			}
-			return n
+		{"in memory", []string{
+			tower, "model.vision_tower.vision_model.",
+			"model.mm_projector.0.", "model.multi_modal_projector.linear_1.",
+			"model.mm_projector.2.", "model.multi_modal_projector.linear_2.",
+			"model.", "model.language_model.",
 		}},
 	} {
 		t.Run(layout.name, func(t *testing.T) {
@@ -151,7 +140,7 @@ func TestLoadLLaVAMedHuggingFaceLayouts(t *testing.T) {
 			want := map[string]*torch.Tensor{}
 			for _, e := range src.Store.Entries() {
 				if (nn.Match("model.*", e.Name) || nn.Match("lm_head.*", e.Name)) && !strings.Contains(e.Name, ".lora_") {
-					file[layout.hf(e.Name)] = e.Tensor
+					file[renamePrefix(e.Name, layout.hf)] = e.Tensor
 					want[e.Name] = e.Tensor
 				}
 			}
@@ -178,4 +167,15 @@ func TestLoadLLaVAMedHuggingFaceLayouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renamePrefix replaces the first of pairs' prefixes (even positions) that name starts with
+// by the one after it; a name that none matches is kept.
+func renamePrefix(name string, pairs []string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.HasPrefix(name, pairs[i]) {
+			return pairs[i+1] + strings.TrimPrefix(name, pairs[i])
+		}
+	}
+	return name
 }

@@ -15,8 +15,8 @@ import (
 
 	"github.com/prsmed/prsmed-go/nn"
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
@@ -42,17 +42,7 @@ var parityImages = []string{"rgb.png", "gray.png"}
 // mode, with LoRA dropout off (the only random op of the training forward).
 func newParityModel(t *testing.T) *prsmed.Model {
 	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := prsmed.Tiny(int64(tok.VocabSize()))
-	cfg.LoRA.Dropout = 0
-	m, err := prsmed.New(cfg, tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := prsmedtest.TinyModelWith(t, 0, func(c *prsmed.Config) { c.LoRA.Dropout = 0 })
 	// Every part trains here (the reference script's setting), so that one step checks the
 	// gradients of all of them; the stages only choose subsets of these.
 	m.Store.Unfreeze("*")

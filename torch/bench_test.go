@@ -70,23 +70,38 @@ func benchFreeLoop(b *testing.B, root *torch.Scope, op func(s *torch.Scope) *tor
 	s.Close()
 }
 
-func BenchmarkAddTiny(b *testing.B) {
+// tinyOperands sets one thread and returns a root scope, closed when the benchmark ends,
+// holding two 2×2 float32 operands.
+func tinyOperands(b *testing.B) (root *torch.Scope, x, y *torch.Tensor) {
 	torch.SetNumThreads(1)
-	root := torch.NewScope(torch.CPU)
-	defer root.Close()
-	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
-	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	root = torch.NewScope(torch.CPU)
+	b.Cleanup(root.Close)
+	return root, torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2), torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+}
+
+// randOperands sets the thread count and returns a root scope, closed when the benchmark
+// ends, holding two n×n standard normal float32 operands drawn from a generator seeded 0.
+func randOperands(b *testing.B, n int64, threads int) (root *torch.Scope, x, y *torch.Tensor) {
+	torch.SetNumThreads(threads)
+	root = torch.NewScope(torch.CPU)
+	b.Cleanup(root.Close)
+	g, err := torch.NewGenerator(0, torch.CPU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	return root, torch.Randn(root, g, torch.Float32, n, n), torch.Randn(root, g, torch.Float32, n, n)
+}
+
+func BenchmarkAddTiny(b *testing.B) {
+	root, x, y := tinyOperands(b)
 	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
 }
 
 // BenchmarkAddTinyInScope is the intended use: 64 adds into one scope (as in one forward
 // pass), the scope closed with one call; ns/op is per add.
 func BenchmarkAddTinyInScope(b *testing.B) {
-	torch.SetNumThreads(1)
-	root := torch.NewScope(torch.CPU)
-	defer root.Close()
-	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
-	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	root, x, y := tinyOperands(b)
 	done := cpuTimer(b)
 	s := root.Child()
 	for i := 0; i < b.N; i++ {
@@ -101,11 +116,7 @@ func BenchmarkAddTinyInScope(b *testing.B) {
 }
 
 func BenchmarkAddTinyScope(b *testing.B) {
-	torch.SetNumThreads(1)
-	root := torch.NewScope(torch.CPU)
-	defer root.Close()
-	x := torch.FromSlice(root, []float32{1, 2, 3, 4}, 2, 2)
-	y := torch.FromSlice(root, []float32{5, 6, 7, 8}, 2, 2)
+	root, x, y := tinyOperands(b)
 	done := cpuTimer(b)
 	for i := 0; i < b.N; i++ {
 		s := root.Child()
@@ -117,30 +128,12 @@ func BenchmarkAddTinyScope(b *testing.B) {
 
 // BenchmarkAdd64 is a 64×64 float32 add, 1 thread, each result freed.
 func BenchmarkAdd64(b *testing.B) {
-	torch.SetNumThreads(1)
-	root := torch.NewScope(torch.CPU)
-	defer root.Close()
-	g, err := torch.NewGenerator(0, torch.CPU)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	x := torch.Randn(root, g, torch.Float32, 64, 64)
-	y := torch.Randn(root, g, torch.Float32, 64, 64)
+	root, x, y := randOperands(b, 64, 1)
 	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Add(s, y) })
 }
 
 func benchMatmul(b *testing.B, n int64, threads int) {
-	torch.SetNumThreads(threads)
-	root := torch.NewScope(torch.CPU)
-	defer root.Close()
-	g, err := torch.NewGenerator(0, torch.CPU)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	x := torch.Randn(root, g, torch.Float32, n, n)
-	y := torch.Randn(root, g, torch.Float32, n, n)
+	root, x, y := randOperands(b, n, threads)
 	b.SetBytes(2 * n * n * n) // "bytes" here are flops: MB/s reads as Mflop/s
 	benchFreeLoop(b, root, func(s *torch.Scope) *torch.Tensor { return x.Matmul(s, y) })
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
@@ -99,11 +100,11 @@ func TestTorchtestHalf(t *testing.T) {
 		0x0000: 0, 0x3c00: 1, 0xc000: -2, 0x7bff: 65504, 0x0001: math.Ldexp(1, -24),
 		0x0400: math.Ldexp(1, -14), 0x3555: 0.333251953125, 0x7c00: math.Inf(1), 0xfc00: math.Inf(-1),
 	} {
-		if got := torchtest.HalfToFloat64(bits); got != want {
+		if got := weighttest.HalfToFloat64(bits); got != want {
 			t.Errorf("HalfToFloat64(%#04x) = %v, want %v", bits, got, want)
 		}
 	}
-	if !math.IsNaN(torchtest.HalfToFloat64(0x7e00)) {
+	if !math.IsNaN(weighttest.HalfToFloat64(0x7e00)) {
 		t.Errorf("0x7e00 is not NaN")
 	}
 	// Cross-check against libtorch's own float16 → float64 cast for every bit pattern.
@@ -115,7 +116,7 @@ func TestTorchtestHalf(t *testing.T) {
 	}
 	got := torch.FromSlice(s, all).Float64s()
 	for i, g := range got {
-		w := torchtest.HalfToFloat64(uint16(i))
+		w := weighttest.HalfToFloat64(uint16(i))
 		if g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
 			t.Fatalf("%#04x: libtorch %v, HalfToFloat64 %v", i, g, w)
 		}

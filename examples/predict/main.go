@@ -106,12 +106,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors and the table")
 	med := cli.RegisterMedical(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(help, usageText)
-			fs.SetOutput(help)
-			fs.PrintDefaults()
-		}
+	if err := cli.ParseFlags(fs, args, help, usageText); err != nil {
 		return o, err
 	}
 	mo, err := med.Options()

@@ -17,33 +17,12 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/internal/gocmd"
+	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 
-	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
-	"github.com/prsmed/prsmed-go/prsmed/data"
-	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
-
-func tinyBundle(t *testing.T) string {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	torch.ManualSeed(9)
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	dir := filepath.Join(t.TempDir(), "ckpt")
-	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func runPredict(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -102,19 +81,13 @@ func TestPosMedSplit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the tiny model and builds examples/evaluate")
 	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 4}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := prsmedtest.SynthSet(t, 12, 4)
+	root := ds.Root()
 	want := map[string]bool{}
 	for _, s := range ds.Samples("test") {
 		want[s.Modality+"/"+pngName(filepath.Base(s.MaskRel))] = true
 	}
-	ckpt, out := tinyBundle(t), t.TempDir()
+	ckpt, out := prsmedtest.TinyBundle(t, 9), t.TempDir()
 	code, table, errOut := runPredict("-checkpoint", ckpt, "-data", root, "-out", out, "-batch", "4", "-overlays")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -214,7 +187,7 @@ func TestFolder(t *testing.T) {
 	os.WriteFile(filepath.Join(in, "broken.png"), []byte("not a png"), 0o644)
 	os.WriteFile(filepath.Join(in, "notes.txt"), []byte("skip me"), 0o644)
 	out := filepath.Join(in, "out") // inside the input folder: must be skipped
-	code, _, errOut := runPredict("-checkpoint", tinyBundle(t), "-images", in, "-out", out, "-batch", "2", "-question", "Where is the lesion?")
+	code, _, errOut := runPredict("-checkpoint", prsmedtest.TinyBundle(t, 9), "-images", in, "-out", out, "-batch", "2", "-question", "Where is the lesion?")
 	if code != 1 || !strings.Contains(errOut, "broken.png") || !strings.Contains(errOut, "1 images could not be read") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -250,7 +223,7 @@ func TestInterruptResumes(t *testing.T) {
 	for i := range 300 {
 		writeImage(t, filepath.Join(in, fmt.Sprintf("scan%03d.png", i)), false)
 	}
-	ckpt, out := tinyBundle(t), t.TempDir()
+	ckpt, out := prsmedtest.TinyBundle(t, 9), t.TempDir()
 	cmd := exec.Command(bin, "-checkpoint", ckpt, "-images", in, "-out", out, "-batch", "1", "-threads", "1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -316,7 +289,7 @@ func TestDICOMFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	code, _, errOut := runPredict("-checkpoint", tinyBundle(t), "-images", in, "-out", out, "-window", "lung", "-quiet")
+	code, _, errOut := runPredict("-checkpoint", prsmedtest.TinyBundle(t, 9), "-images", in, "-out", out, "-window", "lung", "-quiet")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -357,7 +330,7 @@ func TestPosMedReferringLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(ds.Samples("test"))
-	code, table, errOut := runPredict("-checkpoint", tinyBundle(t), "-data", root, "-out", t.TempDir(), "-batch", "8")
+	code, table, errOut := runPredict("-checkpoint", prsmedtest.TinyBundle(t, 9), "-data", root, "-out", t.TempDir(), "-batch", "8")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

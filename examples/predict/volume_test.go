@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
 
 const goldenVolumes = "../../testdata/volume"
@@ -17,7 +18,7 @@ const goldenVolumes = "../../testdata/volume"
 // mask is on the series' grid, summary.json agrees with it, and (PRSMED_PYTHON) pydicom and
 // nibabel read the SEG and the NIfTI and find the SEG's frames equal to the NIfTI slices.
 func TestPredictVolumeSeries(t *testing.T) {
-	ckpt := tinyBundle(t)
+	ckpt := prsmedtest.TinyBundle(t, 9)
 	series := filepath.Join(goldenVolumes, "series")
 	for _, threshold := range []string{"0.5", "0.0001"} {
 		out := filepath.Join(t.TempDir(), "out")
@@ -89,7 +90,7 @@ func TestPredictVolumeSeries(t *testing.T) {
 // TestPredictVolumeNIfTI: a NIfTI input gives a mask on its grid (coronal slicing here)
 // and no SEG; usage errors of -volume are refused before any work.
 func TestPredictVolumeNIfTI(t *testing.T) {
-	ckpt := tinyBundle(t)
+	ckpt := prsmedtest.TinyBundle(t, 9)
 	in := filepath.Join(goldenVolumes, "qform_n1.nii.gz")
 	out := filepath.Join(t.TempDir(), "out")
 	code, _, stderr := runPredict("-checkpoint", ckpt, "-volume", in, "-out", out, "-plane", "coronal", "-threshold", "0.0001", "-quiet")

@@ -14,6 +14,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -99,19 +100,7 @@ func TestDICOMGivesThePNGMask(t *testing.T) {
 // (prsmed.LoadBundle): a bundle whose weights changed after it was written is refused with
 // ErrMismatch, and a tokenizer other than the bundled one too.
 func TestSegmentChecksTheBundle(t *testing.T) {
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	dir := filepath.Join(t.TempDir(), "bundle")
-	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
-		t.Fatal(err)
-	}
+	dir := prsmedtest.TinyBundle(t, 1)
 	medical := filepath.Join("..", "..", "testdata", "medical")
 	segment := func(tokPath string) error {
 		opts := imageio.Options{}

@@ -96,12 +96,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.StringVar(&o.cors, "cors-origin", "", "comma-separated origins allowed cross-origin requests (default: none)")
 	fs.BoolVar(&o.logQuestions, "log-questions", false, "log question text (default: only its length)")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(help, usageText)
-			fs.SetOutput(help)
-			fs.PrintDefaults()
-		}
+	if err := cli.ParseFlags(fs, args, help, usageText); err != nil {
 		return o, err
 	}
 	switch {

@@ -30,9 +30,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/examples/serve/internal/server"
 	"github.com/prsmed/prsmed-go/internal/gocmd"
-	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
-	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
 
 // buildServe compiles the program once per test.
@@ -43,26 +41,6 @@ func buildServe(t *testing.T) string {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// tinyBundle writes a tiny model with random weights as a self-contained checkpoint.
-func tinyBundle(t *testing.T) string {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	torch.ManualSeed(5)
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	dir := filepath.Join(t.TempDir(), "ckpt")
-	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 func TestUsage(t *testing.T) {
@@ -160,7 +138,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds the program and runs the tiny model")
 	}
 	bin := buildServe(t)
-	ckpt := tinyBundle(t)
+	ckpt := prsmedtest.TinyBundle(t, 5)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokFile, []byte("0123456789abcdef-test\n"), 0o600)
 	certFile, keyFile, client := selfSigned(t)

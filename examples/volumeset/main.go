@@ -91,11 +91,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.IntVar(&o.block, "block", 10, "slices per block when splitting one subject")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the split and the text templates")
 	fs.BoolVar(&o.force, "force", false, "write into a folder that is not empty")
-	err := fs.Parse(args)
+	err := cli.ParseFlags(fs, args, help, usageText)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(help, usageText)
-		fs.SetOutput(help)
-		fs.PrintDefaults()
 		return o, err
 	}
 	if err != nil {

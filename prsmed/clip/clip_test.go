@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/nn/nntest"
 	"github.com/prsmed/prsmed-go/prsmed/clip"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
@@ -535,27 +535,6 @@ func TestProjectorTypes(t *testing.T) {
 	torchtest.AllClose(t, "linear", lin.Forward(s, x), lin.Layers[0].Forward(s, x), 1e-6)
 }
 
-// fillSeeded repeats fill_seeded of the reference script: tensor i of the sorted names is
-// drawn after torch.ManualSeed(seed*100000+i).
-func fillSeeded(t testing.TB, st *nn.Store, seed uint64) {
-	t.Helper()
-	for i, name := range st.Names() {
-		e, _ := st.Get(name)
-		x := e.Tensor
-		if err := torch.ManualSeed(seed*100000 + uint64(i)); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case x.Dim() == 1 && strings.HasSuffix(name, ".weight"):
-			x.NormalFill(1, 0.1, nil)
-		case x.Dim() == 1:
-			x.NormalFill(0, 0.1, nil)
-		default:
-			x.NormalFill(0, math.Pow(float64(x.Numel()/x.Size(0)), -0.5), nil)
-		}
-	}
-}
-
 func TestViTL336MatchesPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the full ViT-L/14-336 forward takes several seconds")
@@ -566,7 +545,7 @@ func TestViTL336MatchesPyTorch(t *testing.T) {
 	if n := st.NumParams(false); n != 303507456+20979712 {
 		t.Errorf("%d parameters, want 303,507,456 (tower) + 20,979,712 (projector)", n)
 	}
-	fillSeeded(t, st, 3)
+	nntest.FillSeeded(t, st, 3)
 	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := golden(t, s)

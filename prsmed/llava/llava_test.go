@@ -5,27 +5,15 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/llava"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 func tinyLLaVA(t *testing.T) (*prsmed.Model, *llava.Model) {
 	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := torch.ManualSeed(4); err != nil {
-		t.Fatal(err)
-	}
-	cfg := prsmed.Tiny(int64(tok.VocabSize()))
-	cfg.LoRA.Dropout = 0
-	m, err := prsmed.New(cfg, tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := prsmedtest.TinyModelWith(t, 4, func(c *prsmed.Config) { c.LoRA.Dropout = 0 })
 	return m, m.LLaVA
 }
 

@@ -2,7 +2,6 @@ package mistral_test
 
 import (
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
@@ -15,11 +14,7 @@ import (
 // 1.5% of the largest logit of PyTorch's float32 logits (the bound is explained below);
 // gradients reach the float32 weights in float32.
 func TestForwardUnderAutocast(t *testing.T) {
-	st, m := load(t, "model.safetensors")
-	defer st.Close()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+	st, m, s, g := goldenModel(t)
 	ac := s.Autocast(torch.BFloat16)
 	out := m.Forward(ac, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
 	if dt := out.Logits.DType(); dt != torch.BFloat16 {

@@ -23,9 +23,15 @@ var benchConfigs = map[string]mistral.Config{
 		NumKeyValueHeads: 4, RMSNormEps: 1e-5, RopeTheta: 1e6, MaxPositions: 4096, EOSTokenID: 2, HiddenAct: "silu"},
 }
 
-func benchModel(b *testing.B, name string) (*nn.Store, *mistral.Model) {
+// benchModel locks the benchmark to its OS thread (one OpenMP team, see prsmed's
+// benchmarks), builds the named model with N(0, 0.02) weights and returns it with an
+// eval-mode no-grad scope; both are closed when the benchmark ends.
+func benchModel(b *testing.B, name string) (*mistral.Model, *torch.Scope) {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
 	torch.SetNumThreads(torchtest.BenchThreads(2))
 	st := nn.NewStore(torch.CPU)
+	b.Cleanup(st.Close)
 	m, err := mistral.New(st.Root(), benchConfigs[name])
 	if err != nil {
 		b.Fatal(err)
@@ -33,19 +39,16 @@ func benchModel(b *testing.B, name string) (*nn.Store, *mistral.Model) {
 	for _, e := range st.Entries() {
 		e.Tensor.NormalFill(0, 0.02, nil)
 	}
-	return st, m
+	s := torch.NewScope(torch.CPU).Eval().NoGrad()
+	b.Cleanup(s.Close)
+	return m, s
 }
 
 // BenchmarkPrefill times a forward over a 128-token prompt (tokens/s = 128 / time).
 func BenchmarkPrefill(b *testing.B) {
 	for _, name := range []string{"tiny", "100M"} {
 		b.Run(name, func(b *testing.B) {
-			runtime.LockOSThread() // one OpenMP team (see prsmed's benchmarks)
-			defer runtime.UnlockOSThread()
-			st, m := benchModel(b, name)
-			defer st.Close()
-			s := torch.NewScope(torch.CPU).Eval().NoGrad()
-			defer s.Close()
+			m, s := benchModel(b, name)
 			ids := torch.Randint(s, nil, 3, 90, 1, 128)
 			m.Forward(s, mistral.Input{IDs: ids, Logits: mistral.LogitsLast}) // untimed, as the PyTorch side
 			done := torchtest.CPUPerOp(b)
@@ -65,12 +68,7 @@ func BenchmarkPrefill(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	for _, name := range []string{"tiny", "100M"} {
 		b.Run(name, func(b *testing.B) {
-			runtime.LockOSThread() // one OpenMP team (see prsmed's benchmarks)
-			defer runtime.UnlockOSThread()
-			st, m := benchModel(b, name)
-			defer st.Close()
-			s := torch.NewScope(torch.CPU).Eval().NoGrad()
-			defer s.Close()
+			m, s := benchModel(b, name)
 			ids := torch.Randint(s, nil, 3, 90, 1, 16)
 			gen := func() {
 				out, err := m.Generate(context.Background(), s, mistral.Prompt{IDs: ids}, mistral.GenerateOptions{MaxNewTokens: 32, EOS: -1})

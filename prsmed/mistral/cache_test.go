@@ -1,7 +1,6 @@
 package mistral_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed/mistral"
@@ -14,11 +13,8 @@ import (
 // must grow, and with one sized up front, and compares each step's logits with those of
 // one forward pass over the whole prompt.
 func TestCacheStepsMatchFullForward(t *testing.T) {
-	st, m := load(t, "model.safetensors")
-	defer st.Close()
-	s := torch.NewScope(torch.CPU).Eval().NoGrad()
-	defer s.Close()
-	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+	_, m, root, g := goldenModel(t)
+	s := root.NoGrad()
 	ids := g["greedy.prompt"]
 	n := ids.Size(1)
 	if n < 5 {

@@ -13,11 +13,7 @@ import (
 
 // Gradient checkpointing gives the gradients of a plain forward and backward.
 func TestForwardBackwardMatchesPlainBackward(t *testing.T) {
-	st, m := load(t, "model.safetensors")
-	defer st.Close()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+	st, m, s, g := goldenModel(t)
 	emb := m.Embed.Forward(s.NoGrad(), g["ids"]).Clone(s).SetRequiresGrad(true)
 	loss := func(s *torch.Scope, out mistral.Output) *torch.Tensor {
 		return out.Logits.Mul(s, g["gout_logits"]).SumAll(s).Add(s, out.Hidden.Mul(s, g["gout_hidden"]).SumAll(s))

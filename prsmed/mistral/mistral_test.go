@@ -33,12 +33,19 @@ func load(t *testing.T, weights string) (*nn.Store, *mistral.Model) {
 	return st, m
 }
 
-func TestForwardMatchesPyTorch(t *testing.T) {
+// goldenModel loads the tiny model and opens an eval-mode scope holding golden.safetensors;
+// the store and the scope are closed when the test ends.
+func goldenModel(t *testing.T) (*nn.Store, *mistral.Model, *torch.Scope, map[string]*torch.Tensor) {
+	t.Helper()
 	st, m := load(t, "model.safetensors")
-	defer st.Close()
+	t.Cleanup(st.Close)
 	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+	t.Cleanup(s.Close)
+	return st, m, s, torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+}
+
+func TestForwardMatchesPyTorch(t *testing.T) {
+	st, m, s, g := goldenModel(t)
 
 	out := m.Forward(s, mistral.Input{IDs: g["ids"], AttentionMask: g["mask"]})
 	torchtest.AllClose(t, "logits", out.Logits, g["logits"], 1e-5)
@@ -88,11 +95,7 @@ func TestShardedCheckpointsLoad(t *testing.T) {
 }
 
 func TestGenerateMatchesRecompute(t *testing.T) {
-	st, m := load(t, "model.safetensors")
-	defer st.Close()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, filepath.Join(dir, "golden.safetensors"))
+	_, m, s, g := goldenModel(t)
 	var streamed []int64
 	out, err := m.Generate(context.Background(), s, mistral.Prompt{IDs: g["greedy.prompt"]}, mistral.GenerateOptions{
 		MaxNewTokens: 8, EOS: -1,

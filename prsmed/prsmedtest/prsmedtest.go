@@ -2,10 +2,13 @@
 package prsmedtest
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
+	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
@@ -38,4 +41,32 @@ func TinyModelWith(t testing.TB, seed uint64, edit func(*prsmed.Config)) *prsmed
 	}
 	t.Cleanup(m.Close)
 	return m
+}
+
+// TinyBundle saves TinyModel(t, seed) as a self-contained checkpoint (template tokenizer,
+// no base weights) in a fresh temporary folder and returns the folder.
+func TinyBundle(t testing.TB, seed uint64) string {
+	t.Helper()
+	m := TinyModel(t, seed)
+	defer m.Close()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if err := prsmed.SaveBundle(m, dir, assets.TemplateModel(), prsmed.BaseWeights{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// SynthSet writes a synthetic PosMed root of 64×64 images (synth.Generate, n per modality
+// and seed) in a fresh temporary folder and opens it.
+func SynthSet(t testing.TB, n int, seed uint64) *data.Dataset {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

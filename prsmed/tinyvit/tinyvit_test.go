@@ -2,13 +2,13 @@ package tinyvit_test
 
 import (
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/nn/nntest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio"
 	"github.com/prsmed/prsmed-go/prsmed/tinyvit"
 	"github.com/prsmed/prsmed-go/torch"
@@ -22,35 +22,6 @@ func small() tinyvit.Config {
 	return tinyvit.Config{ImageSize: 128, InChans: 3, EmbedDims: []int64{8, 16, 24, 32}, Depths: []int64{1, 1, 2, 1},
 		NumHeads: []int64{1, 2, 2, 4}, WindowSizes: []int64{7, 7, 5, 8}, MLPRatio: 4, MBConvExpand: 4, LocalConv: 3,
 		NeckDim: 16, NumClasses: 10}
-}
-
-// fillSeeded repeats fill_seeded of the reference script: tensor i of the sorted names is
-// drawn after torch.ManualSeed(seed*100000+i).
-func fillSeeded(t *testing.T, st *nn.Store, seed uint64) {
-	t.Helper()
-	for i, name := range st.Names() {
-		e, _ := st.Get(name)
-		x := e.Tensor
-		if err := torch.ManualSeed(seed*100000 + uint64(i)); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case strings.HasSuffix(name, "num_batches_tracked"):
-			x.Fill(0)
-		case strings.HasSuffix(name, "running_var"):
-			x.UniformFill(0.5, 1.5, nil)
-		case strings.HasSuffix(name, "running_mean"):
-			x.NormalFill(0, 0.1, nil)
-		case strings.HasSuffix(name, "attention_biases"):
-			x.NormalFill(0, 0.5, nil)
-		case x.Dim() == 1 && strings.HasSuffix(name, ".weight"):
-			x.NormalFill(1, 0.1, nil)
-		case x.Dim() == 1:
-			x.NormalFill(0, 0.1, nil)
-		default:
-			x.NormalFill(0, math.Pow(float64(x.Numel()/x.Size(0)), -0.5), nil)
-		}
-	}
 }
 
 func newEncoder(t *testing.T, c tinyvit.Config) (*nn.Store, *tinyvit.Encoder) {
@@ -104,7 +75,7 @@ func TestSmallLoadsPthAndMatchesPyTorch(t *testing.T) {
 func TestVitTMatchesPyTorch(t *testing.T) {
 	st, enc := newEncoder(t, tinyvit.VitT())
 	defer st.Close()
-	fillSeeded(t, st, 3)
+	nntest.FillSeeded(t, st, 3)
 	s := torch.NewScope(torch.CPU).Eval().NoGrad()
 	defer s.Close()
 	g := torchtest.Golden(t, s, filepath.Join(dir, "tinyvit.safetensors"))
@@ -149,7 +120,7 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 	// the wrong shape.
 	src, _ := newEncoder(t, small())
 	defer src.Close()
-	fillSeeded(t, src, 1)
+	nntest.FillSeeded(t, src, 1)
 	tmp := t.TempDir()
 	path := filepath.Join(tmp, "broken.safetensors")
 	bad := torch.NewScope(torch.CPU).Eval()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
 
 // sampleView is what one sample of a batch became: its (possibly mirrored) inputs and
@@ -47,8 +48,8 @@ func preparedSamples(t *testing.T, m *prsmed.Model, set []data.Sample, seed uint
 // second sample from r) prepare every sample identically, and some samples are flipped and
 // some are not.
 func TestFlipsFollowTheSample(t *testing.T) {
-	m := tinyModel(t)
-	set := synthSamples(t, 4)[:8]
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 4, 3).Samples("train")[:8]
 	order := []int{3, 1, 4, 0, 5, 2, 7, 6}
 	one := preparedSamples(t, m, set, 11, 1, [][]int{order})
 	two := preparedSamples(t, m, set, 11, 1, [][]int{{3, 4, 5, 7}, {1, 0, 2, 6}})

@@ -8,45 +8,15 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
-
 	"github.com/prsmed/prsmed-go/prsmed"
-	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 	"github.com/prsmed/prsmed-go/torch"
 )
-
-func tinyModel(t *testing.T) *prsmed.Model {
-	t.Helper()
-	tok, err := assets.TemplateTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := prsmed.New(prsmed.Tiny(int64(tok.VocabSize())), tok, torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
-
-func synthSamples(t *testing.T, n int) []data.Sample {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds.Samples("train")
-}
 
 // batchDump is a batch's content in bytes, for exact comparison.
 type batchDump struct {
@@ -88,8 +58,8 @@ func runPipeline(t *testing.T, m *prsmed.Model, set []data.Sample, c *cache, wor
 // with 1 worker and with 4, with a cache or without, and when a resumed epoch starts
 // mid-way; closing the pipeline with batches in flight frees every tensor.
 func TestPipelineOrderIgnoresWorkers(t *testing.T) {
-	m := tinyModel(t)
-	set := synthSamples(t, 5)
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 5, 3).Samples("train")
 	base := torch.LiveTensors()
 	want := runPipeline(t, m, set, nil, 1, 2, 0, -1)
 	if len(want) < 4 {
@@ -150,8 +120,8 @@ func TestPipelineOrderIgnoresWorkers(t *testing.T) {
 // TestCacheStaysWithinItsBytes: a cache smaller than the data keeps at most its limit,
 // evicting the least recently used, and frees what it evicts.
 func TestCacheStaysWithinItsBytes(t *testing.T) {
-	m := tinyModel(t)
-	set := synthSamples(t, 2)
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 2, 3).Samples("train")
 	base := torch.LiveTensors()
 	it, err := preprocess(m, set[0], 0)
 	if err != nil {
@@ -197,8 +167,8 @@ func TestAccumulatedGradients(t *testing.T) {
 	prev := torch.NumThreads()
 	torch.SetNumThreads(1)
 	defer torch.SetNumThreads(prev)
-	m := tinyModel(t)
-	set := synthSamples(t, 3)
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 3, 3).Samples("train")
 	grads := func(accum int) map[string][]float64 {
 		cfg := DefaultConfig()
 		// A zero learning rate leaves the parameters as they were for the second run.
@@ -270,8 +240,8 @@ func init() {
 // an error naming it and wrapping ErrSamplePanic, as an unreadable file is skipped; the
 // other samples of its batch and the other batches arrive, and nothing leaks.
 func TestPipelineSkipsASamplePanic(t *testing.T) {
-	m := tinyModel(t)
-	set := synthSamples(t, 2)
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 2, 3).Samples("train")
 	if len(set) < 8 {
 		t.Fatalf("%d samples, want at least 8", len(set))
 	}
@@ -318,8 +288,8 @@ func TestPipelineSkipsASamplePanic(t *testing.T) {
 // kidney", as volumeset writes them) are never mirrored horizontally, so their answer
 // keeps the structure's name and its zone's left/right, while other samples still flip.
 func TestPipelineKeepsSidedQuestions(t *testing.T) {
-	m := tinyModel(t)
-	set := synthSamples(t, 5)
+	m := prsmedtest.TinyModel(t, 1)
+	set := prsmedtest.SynthSet(t, 5, 3).Samples("train")
 	sided := map[int]bool{}
 	for i := range set {
 		if i%2 == 0 {

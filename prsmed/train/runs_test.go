@@ -46,14 +46,8 @@ func trained(t *testing.T, set []data.Sample, tc train.Config) *prsmed.Model {
 // trainOn runs cfg on m and returns the finished epochs.
 func trainOn(t *testing.T, m *prsmed.Model, set []data.Sample, tc train.Config) []train.EpochStats {
 	t.Helper()
-	tr, err := train.New(m, set, nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, set, nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return tr.History()
 }
 
@@ -210,14 +204,8 @@ func TestBestAndKeepLast(t *testing.T) {
 	tc.ValEverySteps, tc.KeepLast, tc.ValSamples, tc.WarmupSteps, tc.BatchSize = 2, 2, 6, 2, 4
 	m := prsmedtest.TinyModel(t, 2)
 	defer m.Close()
-	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), ds.Samples("val"), tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	vs := tr.Validations()
 	steps := (len(ds.Samples("train")) + 3) / 4 // batches per epoch
 	mid := 0

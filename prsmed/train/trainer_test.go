@@ -13,23 +13,28 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 )
 
-// synthSet writes a small synthetic PosMed root once per test binary.
+// synthSet is prsmedtest.SynthSet with the seed these tests use.
 func synthSet(t *testing.T, n int) *data.Dataset {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Open(root)
+	return prsmedtest.SynthSet(t, n, 3)
+}
+
+// runTrainer builds a trainer and runs it to the end; the caller closes it.
+func runTrainer(t *testing.T, m *prsmed.Model, trainSet, valSet []data.Sample, tc train.Config) *train.Trainer {
+	t.Helper()
+	tr, err := train.New(m, trainSet, valSet, tc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ds
+	if err := tr.Run(context.Background()); err != nil {
+		tr.Close()
+		t.Fatal(err)
+	}
+	return tr
 }
 
 func trainCfg(out string, e1, e2 int) train.Config {
@@ -49,14 +54,8 @@ func TestShortTrainingLearns(t *testing.T) {
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 14)
 	tc.ValEvery = 100 // validate at the end of each stage only
-	tr, err := train.New(m, ds.Samples("train"), ds.Samples("val"), tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), ds.Samples("val"), tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	h := tr.History()
 	first, last := h[0], h[len(h)-1]
 	mask := func(e train.EpochStats) float64 { return e.BCE + e.Dice }
@@ -159,14 +158,8 @@ func TestFrozenEncoderStaysFrozen(t *testing.T) {
 		before[name] = x.Float64s()
 	}
 	tc := trainCfg("", 1, 0)
-	tr, err := train.New(m, ds.Samples("train"), nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	var encoder, trained int
 	for name, x := range m.Store.Tensors() {
 		a, b := x.Float64s(), before[name]
@@ -204,14 +197,8 @@ func TestCheckpointIsABundle(t *testing.T) {
 	out := t.TempDir()
 	tc := trainCfg(out, 1, 0)
 	tc.TokenizerModel = assets.TemplateModel()
-	tr, err := train.New(m, ds.Samples("train"), nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train"), nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	got, man, err := prsmed.LoadBundle(filepath.Join(out, "checkpoint"), torch.CPU, prsmed.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,17 +2,15 @@ package volpredict
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"image"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/prsmed"
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
 	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
@@ -211,38 +209,22 @@ func TestTinyModelVolume(t *testing.T) {
 // has nibabel (PRSMED_PYTHON) compare shape, affine, sform/qform codes and voxels with the
 // Go mask volume, for an LPS DICOM series and an oblique NIfTI input.
 func TestMaskNIfTIReadByNibabel(t *testing.T) {
-	py := os.Getenv("PRSMED_PYTHON")
-	if py == "" {
-		t.Skip("PRSMED_PYTHON is not set: the nibabel check of written masks is skipped (set it to a python with nibabel>=5, e.g. /tmp/t2venv/bin/python)")
-	}
+	py := imageiotest.NibabelPython(t)
 	dir := t.TempDir()
 	for _, name := range []string{"series", "sform_n1.nii", "qform_n1.nii.gz"} {
-		v := readGolden(t, name)
-		mask, _, err := Predict(context.Background(), &stub{mask: bright}, v, "Where is it?", Options{Plane: volume.Coronal})
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, "mask.nii.gz")
-		if err := volume.WriteNIfTI(path, mask, volume.Uint8); err != nil {
-			t.Fatal(err)
-		}
-		data := make([]float64, len(mask.Data))
-		for i, x := range mask.Data {
-			data[i] = float64(x)
-		}
-		code := mask.XformCode
-		if code == 0 {
-			code = 2
-		}
-		b, _ := json.Marshal(map[string]any{"shape": v.Dims, "affine": v.Affine, "data": data, "code": code})
-		exp := filepath.Join(dir, "expected.json")
-		if err := os.WriteFile(exp, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(py, "../../third_party/golden/volume_refs.py", "--check", path, exp).CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "OK" {
-			t.Fatalf("%s: nibabel check: %v\n%s", name, err, out)
-		}
+		t.Run(name, func(t *testing.T) {
+			v := readGolden(t, name)
+			mask, _, err := Predict(context.Background(), &stub{mask: bright}, v, "Where is it?", Options{Plane: volume.Coronal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "mask.nii.gz")
+			if err := volume.WriteNIfTI(path, mask, volume.Uint8); err != nil {
+				t.Fatal(err)
+			}
+			// The input's geometry, the mask's voxels and xform code.
+			imageiotest.CheckNibabel(t, py, path, imageiotest.NIfTIWant{Dims: v.Dims, Affine: v.Affine, Data: mask.Data, XformCode: mask.XformCode})
+		})
 	}
 }
 

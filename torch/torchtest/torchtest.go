@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 // Raw is one tensor of a safetensors file: its dtype, shape and little-endian bytes.
@@ -429,7 +430,7 @@ func decode(dt torch.DType, b []byte) []float64 {
 		case torch.Float32:
 			out[i] = float64(math.Float32frombits(le.Uint32(p)))
 		case torch.Float16:
-			out[i] = HalfToFloat64(le.Uint16(p))
+			out[i] = weighttest.HalfToFloat64(le.Uint16(p))
 		case torch.BFloat16:
 			out[i] = float64(math.Float32frombits(uint32(le.Uint16(p)) << 16))
 		case torch.Int64:
@@ -455,23 +456,3 @@ func decode(dt torch.DType, b []byte) []float64 {
 
 // Decode reads little-endian values of dtype dt as float64.
 func Decode(dt torch.DType, b []byte) []float64 { return decode(dt, b) }
-
-// HalfToFloat64 converts IEEE binary16 bits to a float64 (exactly).
-func HalfToFloat64(h uint16) float64 {
-	sign := 1.0
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h>>10) & 0x1f
-	frac := float64(h & 0x3ff)
-	switch exp {
-	case 0:
-		return sign * math.Ldexp(frac, -24)
-	case 0x1f:
-		if frac != 0 {
-			return math.NaN()
-		}
-		return math.Inf(int(sign))
-	}
-	return sign * math.Ldexp(1024+frac, exp-25)
-}

@@ -183,3 +183,26 @@ func TestSetupChecksCUDA(t *testing.T) {
 		t.Errorf("Setup(cpu) = %v, %v", dev, err)
 	}
 }
+
+// ParseFlags prints the usage text and then the flags on -h, and nothing otherwise.
+func TestParseFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		err  error
+		help string
+	}{
+		{[]string{"-h"}, flag.ErrHelp, "Usage: x\n  -n int\n    \tcount (default 3)\n"},
+		{[]string{"-n", "4"}, nil, ""},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Int("n", 3, "count")
+		var help bytes.Buffer
+		if err := ParseFlags(fs, c.args, &help, "Usage: x\n"); !errors.Is(err, c.err) || (err == nil) != (c.err == nil) {
+			t.Errorf("%v: error %v, want %v", c.args, err, c.err)
+		}
+		if help.String() != c.help {
+			t.Errorf("%v: help %q, want %q", c.args, help.String(), c.help)
+		}
+	}
+}

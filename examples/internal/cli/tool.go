@@ -32,6 +32,18 @@ func Usage(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
+// ParseFlags parses args into fs. On -h it prints usage and then fs's flags to help and
+// returns flag.ErrHelp; other errors are returned as fs.Parse gave them.
+func ParseFlags(fs *flag.FlagSet, args []string, help io.Writer, usage string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(help, usage)
+		fs.SetOutput(help)
+		fs.PrintDefaults()
+	}
+	return err
+}
+
 // RunTool is the body of a testable program's run(args, stdout, stderr) int, for programs
 // that parse their own flag set: parse (given the stream help goes to, standard error)
 // returning flag.ErrHelp exits 0 and any other error is a one-line usage error (exit 2);

@@ -3,19 +3,15 @@ package dicom
 import (
 	"bytes"
 	"compress/zlib"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
 )
 
@@ -58,26 +54,7 @@ type fileRec struct {
 
 func loadGolden(t *testing.T, name string) []fileRec {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Files []fileRec `json:"files"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g.Files
-}
-
-func sha(v []float64) string {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return imageiotest.Files[fileRec](t, filepath.Join(goldenDir, name))
 }
 
 func integral(r valueRec) bool {
@@ -87,10 +64,6 @@ func integral(r valueRec) bool {
 		}
 	}
 	return r.Min == math.Trunc(r.Min) && r.Max == math.Trunc(r.Max)
-}
-
-func close6(a, b float64) bool {
-	return math.Abs(a-b) <= 1e-6*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
 }
 
 // checkValues compares decoded values with a golden record: bit-exact for integer data,
@@ -132,7 +105,7 @@ func checkValues(t *testing.T, what string, got []float64, want valueRec, lossy 
 		}
 		return
 	}
-	if sha(got) == want.SHA256 {
+	if imageiotest.SHA256(got) == want.SHA256 {
 		return
 	}
 	if integral(want) {
@@ -152,12 +125,12 @@ func checkValues(t *testing.T, what string, got []float64, want valueRec, lossy 
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	for _, s := range want.Samples {
-		if g := got[int(s[0])]; !close6(g, s[1]) {
+		if g := got[int(s[0])]; !imageiotest.Close6(g, s[1]) {
 			t.Errorf("%s: value %d is %v, want %v", what, int(s[0]), g, s[1])
 		}
 	}
 	scale := math.Max(math.Abs(want.Min), math.Abs(want.Max)) * float64(want.N)
-	if math.Abs(sum-want.Sum) > 1e-6*math.Max(1, scale) || !close6(sumsq, want.Sumsq) || !close6(lo, want.Min) || !close6(hi, want.Max) {
+	if math.Abs(sum-want.Sum) > 1e-6*math.Max(1, scale) || !imageiotest.Close6(sumsq, want.Sumsq) || !imageiotest.Close6(lo, want.Min) || !imageiotest.Close6(hi, want.Max) {
 		t.Errorf("%s: sum %v sumsq %v min %v max %v, want %v %v %v %v", what, sum, sumsq, lo, hi, want.Sum, want.Sumsq, want.Min, want.Max)
 	}
 }
@@ -260,9 +233,7 @@ func TestSyntheticFiles(t *testing.T) {
 
 // TestPydicomFiles reads the test files Debian's python3-pydicom ships.
 func TestPydicomFiles(t *testing.T) {
-	if _, err := os.Stat(pydicomFiles); err != nil {
-		t.Skipf("pydicom's test files are not installed (apt-get install python3-pydicom): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, pydicomFiles, "python3-pydicom")
 	for _, r := range loadGolden(t, "pydicom_files.json") {
 		if jpegLossy(r.TS) {
 			continue // compared with pydicom 3 in TestPydicomJPEGFiles
@@ -282,9 +253,7 @@ func jpegLossy(uid string) bool {
 // segment too short to hold a transform flag (SC_rgb_jpeg.dcm), one with none
 // (SC_jpeg_no_color_transform.dcm), ones with transform 0, and JFIF YCbCr streams.
 func TestPydicomJPEGFiles(t *testing.T) {
-	if _, err := os.Stat(pydicomFiles); err != nil {
-		t.Skipf("pydicom's test files are not installed (apt-get install python3-pydicom): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, pydicomFiles, "python3-pydicom")
 	files := loadGolden(t, "pydicom_jpeg.json")
 	if len(files) < 15 {
 		t.Fatalf("the golden holds %d files, want the 15 JPEG baseline/extended files", len(files))

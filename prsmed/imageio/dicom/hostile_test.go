@@ -5,21 +5,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
 )
 
 func readGood(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return imageiotest.ReadFile(t, filepath.Join(goldenDir, name))
 }
 
 // decodeAll exercises every path a caller can take on parsed data.

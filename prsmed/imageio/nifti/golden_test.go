@@ -1,14 +1,11 @@
 package nifti
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 )
 
 // The goldens are written by third_party/golden/medical_ref.py with nibabel.
@@ -42,33 +39,7 @@ type fileRec struct {
 
 func loadGolden(t *testing.T, name string) []fileRec {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Files []fileRec `json:"files"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g.Files
-}
-
-func sha(v []float64) string {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-func close6(a, b float64) bool {
-	if math.IsNaN(a) || math.IsNaN(b) {
-		return math.IsNaN(a) && math.IsNaN(b)
-	}
-	return math.Abs(a-b) <= 1e-6*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+	return imageiotest.Files[fileRec](t, filepath.Join(goldenDir, name))
 }
 
 // checkFile compares every golden slice: bit-exact values when the checksums agree,
@@ -103,7 +74,7 @@ func checkFile(t *testing.T, path string, r fileRec) {
 		if h != s.H || w != s.W || len(got) != s.N {
 			t.Fatalf("axis %d slice %d: %d×%d (%d values), want %d×%d", s.Axis, s.Index, h, w, len(got), s.H, s.W)
 		}
-		if sha(got) == s.SHA256 {
+		if imageiotest.SHA256(got) == s.SHA256 {
 			continue
 		}
 		for _, sm := range s.Samples {
@@ -111,7 +82,7 @@ func checkFile(t *testing.T, path string, r fileRec) {
 			if sm[1] != nil {
 				want = *sm[1]
 			}
-			if g := got[int(*sm[0])]; !close6(g, want) {
+			if g := got[int(*sm[0])]; !imageiotest.Close6(g, want) {
 				t.Errorf("axis %d slice %d: value %d is %v, nibabel %v", s.Axis, s.Index, int(*sm[0]), g, want)
 			}
 		}
@@ -129,7 +100,7 @@ func checkFile(t *testing.T, path string, r fileRec) {
 			t.Errorf("axis %d slice %d: %d NaNs, nibabel %d", s.Axis, s.Index, nans, s.NaNs)
 		}
 		scale := math.Max(math.Abs(s.Min), math.Abs(s.Max)) * float64(s.N)
-		if math.Abs(sum-s.Sum) > 1e-6*math.Max(1, scale) || !close6(sumsq, s.Sumsq) {
+		if math.Abs(sum-s.Sum) > 1e-6*math.Max(1, scale) || !imageiotest.Close6(sumsq, s.Sumsq) {
 			t.Errorf("axis %d slice %d: sum %v sumsq %v, nibabel %v %v", s.Axis, s.Index, sum, sumsq, s.Sum, s.Sumsq)
 		}
 	}
@@ -143,9 +114,7 @@ func TestSyntheticVolumes(t *testing.T) {
 
 // TestNibabelFiles reads the NIfTI/Analyze test files Debian's python3-nibabel ships.
 func TestNibabelFiles(t *testing.T) {
-	if _, err := os.Stat(nibabelFiles); err != nil {
-		t.Skipf("nibabel's test files are not installed (apt-get install python3-nibabel): %v", err)
-	}
+	imageiotest.NeedPackageFiles(t, nibabelFiles, "python3-nibabel")
 	for _, r := range loadGolden(t, "nibabel_files.json") {
 		t.Run(r.File, func(t *testing.T) { checkFile(t, filepath.Join(nibabelFiles, r.File), r) })
 	}

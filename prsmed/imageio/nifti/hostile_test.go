@@ -11,16 +11,13 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
 )
 
 func readGood(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return imageiotest.ReadFile(t, filepath.Join(goldenDir, name))
 }
 
 func decodeAll(v *Volume) {

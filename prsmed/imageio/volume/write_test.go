@@ -3,14 +3,13 @@ package volume
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prsmed/prsmed-go/prsmed/imageio/imageiotest"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/nifti"
 )
 
@@ -155,40 +154,20 @@ func TestWriteNIfTIIntegerTypes(t *testing.T) {
 // TestWriteNIfTIReadByNibabel has nibabel read the written files (shape, affine, sform,
 // qform, codes, voxels) when PRSMED_PYTHON names a python with nibabel 5.
 func TestWriteNIfTIReadByNibabel(t *testing.T) {
-	py := os.Getenv("PRSMED_PYTHON")
-	if py == "" {
-		t.Skip("PRSMED_PYTHON is not set: the nibabel check of written files is skipped (set it to a python with nibabel>=5, e.g. /tmp/t2venv/bin/python)")
-	}
+	py := imageiotest.NibabelPython(t)
 	dir := t.TempDir()
 	for name, v := range writeCases(t) {
 		if name == "sheared" {
 			continue // its qform is not its affine (checked in TestWriteNIfTIRoundTrip)
 		}
 		for _, ext := range []string{".nii", ".nii.gz"} {
-			path := filepath.Join(dir, "out"+ext)
-			if err := WriteNIfTI(path, v, Float32); err != nil {
-				t.Fatal(err)
-			}
-			data := make([]float64, len(v.Data))
-			for i, x := range v.Data {
-				data[i] = float64(x)
-			}
-			code := v.XformCode
-			if code == 0 {
-				code = 2
-			}
-			b, err := json.Marshal(map[string]any{"shape": v.Dims, "affine": v.Affine, "data": data, "code": code})
-			if err != nil {
-				t.Fatal(err)
-			}
-			exp := filepath.Join(dir, "expected.json")
-			if err := os.WriteFile(exp, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(py, "../../../third_party/golden/volume_refs.py", "--check", path, exp).CombinedOutput()
-			if err != nil || strings.TrimSpace(string(out)) != "OK" {
-				t.Fatalf("%s%s: nibabel check: %v\n%s", name, ext, err, out)
-			}
+			t.Run(name+ext, func(t *testing.T) {
+				path := filepath.Join(dir, "out"+ext)
+				if err := WriteNIfTI(path, v, Float32); err != nil {
+					t.Fatal(err)
+				}
+				imageiotest.CheckNibabel(t, py, path, imageiotest.NIfTIWant{Dims: v.Dims, Affine: v.Affine, Data: v.Data, XformCode: v.XformCode})
+			})
 		}
 	}
 }

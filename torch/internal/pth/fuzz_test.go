@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 // fuzzSeeds are the golden files, hostile ones included.
@@ -17,19 +19,7 @@ var fuzzSeeds = []string{
 // FuzzOpen writes each input to a file and opens it: no input may panic, and whatever
 // opens must hand out only valid, in-bounds tensors.
 func FuzzOpen(f *testing.F) {
-	for _, name := range fuzzSeeds {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(dir, "in.pt")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	weighttest.FuzzFiles(f, ".pt", fuzzSeeds, func(t *testing.T, p string) {
 		pf, err := Open(p)
 		if err != nil {
 			return
@@ -58,7 +48,7 @@ func checkOpened(t *testing.T, pf *File) {
 // result, with every named storage backed by zeros (when small enough).
 func FuzzUnpickle(f *testing.F) {
 	for _, name := range fuzzSeeds {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
+		b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -7,20 +7,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prsmed/prsmed-go/torch/internal/safetensors"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 var goldenFiles = []string{"dtypes.pt", "legacy.pt", "module.pt", "checkpoint.pt", "parameters.pt"}
 
 func openGolden(t *testing.T, name string) *File {
 	t.Helper()
-	f, err := Open(filepath.Join(weightDir, name))
+	f, err := Open(filepath.Join(weighttest.Dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,20 +37,12 @@ func TestGolden(t *testing.T) {
 	for _, name := range goldenFiles {
 		t.Run(name, func(t *testing.T) {
 			f := openGolden(t, name)
-			want := loadExpected(t, name)
-			if got := f.Names(); !equalStrings(got, sortedKeys(want)) {
-				t.Fatalf("names\n %v\nwant\n %v", got, sortedKeys(want))
-			}
-			for _, n := range f.Names() {
-				tn, ok := f.Tensor(n)
-				if !ok {
-					t.Fatalf("Tensor(%q) missing", n)
-				}
+			weighttest.EachTensor(t, f, name, func(n string, tn Tensor, want weighttest.Expected) {
 				if tn.Name != n {
 					t.Errorf("Tensor(%q).Name = %q", n, tn.Name)
 				}
-				checkTensor(t, n, tn, want[n])
-			}
+				checkTensor(t, n, tn, want)
+			})
 			wantFormat := formats[name]
 			if wantFormat == "" {
 				wantFormat = "zip"
@@ -54,15 +50,7 @@ func TestGolden(t *testing.T) {
 			if f.Format() != wantFormat {
 				t.Errorf("Format() = %q, want %q", f.Format(), wantFormat)
 			}
-			if _, ok := f.Tensor("nope"); ok {
-				t.Error("Tensor(nope) found")
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
+			weighttest.CheckLookupAndClose(t, f)
 			if len(f.Names()) != 0 {
 				t.Error("names after Close")
 			}
@@ -72,7 +60,7 @@ func TestGolden(t *testing.T) {
 
 // TestViews checks strides, offsets and storage sharing against what torch reported.
 func TestViews(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(weightDir, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(weighttest.Dir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +81,7 @@ func TestViews(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s missing", n)
 				}
-				if !equalShape(tn.Strides, v.Stride) || tn.Offset != v.Offset {
+				if !slices.Equal(tn.Strides, v.Stride) || tn.Offset != v.Offset {
 					t.Errorf("%s: strides %v offset %d, want %v %d", n, tn.Strides, tn.Offset, v.Stride, v.Offset)
 				}
 			}
@@ -123,20 +111,16 @@ func TestHostileFiles(t *testing.T) {
 		"hostile_legacy.pt":      "os.system",
 	}
 	for file, global := range cases {
-		_, err := Open(filepath.Join(weightDir, file))
-		if !errors.Is(err, ErrForbiddenGlobal) {
-			t.Errorf("%s: err = %v, want ErrForbiddenGlobal", file, err)
-			continue
-		}
-		if !strings.Contains(err.Error(), "refusing to load global "+global) || !strings.Contains(err.Error(), file) {
-			t.Errorf("%s: error %q does not name the file and %s", file, err, global)
-		}
+		t.Run(file, func(t *testing.T) {
+			_, err := Open(filepath.Join(weighttest.Dir, file))
+			weighttest.CheckError(t, err, ErrForbiddenGlobal, file, "refusing to load global "+global)
+		})
 	}
 }
 
 func readGolden(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(weightDir, name))
+	b, err := os.ReadFile(filepath.Join(weighttest.Dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +201,7 @@ func rezip(t *testing.T, image []byte, method uint16, rename func(string) string
 }
 
 func TestDeflatedAndRenamed(t *testing.T) {
-	want := loadExpected(t, "dtypes.pt")
+	want := weighttest.LoadExpected(t, "dtypes.pt")
 	full := readGolden(t, "dtypes.pt")
 	for _, c := range []struct {
 		name   string
@@ -232,7 +216,7 @@ func TestDeflatedAndRenamed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(f.Names(), sortedKeys(want)) {
+			if !slices.Equal(f.Names(), slices.Sorted(maps.Keys(want))) {
 				t.Fatalf("names %v", f.Names())
 			}
 			for _, n := range f.Names() {
@@ -352,7 +336,7 @@ func TestHandBuiltArchives(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(f.Names(), c.names) {
+			if !slices.Equal(f.Names(), c.names) {
 				t.Errorf("names %q, want %q", f.Names(), c.names)
 			}
 		})
@@ -399,15 +383,7 @@ func TestHandBuiltArchives(t *testing.T) {
 	for _, c := range badCases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parse("bad.pt", zipOf(t, c.recs...))
-			if err == nil {
-				t.Fatal("parsed")
-			}
-			if !errors.Is(err, c.is) {
-				t.Errorf("%v does not wrap %v", err, c.is)
-			}
-			if !strings.Contains(err.Error(), "bad.pt") || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %q does not mention the file and %q", err, c.want)
-			}
+			weighttest.CheckError(t, err, c.is, "bad.pt", c.want)
 		})
 	}
 }
@@ -592,7 +568,7 @@ func TestToSafetensors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := loadExpected(t, name)
+		want := weighttest.LoadExpected(t, name)
 		for _, n := range sf.Names() {
 			tn, _ := sf.Tensor(n)
 			checkTensor(t, name+":"+n, tn, want[n])

@@ -1,33 +1,22 @@
 package safetensors
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 // FuzzOpen writes each input to a file and opens it: no input may panic, and whatever
 // opens must hand out only valid, in-bounds tensors.
 func FuzzOpen(f *testing.F) {
-	for _, name := range []string{
+	f.Add(file(`{}`, nil))
+	f.Add(file(`{"__metadata__":{"a":"b"},"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	seeds := []string{
 		"dtypes.safetensors",
 		"sharded/model-00001-of-00002.safetensors",
 		"sharded/model-00002-of-00002.safetensors",
-	} {
-		b, err := os.ReadFile(filepath.Join(weightDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
 	}
-	f.Add(file(`{}`, nil))
-	f.Add(file(`{"__metadata__":{"a":"b"},"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 4)))
-	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(dir, "in.safetensors")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	weighttest.FuzzFiles(f, ".safetensors", seeds, func(t *testing.T, p string) {
 		sf, err := Open(p)
 		if err != nil {
 			return

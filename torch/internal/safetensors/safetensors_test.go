@@ -8,34 +8,29 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/torch/internal/weighttest"
 )
 
 func TestGoldenFile(t *testing.T) {
-	path := filepath.Join(weightDir, "dtypes.safetensors")
+	path := filepath.Join(weighttest.Dir, "dtypes.safetensors")
 	f, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := loadExpected(t, "dtypes.safetensors")
-	if got := f.Names(); !equalStrings(got, sortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, sortedKeys(want))
-	}
-	for _, name := range f.Names() {
-		tn, ok := f.Tensor(name)
-		if !ok {
-			t.Fatalf("Tensor(%q) missing", name)
-		}
+	weighttest.EachTensor(t, f, "dtypes.safetensors", func(name string, tn Tensor, want weighttest.Expected) {
 		if tn.Name != name || tn.Offset != 0 || !tn.IsContiguous() {
 			t.Errorf("%s: name %q offset %d strides %v", name, tn.Name, tn.Offset, tn.Strides)
 		}
 		if int64(len(tn.Data)) != tn.NumElements()*int64(tn.DType.Size()) {
 			t.Errorf("%s: %d data bytes for %d elements", name, len(tn.Data), tn.NumElements())
 		}
-		checkTensor(t, name, tn, want[name])
-	}
+		checkTensor(t, name, tn, want)
+	})
 	md := f.Metadata()
 	if md["format"] != "pt" || md["source"] != "weightfiles.py" || len(md) != 2 {
 		t.Errorf("metadata %v", md)
@@ -44,70 +39,46 @@ func TestGoldenFile(t *testing.T) {
 	if f.Metadata()["format"] != "pt" {
 		t.Error("Metadata returned the internal map")
 	}
-	if _, ok := f.Tensor("nope"); ok {
-		t.Error("Tensor(nope) found")
-	}
 	tn, _ := f.Tensor("scalar")
 	if len(tn.Shape) != 0 || tn.NumElements() != 1 {
 		t.Errorf("scalar: shape %v", tn.Shape)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
+	weighttest.CheckLookupAndClose(t, f)
 	if _, ok := f.Tensor("f32"); ok {
 		t.Error("Tensor after Close succeeded")
 	}
 }
 
 func TestIndex(t *testing.T) {
-	path := filepath.Join(weightDir, "sharded", "model.safetensors.index.json")
+	path := filepath.Join(weighttest.Dir, "sharded", "model.safetensors.index.json")
 	ix, err := OpenIndex(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	want := loadExpected(t, "sharded/model.safetensors.index.json")
-	if got := ix.Names(); !equalStrings(got, sortedKeys(want)) {
-		t.Fatalf("names %v, want %v", got, sortedKeys(want))
-	}
 	shards := map[string]bool{}
-	for _, name := range ix.Names() {
-		tn, ok := ix.Tensor(name)
-		if !ok {
-			t.Fatalf("Tensor(%q) missing", name)
-		}
-		checkTensor(t, name, tn, want[name])
+	weighttest.EachTensor(t, ix, "sharded/model.safetensors.index.json", func(name string, tn Tensor, want weighttest.Expected) {
+		checkTensor(t, name, tn, want)
 		s, ok := ix.Shard(name)
 		if !ok || !strings.HasPrefix(s, "model-0000") {
 			t.Errorf("Shard(%q) = %q, %v", name, s, ok)
 		}
 		shards[s] = true
-	}
+	})
 	if len(shards) != 2 {
 		t.Errorf("tensors come from %d shards, want 2", len(shards))
 	}
 	if md := ix.Metadata(); md["total_size"] == "" {
 		t.Errorf("metadata %v lacks total_size", md)
 	}
-	if _, ok := ix.Tensor("nope"); ok {
-		t.Error("Tensor(nope) found")
-	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
+	weighttest.CheckLookupAndClose(t, ix)
 }
 
 // copyShardDir copies the sharded golden set into a temp dir and returns the index path.
 func copyShardDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(weightDir, "sharded")
+	src := filepath.Join(weighttest.Dir, "sharded")
 	ents, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +147,7 @@ func TestIndexErrors(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	full, err := os.ReadFile(filepath.Join(weightDir, "dtypes.safetensors"))
+	full, err := os.ReadFile(filepath.Join(weighttest.Dir, "dtypes.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,16 +220,8 @@ func TestCorruptHeaders(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := parse("bad.safetensors", c.image)
-			if err == nil {
-				t.Fatalf("parsed: %v", f.Names())
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%v does not wrap ErrInvalid", err)
-			}
-			if !strings.Contains(err.Error(), "bad.safetensors") || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %q does not mention the file and %q", err, c.want)
-			}
+			_, err := parse("bad.safetensors", c.image)
+			weighttest.CheckError(t, err, ErrInvalid, "bad.safetensors", c.want)
 		})
 	}
 }
@@ -281,7 +244,7 @@ func TestValidEdgeCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := f.Names(); !equalStrings(got, c.names) {
+			if got := f.Names(); !slices.Equal(got, c.names) {
 				t.Errorf("names %v, want %v", got, c.names)
 			}
 		})
@@ -299,7 +262,7 @@ func readBack(t *testing.T, path string) *File {
 }
 
 func TestWriteRoundTrip(t *testing.T) {
-	golden := filepath.Join(weightDir, "dtypes.safetensors")
+	golden := filepath.Join(weighttest.Dir, "dtypes.safetensors")
 	src := readBack(t, golden)
 	var tensors []Tensor
 	for _, n := range src.Names() {
@@ -319,7 +282,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("mode %v, %v", st.Mode(), err)
 	}
 	got := readBack(t, out)
-	want := loadExpected(t, "dtypes.safetensors")
+	want := weighttest.LoadExpected(t, "dtypes.safetensors")
 	for _, n := range got.Names() {
 		tn, _ := got.Tensor(n)
 		checkTensor(t, n, tn, want[n])
@@ -359,7 +322,7 @@ func TestWriteStrided(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s missing", in.Name)
 		}
-		if !equalShape(tn.Shape, in.Shape) {
+		if !slices.Equal(tn.Shape, in.Shape) {
 			t.Errorf("%s: shape %v", in.Name, tn.Shape)
 		}
 		for i, w := range want[in.Name] {

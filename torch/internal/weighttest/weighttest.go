@@ -7,17 +7,20 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
 // Raw is a reader's tensor view as the check needs it.
 type Raw struct {
+	Invalid error  // what the reader's own validation said; non-nil fails the check
 	DType   string // safetensors spelling: F32, BF16, I64, …
 	Shape   []int64
 	Strides []int64 // nil: contiguous
@@ -81,8 +84,9 @@ func LoadExpected(t testing.TB, file string) map[string]Expected {
 	return out
 }
 
-// halfToFloat64 converts IEEE binary16 bits exactly.
-func halfToFloat64(h uint16) float64 {
+// HalfToFloat64 converts IEEE binary16 bits to a float64, exactly (torch's
+// torchtest_test.go checks it against libtorch for every bit pattern).
+func HalfToFloat64(h uint16) float64 {
 	sign := 1.0
 	if h&0x8000 != 0 {
 		sign = -1
@@ -110,7 +114,7 @@ func element(t Raw, i int64) (float64, int64, bool) {
 	case "F32":
 		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 0, false
 	case "F16":
-		return halfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
+		return HalfToFloat64(binary.LittleEndian.Uint16(b)), 0, false
 	case "BF16":
 		return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)), 0, false
 	case "I64":
@@ -150,10 +154,14 @@ func rowMajorIndices(t Raw) []int64 {
 	return out
 }
 
-// CheckTensor compares every element of got with want, exactly (float bits included);
-// got must already be validated by its reader.
+// CheckTensor compares every element of got with want, exactly (float bits included),
+// once the reader's validation (got.Invalid) has passed.
 func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 	t.Helper()
+	if got.Invalid != nil {
+		t.Errorf("%s: %v", name, got.Invalid)
+		return
+	}
 	if got.DType != want.DType {
 		t.Errorf("%s: dtype %s, want %s", name, got.DType, want.DType)
 		return
@@ -191,12 +199,77 @@ func CheckTensor(t testing.TB, name string, got Raw, want Expected) {
 	}
 }
 
-// SortedKeys lists a map's keys in order.
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// CheckError fails the test unless err wraps is and its message holds every one of words
+// (the file name and what is wrong, as the readers' errors must say).
+func CheckError(t testing.TB, err, is error, words ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
 	}
-	sort.Strings(keys)
-	return keys
+	if !errors.Is(err, is) {
+		t.Errorf("%v does not wrap %v", err, is)
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
+// CheckLookupAndClose checks what every reader promises: an unknown name is not found, and
+// Close succeeds, a second time too.
+func CheckLookupAndClose[T any](t testing.TB, f interface {
+	Tensor(name string) (T, bool)
+	Close() error
+}) {
+	t.Helper()
+	if _, ok := f.Tensor("nope"); ok {
+		t.Error("Tensor(nope) found")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// EachTensor checks that f holds exactly the tensors expected.json lists for file, in
+// sorted order, and calls check with each one and its expected values.
+func EachTensor[T any](t testing.TB, f interface {
+	Names() []string
+	Tensor(name string) (T, bool)
+}, file string, check func(name string, got T, want Expected)) {
+	t.Helper()
+	want := LoadExpected(t, file)
+	if got := f.Names(); !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
+		t.Fatalf("names\n %v\nwant\n %v", got, slices.Sorted(maps.Keys(want)))
+	}
+	for _, name := range f.Names() {
+		tn, ok := f.Tensor(name)
+		if !ok {
+			t.Fatalf("Tensor(%q) missing", name)
+		}
+		check(name, tn, want[name])
+	}
+}
+
+// FuzzFiles seeds f with the named files of Dir and runs check on every input, written to
+// a file whose name ends in ext.
+func FuzzFiles(f *testing.F, ext string, seeds []string, check func(t *testing.T, path string)) {
+	for _, name := range seeds {
+		b, err := os.ReadFile(filepath.Join(Dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "in"+ext)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, p)
+	})
 }

@@ -126,58 +126,46 @@ func hostileNIfTI(t *testing.T) map[string][]byte {
 func TestSegmentHostileMedical(t *testing.T) {
 	f := &fake{}
 	ts, _ := newTest(t, f, BatchConfig{}, Config{})
-	cases := map[string]struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{}
-	for name, b := range hostileNIfTI(t) {
-		cases[name] = struct {
-			file   []byte
-			fields []string
-			msg    string
-		}{b, nil, map[string]string{"truncated": "cannot be read", "huge header": "declares", "inflates too far": "inflates past",
-			"truncated gzip": "cannot be decompressed", "header only": "", "garbage after DICM": "DICOM"}[name]}
-	}
 	dcm := readTestFile(t, "series/im00.dcm")
 	nii := readTestFile(t, "sform_n1.nii")
-	cases["frame past the end"] = struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{dcm, []string{"frame", "3"}, "frame 3 of a DICOM file with 1 frames"}
-	cases["slice on DICOM"] = struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{dcm, []string{"slice", "4"}, `"slice" applies to NIfTI`}
-	cases["slice out of range"] = struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{nii, []string{"slice", "2:9"}, "cannot be rendered"}
-	cases["bad window"] = struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{nii, []string{"window", "wide"}, `"window"`}
-	cases["window on PNG"] = struct {
-		file   []byte
-		fields []string
-		msg    string
-	}{testPNG(t, 8, 8), []string{"window", "lung"}, "DICOM and NIfTI files only"}
+	cases := map[string]hostileCase{
+		"frame past the end": {dcm, []string{"frame", "3"}, 400, "frame 3 of a DICOM file with 1 frames"},
+		"slice on DICOM":     {dcm, []string{"slice", "4"}, 400, `"slice" applies to NIfTI`},
+		"slice out of range": {nii, []string{"slice", "2:9"}, 400, "cannot be rendered"},
+		"bad window":         {nii, []string{"window", "wide"}, 400, `"window"`},
+		"window on PNG":      {testPNG(t, 8, 8), []string{"window", "lung"}, 400, "DICOM and NIfTI files only"},
+	}
+	for name, b := range hostileNIfTI(t) {
+		cases[name] = hostileCase{b, nil, 400, map[string]string{"truncated": "cannot be read", "huge header": "declares", "inflates too far": "inflates past",
+			"truncated gzip": "cannot be decompressed", "header only": "", "garbage after DICM": "DICOM"}[name]}
+	}
+	postHostile(t, ts.URL+"/v1/segment", "image", cases)
+	if len(f.sizes()) != 0 {
+		t.Fatalf("hostile inputs reached the model: %v", f.sizes())
+	}
+}
+
+// hostileCase is a file posted with extra form fields and the answer it must get.
+type hostileCase struct {
+	file   []byte
+	fields []string
+	status int
+	msg    string
+}
+
+// postHostile posts each case's file as the form field named field (with a question) and
+// checks the status and that the error message holds the case's words.
+func postHostile(t *testing.T, url, field string, cases map[string]hostileCase) {
+	t.Helper()
 	for name, c := range cases {
-		body, ct := formBody(t, "image", c.file, append([]string{"question", "Where?"}, c.fields...)...)
-		resp := post(t, ts.URL+"/v1/segment", body, ct)
+		body, ct := formBody(t, field, c.file, append([]string{"question", "Where?"}, c.fields...)...)
+		resp := post(t, url, body, ct)
 		var e apiError
 		json.NewDecoder(resp.Body).Decode(&e)
 		resp.Body.Close()
-		if resp.StatusCode != 400 || !strings.Contains(e.Error.Message, c.msg) {
-			t.Errorf("%s: %d %q, want 400 mentioning %q", name, resp.StatusCode, e.Error.Message, c.msg)
+		if resp.StatusCode != c.status || !strings.Contains(e.Error.Message, c.msg) {
+			t.Errorf("%s: %d %q, want %d mentioning %q", name, resp.StatusCode, e.Error.Message, c.status, c.msg)
 		}
-	}
-	if len(f.sizes()) != 0 {
-		t.Fatalf("hostile inputs reached the model: %v", f.sizes())
 	}
 }
 
@@ -243,13 +231,7 @@ func TestSegmentVolume(t *testing.T) {
 func TestSegmentVolumeHostile(t *testing.T) {
 	f := &fake{}
 	ts, _ := newTest(t, f, BatchConfig{}, Config{MaxVolumeBody: 1 << 20})
-	type tc struct {
-		file   []byte
-		fields []string
-		status int
-		msg    string
-	}
-	cases := map[string]tc{
+	cases := map[string]hostileCase{
 		"DICOM file":  {readTestFile(t, "series/im00.dcm"), nil, 400, "takes a NIfTI file"},
 		"PNG":         {testPNG(t, 8, 8), nil, 400, "not a single-file NIfTI"},
 		"frame field": {readTestFile(t, "sform_n1.nii"), []string{"frame", "1"}, 400, "belong to /v1/segment"},
@@ -260,33 +242,23 @@ func TestSegmentVolumeHostile(t *testing.T) {
 		if name == "garbage after DICM" {
 			continue
 		}
-		cases[name] = tc{b, nil, 400, map[string]string{"truncated": "cannot be read", "huge header": "declares", "inflates too far": "inflates past",
+		cases[name] = hostileCase{b, nil, 400, map[string]string{"truncated": "cannot be read", "huge header": "declares", "inflates too far": "inflates past",
 			"truncated gzip": "cannot be decompressed", "header only": "cannot be read"}[name]}
 	}
-	for name, c := range cases {
-		body, ct := formBody(t, "volume", c.file, append([]string{"question", "Where?"}, c.fields...)...)
-		resp := post(t, ts.URL+"/v1/segment-volume", body, ct)
-		var e apiError
-		json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != c.status || !strings.Contains(e.Error.Message, c.msg) {
-			t.Errorf("%s: %d %q, want %d mentioning %q", name, resp.StatusCode, e.Error.Message, c.status, c.msg)
-		}
-	}
+	postHostile(t, ts.URL+"/v1/segment-volume", "volume", cases)
 	if len(f.sizes()) != 0 {
 		t.Fatalf("hostile volumes reached the model: %v", f.sizes())
 	}
 }
 
-// TestSegmentVolumeBusy: while a volume runs, a second one is refused at once with 503.
-func TestSegmentVolumeBusy(t *testing.T) {
-	f := &fake{block: make(chan struct{})}
-	ts, _ := newTest(t, f, BatchConfig{}, Config{})
-	raw := readTestFile(t, "sform_n1.nii")
-	done := make(chan int)
+// startVolume posts a volume in the background and returns once the model holds its
+// first batch; the channel then yields the response status (0 when the request failed).
+func startVolume(t *testing.T, url string, raw []byte, f *fake) <-chan int {
+	t.Helper()
+	body, ct := formBody(t, "volume", raw, "question", "Where?")
+	done := make(chan int, 1)
 	go func() {
-		body, ct := formBody(t, "volume", raw, "question", "Where?")
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
+		req, _ := http.NewRequest("POST", url+"/v1/segment-volume", body)
 		req.Header.Set("Content-Type", ct)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -299,6 +271,15 @@ func TestSegmentVolumeBusy(t *testing.T) {
 	for len(f.sizes()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
+	return done
+}
+
+// TestSegmentVolumeBusy: while a volume runs, a second one is refused at once with 503.
+func TestSegmentVolumeBusy(t *testing.T) {
+	f := &fake{block: make(chan struct{})}
+	ts, _ := newTest(t, f, BatchConfig{}, Config{})
+	raw := readTestFile(t, "sform_n1.nii")
+	done := startVolume(t, ts.URL, raw, f)
 	body, ct := formBody(t, "volume", raw, "question", "Where?")
 	resp := post(t, ts.URL+"/v1/segment-volume", body, ct)
 	resp.Body.Close()
@@ -324,22 +305,7 @@ func TestStopVolumes(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	raw := readTestFile(t, "sform_n1.nii")
-	done := make(chan int)
-	go func() {
-		body, ct := formBody(t, "volume", raw, "question", "Where?")
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/segment-volume", body)
-		req.Header.Set("Content-Type", ct)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	for len(f.sizes()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := startVolume(t, ts.URL, raw, f)
 	srv.StopVolumes() // returns only after the running volume gave its slot back
 	if code := <-done; code != http.StatusServiceUnavailable {
 		t.Fatalf("stopped volume: %d, want 503", code)
