@@ -95,6 +95,10 @@ type Config struct {
 	// the package documentation's section on data parallelism: BatchSize is per rank, rank 0 alone
 	// writes files, BatchNorm statistics stay per rank.
 	Dist *dist.Group `json:"-"`
+	// DistNoOverlap averages the gradients after the backward passes (dist.AllReduceGrads)
+	// instead of overlapping the all-reduces with backward (dist.Reducer, the default). Both
+	// give the same parameters; the option is there to measure the overlap.
+	DistNoOverlap bool `json:"-"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

@@ -55,6 +55,10 @@ type ddpCase struct {
 	// epoch), as DistributedDataParallel does with such a loss. With answers of one length
 	// the token mean is the sample mean and the split no longer matters.
 	sameLength bool
+	// accum is each rank's number of micro-batches (0: none); noOverlap averages the
+	// gradients after backward instead of with the overlapping dist.Reducer.
+	accum     int
+	noOverlap bool
 }
 
 // sameLengthAnswer is the answer of a sameLength case; flips turn it into "top right",
@@ -75,6 +79,9 @@ var ddpCases = map[string]ddpCase{
 	// (TestKeyedDropoutFollowsTheRow). In stages 0 and 1 the dropout is inert: the LoRA
 	// adapters are frozen with B = 0.
 	"stage01": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true},
+	// stage01 with two micro-batches per rank, overlapped (no_sync on the first) and not.
+	"stage01acc":        {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2},
+	"stage01acc-nosync": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, noOverlap: true},
 }
 
 // saved is the set of tensors a case compares: the trainable ones for stage 1, every
@@ -153,6 +160,7 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 		tc.BatchSize, tc.Accum = batch/accum, accum
 	}
 	tc.Dist = g
+	tc.DistNoOverlap = c.noOverlap
 	tr, err := train.New(m, samples, nil, tc)
 	if err != nil {
 		m.Close()
@@ -193,8 +201,9 @@ func ddpWorker(out, root string, c ddpCase) error {
 		return err
 	}
 	defer g.Close()
-	// Rank 1 starts from other weights: the broadcast from rank 0 must replace them.
-	m, err := ddpRun(root, 1+uint64(env.Rank)*100, 4, 0, g, filepath.Join(out, fmt.Sprintf("rank%d.safetensors", env.Rank)), c)
+	// Rank 1 starts from other weights: the broadcast from rank 0 must replace them. The
+	// global batch is 8 whatever the number of ranks.
+	m, err := ddpRun(root, 1+uint64(env.Rank)*100, 8/env.WorldSize, c.accum, g, filepath.Join(out, fmt.Sprintf("rank%d.safetensors", env.Rank)), c)
 	if err != nil {
 		return err
 	}
@@ -220,31 +229,39 @@ func TestDataParallelStages0And1(t *testing.T) {
 	compareDataParallel(t, "stage01")
 }
 
-func compareDataParallel(t *testing.T, name string) {
-	if testing.Short() {
-		t.Skip("starts two training processes")
+// ddpLaunch says how a comparison starts its ranks: world processes of this test binary,
+// rank r run through prefix(r) (nil: directly; the several-hosts test runs each in its
+// network namespace), with MASTER_ADDR addr ("": 127.0.0.1).
+type ddpLaunch struct {
+	world  int
+	addr   string
+	prefix func(rank int) []string
+}
+
+// startRanks starts the ranks of case name, which save their tensors to out.
+func startRanks(t *testing.T, ctx context.Context, l ddpLaunch, name, root, out string) func() {
+	t.Helper()
+	if l.world == 0 {
+		l.world = 2
 	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
+	if l.addr == "" {
+		l.addr = "127.0.0.1"
 	}
-	c := ddpCases[name]
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
 	port := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr bytes.Buffer
 	}
 	var ps []*proc
-	for r := 0; r < 2; r++ {
-		p := &proc{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^$")}
+	for r := 0; r < l.world; r++ {
+		args := []string{os.Args[0], "-test.run=^$"}
+		if l.prefix != nil {
+			args = append(l.prefix(r), args...)
+		}
+		p := &proc{cmd: exec.CommandContext(ctx, args[0], args[1:]...)}
 		p.cmd.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"="+name, "RANK="+strconv.Itoa(r),
-			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
+			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(l.world), "MASTER_ADDR="+l.addr, "MASTER_PORT="+strconv.Itoa(port),
+			"OMP_NUM_THREADS=1")
 		p.cmd.Stderr = &p.stderr
 		p.cmd.WaitDelay = 5 * time.Second
 		if err := p.cmd.Start(); err != nil {
@@ -252,6 +269,39 @@ func compareDataParallel(t *testing.T, name string) {
 		}
 		ps = append(ps, p)
 	}
+	return func() {
+		t.Helper()
+		for r, p := range ps {
+			if err := p.cmd.Wait(); err != nil {
+				t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
+			}
+		}
+	}
+}
+
+func compareDataParallel(t *testing.T, name string) {
+	compareDataParallelOn(t, name, ddpLaunch{})
+}
+
+func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
+	if testing.Short() {
+		t.Skip("starts several training processes")
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+	if l.world == 0 {
+		l.world = 2
+	}
+	c := ddpCases[name]
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	wait := startRanks(t, ctx, l, name, root, out)
 	// The one-process reference runs meanwhile.
 	torch.SetNumThreads(1)
 	ref, err := ddpRun(root, 1, 8, 0, nil, "", c)
@@ -259,17 +309,14 @@ func compareDataParallel(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	for r, p := range ps {
-		if err := p.cmd.Wait(); err != nil {
-			t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
-		}
-	}
+	wait()
 	init, err := ddpModel(1, c.dropout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer init.Close()
-	acc, err := ddpRun(root, 1, 8, 2, nil, "", c)
+	// The floor splits the batch of 8 as the ranks do.
+	acc, err := ddpRun(root, 1, 8, l.world, nil, "", c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +337,7 @@ func compareDataParallel(t *testing.T, name string) {
 	defer s.Close()
 	var worst, worstL2, moved float64
 	untouched := 0
-	for r := 0; r < 2; r++ {
+	for r := 0; r < l.world; r++ {
 		w, err := torch.OpenWeights(filepath.Join(out, fmt.Sprintf("rank%d.safetensors", r)))
 		if err != nil {
 			t.Fatal(err)
