@@ -373,7 +373,7 @@ func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
 		}
 		w.Close()
 	}
-	t.Logf("largest relative difference from one process with batch 8, per tensor: L2 %.3g, max-norm %.3g; one process accumulating 2×4: max-norm %.3g; the steps moved the parameters by up to %.3g (max-norm); %d tensors untouched by one process",
+	t.Logf("largest relative difference from one process with batch 8, per tensor: L2 %.3g, max-norm %.3g; one process accumulating the ranks' split: max-norm %.3g; the steps moved the parameters by up to %.3g (max-norm); %d tensors untouched by one process",
 		worstL2, worst, floor, moved, untouched)
 	// Both distances are float32 rounding of sums taken in another order, amplified by
 	// Adam where gradients are near zero; the floor is one draw of that noise, the ranks'
