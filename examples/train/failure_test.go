@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,5 +177,74 @@ func sameWeights(t *testing.T, a, b string) {
 				break
 			}
 		}
+	}
+}
+
+// TestMasterUnreachableOrBusy: a rank whose master cannot be reached (an address of the
+// hosts' network, from a namespace, where no host answers) and a rank 0 whose MASTER_PORT
+// is taken fail within the 3 s -dist-timeout (plus start-up) with an error naming
+// MASTER_ADDR:MASTER_PORT and the cause. The unreachable case needs network namespaces
+// (root, iproute2) and skips without them.
+func TestMasterUnreachableOrBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the training program")
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+	bin := buildTrain(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	script, err := filepath.Abs("../../third_party/cluster/netns.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, rank, addr, port string
+		netns                  bool
+		want                   []string
+	}{
+		{"port in use", "0", "127.0.0.1", busy, false, []string{"cannot host the store", "127.0.0.1:" + busy, "port is busy"}},
+		{"unreachable master", "1", "10.231.0.9", "29511", true, []string{"could not reach the store of rank 0", "10.231.0.9:29511", "within 3s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var prefix []string
+			if tc.netns {
+				if os.Geteuid() != 0 {
+					t.Skip("network namespaces need root")
+				}
+				if _, err := exec.LookPath("ip"); err != nil {
+					t.Skip("no ip command (Debian: iproute2)")
+				}
+				name := fmt.Sprintf("pmu%d", os.Getpid())
+				if out, err := exec.Command(script, "up", name, "2").CombinedOutput(); err != nil {
+					exec.Command(script, "down", name, "2").Run()
+					t.Skipf("cannot make network namespaces here: %v\n%s", err, out)
+				}
+				defer exec.Command(script, "down", name, "2").Run()
+				prefix = []string{"ip", "netns", "exec", name + "-1", "env", "GLOO_SOCKET_IFNAME=pm0"}
+			}
+			args := append(prefix, bin, "-data", t.TempDir(), "-out", t.TempDir(), "-dist-timeout", "3s")
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Env = append(os.Environ(), "RANK="+tc.rank, "LOCAL_RANK=0", "WORLD_SIZE=2", "MASTER_ADDR="+tc.addr, "MASTER_PORT="+tc.port)
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("the run succeeded:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the error does not say %q:\n%s", w, out)
+				}
+			}
+			if took > 30*time.Second {
+				t.Errorf("took %v with a 3 s timeout", took)
+			}
+		})
 	}
 }
