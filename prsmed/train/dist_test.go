@@ -7,6 +7,7 @@ package train_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -183,6 +184,12 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 	}
 	if out != "" {
 		if err := m.Store.Save(out, c.saved, nil); err != nil {
+			m.Close()
+			return nil, err
+		}
+		// The epochs' step times, for TestOverlapTiming.
+		raw, _ := json.Marshal(h)
+		if err := os.WriteFile(strings.TrimSuffix(out, ".safetensors")+".json", raw, 0o644); err != nil {
 			m.Close()
 			return nil, err
 		}
