@@ -99,6 +99,9 @@ type Config struct {
 	// instead of overlapping the all-reduces with backward (dist.Reducer, the default). Both
 	// give the same parameters; the option is there to measure the overlap.
 	DistNoOverlap bool `json:"-"`
+	// DistBucketBytes is the size of the gradient buckets (0: dist.DefaultBucketBytes,
+	// 25 MiB, as DistributedDataParallel's bucket_cap_mb).
+	DistBucketBytes int64 `json:"-"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

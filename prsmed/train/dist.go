@@ -96,12 +96,22 @@ func (t *Trainer) gradReducer(ctx context.Context, stage prsmed.Stage) (*dist.Re
 		return t.red, nil
 	}
 	t.closeReducer()
-	r, err := dist.NewReducer(ctx, t.Cfg.Dist, t.M.Store.Trainable(), 0)
+	r, err := dist.NewReducer(ctx, t.Cfg.Dist, t.M.Store.Trainable(), t.Cfg.DistBucketBytes)
 	if err != nil {
 		return nil, fmt.Errorf("train: setting up the gradient reducer: %w", err)
 	}
 	t.red, t.redStage = r, stage
 	return r, nil
+}
+
+// GradBuckets is the number of gradient buckets of the overlapping reduction and how many
+// of them the hooks started during the last step's backward (the rest started after it);
+// 0, 0 before the first step and without an overlapping reduction.
+func (t *Trainer) GradBuckets() (buckets, overlapped int) {
+	if t.red == nil {
+		return 0, 0
+	}
+	return t.red.Buckets(), t.red.Overlapped()
 }
 
 // closeReducer removes the reducer's gradient hooks.
@@ -122,7 +132,7 @@ func (t *Trainer) syncGrads(ctx context.Context, red *dist.Reducer) error {
 	if red != nil {
 		return red.Sync(ctx)
 	}
-	return t.Cfg.Dist.AllReduceGrads(ctx, t.M.Store.Trainable(), 0)
+	return t.Cfg.Dist.AllReduceGrads(ctx, t.M.Store.Trainable(), t.Cfg.DistBucketBytes)
 }
 
 // averageLosses turns this rank's losses over n samples into the average over every

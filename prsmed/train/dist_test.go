@@ -60,6 +60,7 @@ type ddpCase struct {
 	// gradients after backward instead of with the overlapping dist.Reducer.
 	accum     int
 	noOverlap bool
+	bucket    int64 // gradient bucket bytes (0: 25 MiB)
 }
 
 // sameLengthAnswer is the answer of a sameLength case; flips turn it into "top right",
@@ -83,6 +84,10 @@ var ddpCases = map[string]ddpCase{
 	// stage01 with two micro-batches per rank, overlapped (no_sync on the first) and not.
 	"stage01acc":        {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2},
 	"stage01acc-nosync": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, noOverlap: true},
+	// The tiny model's gradients (1.1 MB in stage 0) fit one 25 MiB bucket; with buckets of
+	// 64 KiB the hooks start most buckets during backward.
+	"stage01acc-64k":        {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, bucket: 64 << 10},
+	"stage01acc-64k-nosync": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, bucket: 64 << 10, noOverlap: true},
 }
 
 // saved is the set of tensors a case compares: the trainable ones for stage 1, every
@@ -162,6 +167,7 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 	}
 	tc.Dist = g
 	tc.DistNoOverlap = c.noOverlap
+	tc.DistBucketBytes = c.bucket
 	tr, err := train.New(m, samples, nil, tc)
 	if err != nil {
 		m.Close()
@@ -187,14 +193,23 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 			m.Close()
 			return nil, err
 		}
-		// The epochs' step times, for TestOverlapTiming.
-		raw, _ := json.Marshal(h)
+		// The epochs' step times and the buckets, for the overlap tests.
+		var r ddpReport
+		r.History = h
+		r.Buckets, r.Overlapped = tr.GradBuckets()
+		raw, _ := json.Marshal(r)
 		if err := os.WriteFile(strings.TrimSuffix(out, ".safetensors")+".json", raw, 0o644); err != nil {
 			m.Close()
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// ddpReport is what a worker writes beside its tensors.
+type ddpReport struct {
+	History             []train.EpochStats
+	Buckets, Overlapped int // train.Trainer.GradBuckets after the last step
 }
 
 func ddpWorker(out, root string, c ddpCase) error {
