@@ -21,6 +21,18 @@ func TestSeveralHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts several training processes")
 	}
+	for _, tc := range []struct{ hosts, perHost int }{{2, 1}, {2, 2}} {
+		t.Run(fmt.Sprintf("%dx%d", tc.hosts, tc.perHost), func(t *testing.T) {
+			compareDataParallelOn(t, "stage01", netnsHosts(t, tc.hosts, tc.perHost))
+		})
+	}
+}
+
+// netnsHosts makes hosts network namespaces (removed when t ends) and returns the launch of
+// perHost ranks on each, with MASTER_ADDR the first host's address; it skips t where
+// namespaces cannot be made.
+func netnsHosts(t *testing.T, hosts, perHost int) ddpLaunch {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root")
 	}
@@ -31,31 +43,27 @@ func TestSeveralHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ hosts, perHost int }{{2, 1}, {2, 2}} {
-		t.Run(fmt.Sprintf("%dx%d", tc.hosts, tc.perHost), func(t *testing.T) {
-			name := fmt.Sprintf("pmt%d-%d%d", os.Getpid(), tc.hosts, tc.perHost)
-			hosts := strconv.Itoa(tc.hosts)
-			if out, err := exec.Command(script, "up", name, hosts).CombinedOutput(); err != nil {
-				exec.Command(script, "down", name, hosts).Run()
-				t.Skipf("cannot make network namespaces here: %v\n%s", err, out)
-			}
-			t.Cleanup(func() {
-				if out, err := exec.Command(script, "down", name, hosts).CombinedOutput(); err != nil {
-					t.Errorf("removing the namespaces: %v\n%s", err, out)
-				}
-			})
-			master, err := exec.Command(script, "addr", "0").Output()
-			if err != nil {
-				t.Fatal(err)
-			}
-			compareDataParallelOn(t, "stage01", ddpLaunch{
-				world: tc.hosts * tc.perHost,
-				addr:  string(trimNL(master)),
-				prefix: func(r int) []string {
-					return []string{"ip", "netns", "exec", fmt.Sprintf("%s-%d", name, r/tc.perHost), "env", "GLOO_SOCKET_IFNAME=pm0"}
-				},
-			})
-		})
+	name := fmt.Sprintf("pmt%d-%d%d", os.Getpid(), hosts, perHost)
+	n := strconv.Itoa(hosts)
+	if out, err := exec.Command(script, "up", name, n).CombinedOutput(); err != nil {
+		exec.Command(script, "down", name, n).Run()
+		t.Skipf("cannot make network namespaces here: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(script, "down", name, n).CombinedOutput(); err != nil {
+			t.Errorf("removing the namespaces: %v\n%s", err, out)
+		}
+	})
+	master, err := exec.Command(script, "addr", "0").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ddpLaunch{
+		world: hosts * perHost,
+		addr:  string(trimNL(master)),
+		prefix: func(r int) []string {
+			return []string{"ip", "netns", "exec", fmt.Sprintf("%s-%d", name, r/perHost), "env", "GLOO_SOCKET_IFNAME=pm0"}
+		},
 	}
 }
 

@@ -100,9 +100,10 @@ func TestOverlapMatchesAfterBackward(t *testing.T) {
 // of the tiny preset with two micro-batches per rank, with the overlapping reducer and
 // with the after-backward all-reduce, alternating the two in each round. It logs the median
 // and range of the mean step time of rank 0 over the rounds, for 25 MiB buckets (one bucket)
-// and 64 KiB buckets.
+// and 64 KiB buckets; with PRSMED_BENCH_VETH set, also the 25 MiB overlapped run with the
+// two ranks on two hosts (network namespaces joined by veth and a bridge, needs root).
 //
-//	PRSMED_BENCH_OVERLAP=5 go test -count=1 -v -run TestOverlapTiming ./prsmed/train/
+//	PRSMED_BENCH_OVERLAP=5 PRSMED_BENCH_VETH=1 go test -count=1 -v -run TestOverlapTiming ./prsmed/train/
 func TestOverlapTiming(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("PRSMED_BENCH_OVERLAP"))
 	if rounds <= 0 {
@@ -115,6 +116,12 @@ func TestOverlapTiming(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	names := []string{"stage01acc", "stage01acc-nosync", "stage01acc-64k", "stage01acc-64k-nosync"}
+	launches := map[string]ddpLaunch{}
+	if os.Getenv("PRSMED_BENCH_VETH") != "" {
+		// The default configuration again, over veth between two namespaces.
+		names = append(names, "veth")
+		launches["veth"] = netnsHosts(t, 2, 1)
+	}
 	times := map[string][]float64{}
 	for r := 0; r < rounds; r++ {
 		order := slices.Clone(names)
@@ -123,7 +130,11 @@ func TestOverlapTiming(t *testing.T) {
 		}
 		for _, name := range order {
 			out := t.TempDir()
-			startRanks(t, ctx, ddpLaunch{world: 2}, name, root, out)()
+			l, c := ddpLaunch{world: 2}, name
+			if name == "veth" {
+				l, c = launches[name], "stage01acc"
+			}
+			startRanks(t, ctx, l, c, root, out)()
 			raw, err := os.ReadFile(filepath.Join(out, "rank0.json"))
 			if err != nil {
 				t.Fatal(err)
