@@ -143,6 +143,79 @@ func TestNprocRankFailures(t *testing.T) {
 	})
 }
 
+// TestRankKilledWithoutLauncher: two ranks started by hand (as on two machines, no
+// -nproc to stop the survivor); rank 1 is killed after the first epoch's checkpoint. Rank 0
+// stops by itself within the 10 s collective timeout (plus the heartbeat check) with an
+// error naming rank 1, and its checkpoint on disk loads.
+func TestRankKilledWithoutLauncher(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the training program")
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+	bin := buildTrain(t)
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 10, Size: 64, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	args := failureArgs(t, root, out)
+	args = args[:len(args)-2] // no -nproc
+	args[len(args)-1] = "10s" // -dist-timeout
+	var cmds [2]*exec.Cmd
+	var logs [2]bytes.Buffer
+	for r := range cmds {
+		cmds[r] = exec.Command(bin, args...)
+		cmds[r].Env = append(os.Environ(), "RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE=2",
+			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+port, "OMP_NUM_THREADS=1")
+		cmds[r].Stdout, cmds[r].Stderr = &logs[r], &logs[r]
+		if err := cmds[r].Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmds[r].Process.Kill()
+	}
+	deadline := time.Now().Add(4 * time.Minute)
+	for trainerEpoch(t, filepath.Join(out, "checkpoint")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 4 minutes:\n%s", logs[0].String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmds[1].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	cmds[1].Wait()
+	err = cmds[0].Wait()
+	took := time.Since(at)
+	tail := logs[0].String()
+	tail = tail[max(0, len(tail)-400):]
+	t.Logf("rank 0: %v after %v: …%s", err, took, tail)
+	if err == nil {
+		t.Fatalf("rank 0 succeeded after rank 1 died:\n%s", logs[0].String())
+	}
+	if took > 10*time.Second+10*time.Second {
+		t.Errorf("rank 0 took %v to stop (10 s timeout)", took)
+	}
+	if !strings.Contains(logs[0].String(), "rank 1") {
+		t.Errorf("rank 0's error does not name rank 1:\n%s", logs[0].String())
+	}
+	dir := filepath.Join(out, "checkpoint")
+	if trainerEpoch(t, dir) < 1 {
+		dir += ".old"
+	}
+	if trainerEpoch(t, dir) < 1 {
+		t.Fatalf("no complete checkpoint left")
+	}
+}
+
 // sameWeights checks that two safetensors files hold bit-identical tensors.
 func sameWeights(t *testing.T, a, b string) {
 	t.Helper()
