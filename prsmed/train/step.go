@@ -33,6 +33,11 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 	if err != nil {
 		return vals, err
 	}
+	if red != nil {
+		// Between steps the hooks are off: a backward pass outside a step must not start
+		// collectives that the other ranks do not.
+		defer red.SetSync(false)
+	}
 	if b.n == 0 {
 		opt.ZeroGrad()
 		if err := t.syncGrads(ctx, red); err != nil {
