@@ -51,7 +51,8 @@ train() {
 	local name=$1 hosts=$2 per=$3 bin=$4
 	shift 4
 	local world=$((hosts * per)) port=29500 pids=() code=0 h l r
-	trap 'down "$name" "$hosts"' EXIT
+	# shellcheck disable=SC2064 # expanded now: the locals are gone when the trap runs
+	trap "down '$name' '$hosts'" EXIT
 	up "$name" "$hosts"
 	for ((h = 0; h < hosts; h++)); do
 		for ((l = 0; l < per; l++)); do
