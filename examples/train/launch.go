@@ -53,7 +53,7 @@ func freePort() (int, error) {
 // process group of its own (OMP_NUM_THREADS=1 unless set, as torchrun does). SIGINT and SIGTERM sent to the launcher are forwarded to
 // every worker; when a worker fails (non-zero exit or a signal), the others get SIGTERM
 // (unless they were interrupted already) and, grace later, SIGKILL. It returns the exit code of the first worker that failed
-// (0 when all succeeded).
+// (128 + the signal for a worker killed by one; 0 when all succeeded).
 func launch(exe string, args []string, n int, grace time.Duration) (int, error) {
 	if n < 1 {
 		return 2, fmt.Errorf("-nproc must be at least 1, not %d", n)
@@ -76,6 +76,11 @@ func launch(exe string, args []string, n int, grace time.Duration) (int, error) 
 		for r, c := range cmds {
 			if !exited[r] {
 				syscall.Kill(-c.Process.Pid, sig) // the worker's process group
+				if sig == syscall.SIGTERM {
+					// A stopped worker (SIGSTOP, a debugger) handles SIGTERM only once it
+					// runs again.
+					syscall.Kill(-c.Process.Pid, syscall.SIGCONT)
+				}
 			}
 		}
 	}
@@ -116,8 +121,12 @@ func launch(exe string, args []string, n int, grace time.Duration) (int, error) 
 			if code == 0 {
 				code = 1
 				var ee *exec.ExitError
-				if errors.As(e.err, &ee) && ee.ExitCode() > 0 {
-					code = ee.ExitCode()
+				if errors.As(e.err, &ee) {
+					if ee.ExitCode() > 0 {
+						code = ee.ExitCode()
+					} else if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+						code = 128 + int(ws.Signal()) // as a shell reports a worker killed by a signal
+					}
 				}
 				if !interrupted {
 					// Workers that were interrupted are already stopping (rank 0 may be

@@ -112,6 +112,13 @@ type Config struct {
 	// in the forward and two in the backward), so a data-parallel run of a stage that trains
 	// TinyViT equals one process with the global batch. Without Dist it changes nothing.
 	SyncBN bool `json:"sync_bn,omitempty"`
+	// DistNoOverlap averages the gradients after the backward passes (dist.AllReduceGrads)
+	// instead of overlapping the all-reduces with backward (dist.Reducer, the default). Both
+	// give the same parameters; the option is there to measure the overlap.
+	DistNoOverlap bool `json:"-"`
+	// DistBucketBytes is the size of the gradient buckets (0: dist.DefaultBucketBytes,
+	// 25 MiB, as DistributedDataParallel's bucket_cap_mb).
+	DistBucketBytes int64 `json:"-"`
 }
 
 // DefaultConfig is the paper's recipe: AdamW lr 1e-4, weight decay 1e-5, eps 1e-6, cosine to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/prsmed/prsmed-go/nn"
+	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
@@ -84,12 +85,55 @@ func (t *Trainer) broadcastModel(ctx context.Context) error {
 	return nil
 }
 
-// syncGrads averages the trainable parameters' gradients over the ranks.
-func (t *Trainer) syncGrads(ctx context.Context) error {
+// gradReducer is the run's overlapped gradient reduction for stage: a dist.Reducer over the
+// stage's trainable parameters, made on the stage's first step (every rank at the same step)
+// and replaced when the stage, and with it the trainable set, changes. Nil without
+// Config.Dist or with Config.DistNoOverlap.
+func (t *Trainer) gradReducer(ctx context.Context, stage prsmed.Stage) (*dist.Reducer, error) {
+	if t.Cfg.Dist == nil || t.Cfg.DistNoOverlap {
+		return nil, nil
+	}
+	if t.red != nil && t.redStage == stage {
+		return t.red, nil
+	}
+	t.closeReducer()
+	r, err := dist.NewReducer(ctx, t.Cfg.Dist, t.M.Store.Trainable(), t.Cfg.DistBucketBytes)
+	if err != nil {
+		return nil, fmt.Errorf("train: setting up the gradient reducer: %w", err)
+	}
+	t.red, t.redStage = r, stage
+	return r, nil
+}
+
+// GradBuckets is the number of gradient buckets of the overlapping reduction and how many
+// of them the hooks started during the last step's backward (the rest started after it);
+// 0, 0 before the first step and without an overlapping reduction.
+func (t *Trainer) GradBuckets() (buckets, overlapped int) {
+	if t.red == nil {
+		return 0, 0
+	}
+	return t.red.Buckets(), t.red.Overlapped()
+}
+
+// closeReducer removes the reducer's gradient hooks.
+func (t *Trainer) closeReducer() {
+	if t.red != nil {
+		t.red.Close()
+		t.red = nil
+	}
+}
+
+// syncGrads averages the trainable parameters' gradients over the ranks: with red, by
+// waiting for the buckets its hooks started during the last backward (and starting the
+// rest); without, by bucketed all-reduces after backward.
+func (t *Trainer) syncGrads(ctx context.Context, red *dist.Reducer) error {
 	if t.Cfg.Dist == nil {
 		return nil
 	}
-	return t.Cfg.Dist.AllReduceGrads(ctx, t.M.Store.Trainable(), 0)
+	if red != nil {
+		return red.Sync(ctx)
+	}
+	return t.Cfg.Dist.AllReduceGrads(ctx, t.M.Store.Trainable(), t.Cfg.DistBucketBytes)
 }
 
 // averageLosses turns this rank's losses over n samples into the average over every

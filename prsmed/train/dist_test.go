@@ -7,6 +7,7 @@ package train_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,11 @@ type ddpCase struct {
 	sameLength bool
 	// syncBN sets Config.SyncBN (see syncbn_test.go).
 	syncBN bool
+	// accum is each rank's number of micro-batches (0: none); noOverlap averages the
+	// gradients after backward instead of with the overlapping dist.Reducer.
+	accum     int
+	noOverlap bool
+	bucket    int64 // gradient bucket bytes (0: 25 MiB)
 }
 
 // sameLengthAnswer is the answer of a sameLength case; flips turn it into "top right",
@@ -75,6 +82,13 @@ var ddpCases = map[string]ddpCase{
 	// (TestKeyedDropoutFollowsTheRow). In stages 0 and 1 the dropout is inert: the LoRA
 	// adapters are frozen with B = 0.
 	"stage01": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true},
+	// stage01 with two micro-batches per rank, overlapped (no_sync on the first) and not.
+	"stage01acc":        {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2},
+	"stage01acc-nosync": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, noOverlap: true},
+	// The tiny model's gradients (1.1 MB in stage 0) fit one 25 MiB bucket; with buckets of
+	// 64 KiB the hooks start most buckets during backward.
+	"stage01acc-64k":        {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, bucket: 64 << 10},
+	"stage01acc-64k-nosync": {stage0: 1, stage1: 1, dropout: 0.1, flip: true, weightDecay: 0.1, sameLength: true, accum: 2, bucket: 64 << 10, noOverlap: true},
 }
 
 // saved is the set of tensors a case compares: the trainable ones for stage 1, every
@@ -162,6 +176,8 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 		tc.BatchSize, tc.Accum = batch/accum, accum
 	}
 	tc.Dist = g
+	tc.DistNoOverlap = c.noOverlap
+	tc.DistBucketBytes = c.bucket
 	tr, err := train.New(m, samples, nil, tc)
 	if err != nil {
 		m.Close()
@@ -187,8 +203,23 @@ func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out strin
 			m.Close()
 			return nil, err
 		}
+		// The epochs' step times and the buckets, for the overlap tests.
+		var r ddpReport
+		r.History = h
+		r.Buckets, r.Overlapped = tr.GradBuckets()
+		raw, _ := json.Marshal(r)
+		if err := os.WriteFile(strings.TrimSuffix(out, ".safetensors")+".json", raw, 0o644); err != nil {
+			m.Close()
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// ddpReport is what a worker writes beside its tensors.
+type ddpReport struct {
+	History             []train.EpochStats
+	Buckets, Overlapped int // train.Trainer.GradBuckets after the last step
 }
 
 func ddpWorker(out, root string, c ddpCase) error {
@@ -202,8 +233,9 @@ func ddpWorker(out, root string, c ddpCase) error {
 		return err
 	}
 	defer g.Close()
-	// Rank 1 starts from other weights: the broadcast from rank 0 must replace them.
-	m, err := ddpRun(root, 1+uint64(env.Rank)*100, 4, 0, g, filepath.Join(out, fmt.Sprintf("rank%d.safetensors", env.Rank)), c)
+	// Rank 1 starts from other weights: the broadcast from rank 0 must replace them. The
+	// global batch is 8 whatever the number of ranks.
+	m, err := ddpRun(root, 1+uint64(env.Rank)*100, 8/env.WorldSize, c.accum, g, filepath.Join(out, fmt.Sprintf("rank%d.safetensors", env.Rank)), c)
 	if err != nil {
 		return err
 	}
@@ -229,31 +261,39 @@ func TestDataParallelStages0And1(t *testing.T) {
 	compareDataParallel(t, "stage01")
 }
 
-func compareDataParallel(t *testing.T, name string) {
-	if testing.Short() {
-		t.Skip("starts two training processes")
+// ddpLaunch says how a comparison starts its ranks: world processes of this test binary,
+// rank r run through prefix(r) (nil: directly; the several-hosts test runs each in its
+// network namespace), with MASTER_ADDR addr ("": 127.0.0.1).
+type ddpLaunch struct {
+	world  int
+	addr   string
+	prefix func(rank int) []string
+}
+
+// startRanks starts the ranks of case name, which save their tensors to out.
+func startRanks(t *testing.T, ctx context.Context, l ddpLaunch, name, root, out string) func() {
+	t.Helper()
+	if l.world == 0 {
+		l.world = 2
 	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
+	if l.addr == "" {
+		l.addr = "127.0.0.1"
 	}
-	c := ddpCases[name]
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
 	port := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr bytes.Buffer
 	}
 	var ps []*proc
-	for r := 0; r < 2; r++ {
-		p := &proc{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^$")}
+	for r := 0; r < l.world; r++ {
+		args := []string{os.Args[0], "-test.run=^$"}
+		if l.prefix != nil {
+			args = append(l.prefix(r), args...)
+		}
+		p := &proc{cmd: exec.CommandContext(ctx, args[0], args[1:]...)}
 		p.cmd.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"="+name, "RANK="+strconv.Itoa(r),
-			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
+			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(l.world), "MASTER_ADDR="+l.addr, "MASTER_PORT="+strconv.Itoa(port),
+			"OMP_NUM_THREADS=1")
 		p.cmd.Stderr = &p.stderr
 		p.cmd.WaitDelay = 5 * time.Second
 		if err := p.cmd.Start(); err != nil {
@@ -261,6 +301,39 @@ func compareDataParallel(t *testing.T, name string) {
 		}
 		ps = append(ps, p)
 	}
+	return func() {
+		t.Helper()
+		for r, p := range ps {
+			if err := p.cmd.Wait(); err != nil {
+				t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
+			}
+		}
+	}
+}
+
+func compareDataParallel(t *testing.T, name string) {
+	compareDataParallelOn(t, name, ddpLaunch{})
+}
+
+func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
+	if testing.Short() {
+		t.Skip("starts several training processes")
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+	if l.world == 0 {
+		l.world = 2
+	}
+	c := ddpCases[name]
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	wait := startRanks(t, ctx, l, name, root, out)
 	// The one-process reference runs meanwhile.
 	torch.SetNumThreads(1)
 	ref, err := ddpRun(root, 1, 8, 0, nil, "", c)
@@ -268,11 +341,7 @@ func compareDataParallel(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	for r, p := range ps {
-		if err := p.cmd.Wait(); err != nil {
-			t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
-		}
-	}
+	wait()
 	init, err := ddpModel(1, c.dropout)
 	if err != nil {
 		t.Fatal(err)
@@ -289,6 +358,7 @@ func compareDataParallel(t *testing.T, name string) {
 	// own statistics, so it is no floor there; with SyncBN the floor is instead one process
 	// with batch 8 normalising through the synchronised layer (a group of one), whose
 	// distance from the native BatchNorm is the rounding of the composed statistics.
+	// With more ranks the accumulation takes as many micro-batches as there are ranks.
 	// The per-tensor L2 bound is 1e-5, or twice that floor's L2 distance where it is larger.
 	var floor, floorL2 float64
 	if c.stage2 > 0 && c.syncBN {
@@ -296,7 +366,7 @@ func compareDataParallel(t *testing.T, name string) {
 	}
 	l2Bound := math.Max(1e-5, 2*floorL2)
 	if c.stage2 == 0 {
-		acc, err := ddpRun(root, 1, 8, 2, nil, "", c)
+		acc, err := ddpRun(root, 1, 8, l.world, nil, "", c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +384,7 @@ func compareDataParallel(t *testing.T, name string) {
 	defer s.Close()
 	var worst, worstL2, moved float64
 	untouched := 0
-	for r := 0; r < 2; r++ {
+	for r := 0; r < l.world; r++ {
 		w, err := torch.OpenWeights(filepath.Join(out, fmt.Sprintf("rank%d.safetensors", r)))
 		if err != nil {
 			t.Fatal(err)

@@ -27,8 +27,11 @@
 //     r, r+World, r+2·World, …; its share is cut into batches of BatchSize × Accum, so
 //     BatchSize is per rank and an optimisation step sees BatchSize × Accum × World samples
 //     (the union of the ranks' k-th batches is the k-th global batch);
-//   - after the backward passes (before clipping), the gradients are averaged over the ranks
-//     (dist.Group.AllReduceGrads, in buckets), so every rank takes the same step;
+//   - the gradients are averaged over the ranks before clipping, so every rank takes the same
+//     step: a dist.Reducer's hooks start each bucket's all-reduce during the last
+//     micro-batch's backward (the earlier ones only accumulate, as under DDP's no_sync);
+//     Config.DistNoOverlap averages after the backward passes instead
+//     (dist.Group.AllReduceGrads), with the same result;
 //   - the losses logged are averages over the ranks, weighted by their samples;
 //   - rank 0 alone writes checkpoints, logs, curves and progress; every rank resumes from the
 //     same checkpoint (OutDir must be shared, or copied to every machine); a checkpoint

@@ -18,17 +18,32 @@ import (
 // stay on the device until one read after the backward passes: a step reads the device
 // once.
 //
-// Under Config.Dist the gradients are averaged over the ranks after the backward passes and
-// before clipping; a rank whose batch is empty (every sample skipped) still joins the
-// average, with zero gradients, and takes the common step.
+// Under Config.Dist the gradients are averaged over the ranks before clipping. By default
+// the averaging overlaps the last micro-batch's backward, as DistributedDataParallel's: a
+// dist.Reducer's hooks start each bucket's all-reduce as soon as its gradients are in; the
+// earlier micro-batches only accumulate locally (no_sync). With Config.DistNoOverlap the
+// buckets are all-reduced after the backward passes; both give the same gradients. A rank
+// whose batch is empty (every sample skipped) still joins the average, with zero gradients,
+// and takes the common step. The gradient buckets come before every other collective of
+// the step (the losses' average), so that every rank starts its collectives in one order
+// whichever buckets its hooks started during backward.
 func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.Stage, b *batch, seed uint64) (vals [4]float64, err error) {
 	defer torch.Recover(&err)
+	red, err := t.gradReducer(ctx, stage)
+	if err != nil {
+		return vals, err
+	}
+	if red != nil {
+		// Between steps the hooks are off: a backward pass outside a step must not start
+		// collectives that the other ranks do not.
+		defer red.SetSync(false)
+	}
 	if b.n == 0 {
 		opt.ZeroGrad()
-		if vals, t.stepN, err = t.averageLosses(ctx, vals, 0); err != nil {
+		if err := t.syncGrads(ctx, red); err != nil {
 			return vals, err
 		}
-		if err := t.syncGrads(ctx); err != nil {
+		if vals, t.stepN, err = t.averageLosses(ctx, vals, 0); err != nil {
 			return vals, err
 		}
 		if t.Cfg.ClipNorm > 0 {
@@ -79,6 +94,14 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 			return vals, err
 		}
 		gens = append(gens, g)
+		if red != nil {
+			// no_sync for every micro-batch but the last; the hooks stay off under
+			// GradCheckpoint, whose layer-by-layer backward passes Sync reduces at the end,
+			// and under SyncBN, whose backward runs collectives of its own: bucket
+			// all-reduces started from hooks between them could reach the ranks in
+			// different orders. Sync then reduces every gradient after backward.
+			red.SetSync(off+micro >= b.n && !t.Cfg.GradCheckpoint && !t.Cfg.SyncBN)
+		}
 		ms := s.Train(g).RowKeys(keys[off : off+k])
 		part := in
 		if k < b.n {
@@ -101,6 +124,9 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 	// Under Config.Dist every rank gets the average over all ranks, so that a non-finite
 	// loss anywhere stops every rank at the same step; the collectives all run before the
 	// optimizer step, so a failed one leaves the parameters of the step before.
+	if err := t.syncGrads(ctx, red); err != nil {
+		return vals, err
+	}
 	if vals, t.stepN, err = t.averageLosses(ctx, vals, b.n); err != nil {
 		return vals, err
 	}
@@ -108,9 +134,6 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 		if math.IsNaN(vals[i]) || math.IsInf(vals[i], 0) {
 			return vals, fmt.Errorf("%w: %s = %v", losses.ErrNonFinite, name, vals[i])
 		}
-	}
-	if err := t.syncGrads(ctx); err != nil {
-		return vals, err
 	}
 	if t.Cfg.ClipNorm > 0 {
 		torch.ClipGradNormTensor(s, t.M.Store.Trainable(), t.Cfg.ClipNorm, 2)

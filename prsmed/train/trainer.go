@@ -10,6 +10,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 // ErrBadSample is wrapped by the error Run returns, under Config.Strict, for a sample that
@@ -27,6 +28,8 @@ type Trainer struct {
 	state    trainState
 	opt      *torch.AdamW
 	optStage prsmed.Stage
+	red      *dist.Reducer // overlapped gradient reduction of stage redStage (Config.Dist)
+	redStage prsmed.Stage
 	reported map[string]bool // bad samples already reported
 	clock    clock
 	valDue   bool // ValEverySteps fell on an epoch's last step
@@ -73,11 +76,12 @@ func New(m *prsmed.Model, train, val []data.Sample, cfg Config) (*Trainer, error
 	return t, nil
 }
 
-// Close frees the trainer's cache and optimizer, and gives the model's BatchNorms back
-// their per-process statistics.
+// Close frees the trainer's cache, optimizer and gradient hooks, and gives the model's
+// BatchNorms back their per-process statistics.
 func (t *Trainer) Close() {
 	t.unsyncBatchNorms()
 	t.cache.close()
+	t.closeReducer()
 	if t.opt != nil {
 		t.opt.Close()
 	}

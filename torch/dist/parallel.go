@@ -170,9 +170,13 @@ func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, buck
 // group size and writes the averages into the parameters' gradients. A parameter that got
 // no gradient on any rank keeps none, as with AllReduceGrads.
 //
-// Because Sync overwrites each gradient with the average of this backward's gradients, the
-// gradients must be zero (or absent) before each backward: call the optimizer's ZeroGrad
-// every step. For gradient accumulation use AllReduceGrads after the last backward instead.
+// What is averaged is each parameter's .grad as it stands after backward, so gradient
+// accumulation works as with DistributedDataParallel's no_sync: turn the hooks off with
+// SetSync(false) for every micro-batch but the last (its gradients accumulate locally, no
+// communication), on for the last, and call Sync once after it. The hook of the last
+// backward adds the gradient it sees to the accumulated one in the order autograd does, so
+// the result is the one AllReduceGrads gives after the same backward passes, bit for bit.
+// Call the optimizer's ZeroGrad before each step's first backward.
 type Reducer struct {
 	g      *Group
 	r      shim.Reducer
@@ -215,6 +219,16 @@ func (r *Reducer) Sync(ctx context.Context) error {
 		return err
 	}
 	return r.g.wrap(name, r.r.Finish(to))
+}
+
+// SetSync turns the gradient hooks on (the default) or off. With them off, backward only
+// accumulates gradients locally (DDP's no_sync); Sync still averages every parameter's
+// accumulated gradient, starting all buckets itself.
+func (r *Reducer) SetSync(on bool) {
+	if r.closed {
+		return
+	}
+	r.r.SetSync(on)
 }
 
 // Buckets is the number of gradient buckets.

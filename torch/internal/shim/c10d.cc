@@ -366,6 +366,7 @@ struct tt_reducer_s {
   size_t next = 0;  // the next bucket to launch; buckets start in index order on every rank
   int64_t launched_by_hooks = 0, last_by_hooks = 0;
   std::string error;  // the first error a hook met (reported by finish)
+  bool sync = true;   // false: hooks do nothing (DDP's no_sync); finish still reduces .grad
   std::mutex mu;
 
   // launch starts, in order, the buckets whose gradients are all in. Called with mu held.
@@ -379,14 +380,20 @@ struct tt_reducer_s {
 
   void on_grad(size_t i, const at::Tensor &g) {
     std::lock_guard<std::mutex> lk(mu);
-    if (!error.empty()) return;
+    if (!error.empty() || !sync) return;
     try {
       if (ready[i]) throw std::runtime_error("a parameter's gradient arrived twice before finish");
       auto [bi, j] = where[i];
       Bucket &b = buckets[bi];
       {
+        // The hook runs before the gradient is accumulated into .grad: what is reduced is
+        // .grad as it will be after this backward (the earlier micro-batches' sum plus this
+        // one's, added in the order autograd adds them), as DDP reduces after no_sync.
         at::NoGradGuard ng;
-        slot(b, j).copy_(g.reshape({-1}));
+        at::Tensor s = slot(b, j);
+        s.copy_(g.reshape({-1}));
+        const at::Tensor &acc = params[i].grad();
+        if (acc.defined()) s.add_(acc.reshape({-1}));
       }
       ready[i] = 1;
       b.pending--;
@@ -718,13 +725,20 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
     } reset{r};
     if (!r->error.empty()) throw std::runtime_error("gradient hook: " + r->error);
     {
-      // Parameters that got no gradient in this backward count as zeros in the sum (and
-      // keep no gradient when no rank had one).
+      // Parameters whose hook did not fill their slot (no gradient in this backward, or
+      // hooks off under no_sync) contribute their accumulated .grad, or zeros when they
+      // have none (and keep no gradient when no rank had one).
       at::NoGradGuard ng;
       for (size_t i = 0; i < r->params.size(); i++) {
         if (r->ready[i]) continue;
         auto [bi, j] = r->where[i];
-        slot(r->buckets[bi], j).zero_();
+        const at::Tensor &acc = r->params[i].grad();
+        if (acc.defined()) {
+          slot(r->buckets[bi], j).copy_(acc.reshape({-1}));
+          r->ready[i] = 1;
+        } else {
+          slot(r->buckets[bi], j).zero_();
+        }
         r->buckets[bi].pending--;
       }
     }
@@ -734,6 +748,11 @@ tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms) {
     write_grads(r->buckets, r->params, r->pg->size, any_rank(pr, to));
     return 0.0;
   });
+}
+
+void tt_reducer_set_sync(tt_reducer r, int on) {
+  std::lock_guard<std::mutex> lk(r->mu);
+  r->sync = on != 0;
 }
 
 int64_t tt_reducer_buckets(tt_reducer r) { return (int64_t)r->buckets.size(); }

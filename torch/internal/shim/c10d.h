@@ -112,6 +112,9 @@ tt_status tt_dp_allreduce_grads(tt_pg pg, const tt_tensor *params, int64_t n,
 tt_ptr_result tt_reducer_new(tt_pg pg, const tt_tensor *params, int64_t n,
                              int64_t bucket_bytes);
 tt_status tt_reducer_finish(tt_reducer r, int64_t timeout_ms);
+/* on = 0 turns the hooks off (DDP's no_sync: gradients accumulate locally in .grad); finish
+ * then reduces the accumulated .grad of every parameter. on = 1 (the default) turns them on. */
+void tt_reducer_set_sync(tt_reducer r, int on);
 /* The number of buckets, and how many were launched during backward by the hooks in the
  * last finished step (the rest were launched by finish). */
 int64_t tt_reducer_buckets(tt_reducer r);

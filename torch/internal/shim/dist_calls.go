@@ -191,6 +191,15 @@ func (r Reducer) Finish(timeoutMS int64) error {
 	return err
 }
 
+// SetSync turns the hooks on or off (off: DDP's no_sync).
+func (r Reducer) SetSync(on bool) {
+	v := 0
+	if on {
+		v = 1
+	}
+	C.tt_reducer_set_sync(r.p, C.int(v))
+}
+
 // Buckets is the number of buckets.
 func (r Reducer) Buckets() int { return int(C.tt_reducer_buckets(r.p)) }
 
