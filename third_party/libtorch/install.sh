@@ -5,7 +5,8 @@
 # Safe to run twice. With --python it also installs python3-torch and python3-sentencepiece,
 # which only the golden-writing scripts in third_party/golden need. With --test-data it also
 # installs python3-pydicom and python3-nibabel, whose bundled DICOM and NIfTI test files the
-# medical image readers' tests compare against (those tests skip when the files are absent).
+# medical image readers' tests compare against (those tests skip when the files are absent),
+# and iproute2, whose ip netns the several-hosts training test builds its hosts with.
 # With --torch2 it also makes the torch 2.x environment of CI's second lane: a virtual
 # environment of Debian's python3 at .torch2/ in the repository (ignored by git) holding the
 # pinned set in torch2-requirements.txt (torch 2.15 with CUDA 13, transformers, peft, ...);
@@ -17,7 +18,7 @@ torch2=""
 for arg in "$@"; do
   case "$arg" in
   --python) want+=(python3-torch python3-sentencepiece python3-numpy) ;;
-  --test-data) want+=(python3-pydicom python3-nibabel) ;;
+  --test-data) want+=(python3-pydicom python3-nibabel iproute2) ;;
   --torch2)
     want+=(python3-venv)
     torch2=1
