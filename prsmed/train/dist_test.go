@@ -271,7 +271,7 @@ type ddpLaunch struct {
 }
 
 // startRanks starts the ranks of case name, which save their tensors to out.
-func startRanks(t *testing.T, ctx context.Context, l ddpLaunch, name, root, out string) func() {
+func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out string) func() {
 	t.Helper()
 	if l.world == 0 {
 		l.world = 2
@@ -467,7 +467,7 @@ func maxAbsDiff(a, b []float64) float64 {
 	return m
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -31,7 +31,7 @@ func TestSeveralHosts(t *testing.T) {
 // netnsHosts makes hosts network namespaces (removed when t ends) and returns the launch of
 // perHost ranks on each, with MASTER_ADDR the first host's address; it skips t where
 // namespaces cannot be made.
-func netnsHosts(t *testing.T, hosts, perHost int) ddpLaunch {
+func netnsHosts(t testing.TB, hosts, perHost int) ddpLaunch {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root")
