@@ -245,9 +245,12 @@ func (t *Trainer) runEpoch(ctx context.Context, opt *torch.AdamW, stage prsmed.S
 		if err != nil {
 			if t.Cfg.Dist != nil && ctx.Err() != nil {
 				// Interrupted while waiting for a rank that already stopped: the step's
-				// collectives failed before its optimizer step, so the model is the
-				// previous step's and the checkpoint is consistent.
-				return t.interrupted(ctx, "training", true)
+				// collectives failed before its optimizer step. The parameters are the
+				// previous step's, but the step's forward pass has already moved the
+				// BatchNorm running statistics (stage 2), so saving now would write a
+				// state no uninterrupted run passes through. Nothing is saved: the last
+				// complete checkpoint stays the one to resume from.
+				return t.interrupted(ctx, "training", false)
 			}
 			return fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 		}
