@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prsmed/prsmed-go/torch"
@@ -119,7 +121,14 @@ func isLoopback(host string) bool {
 // MasterAddr:MasterPort, every rank connects to it, the ranks check that they agree on
 // WORLD_SIZE and that no rank is claimed twice, and the Gloo or NCCL group forms. It waits
 // at most cfg.Timeout (or until ctx's deadline) for the other ranks.
+//
+// Init makes the process ignore SIGPIPE, as CPython does at startup for PyTorch: Gloo's own
+// threads write to the peers' sockets, and a write to a dead peer raises SIGPIPE on a
+// thread Go does not own, whose default action ends the process (seen: a rank killed 35 ms
+// after its peer, instead of returning an error that names the peer). Ignored, the write
+// fails with EPIPE and the collective returns that error.
 func Init(ctx context.Context, cfg Config) (*Group, error) {
+	signal.Ignore(syscall.SIGPIPE)
 	e := cfg.Env
 	fail := func(kinds []error, peers []int, format string, args ...any) (*Group, error) {
 		return nil, &Error{Op: "init", Rank: e.Rank, World: e.WorldSize, Peers: peers,
