@@ -38,10 +38,25 @@ func TestTrainingListens(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := ds.Samples("train")
+	r := trainReferring(t, set, listenSteps1, listenSteps2)
+	t.Logf("%d images, %d questions: referring accuracy %.3f, Dice with asked %.3f, best other %.3f, masks alike %.3f",
+		r.Images, r.Questions, r.Accuracy, r.AskedDice, r.OtherDice, r.Alike)
+	if r.Images != cfg.N {
+		t.Fatalf("%d images with several findings, want %d", r.Images, cfg.N)
+	}
+	if r.Accuracy < 0.8 || r.Alike > 0.5 {
+		t.Errorf("referring accuracy %.3f (want ≥ 0.8), masks alike %.3f (want ≤ 0.5): the masks do not follow the question", r.Accuracy, r.Alike)
+	}
+}
+
+// trainReferring trains a fresh tiny model (seed 1) on set with stages of at least steps1
+// and steps2 optimisation steps, then scores its masks on set: does each follow its question?
+func trainReferring(t *testing.T, set []data.Sample, steps1, steps2 int) metrics.Referring {
+	t.Helper()
 	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
 	tc := trainCfg(t.TempDir(), 1, 1)
-	tc.Stage1MinSteps, tc.Stage2MinSteps = listenSteps1, listenSteps2
+	tc.Stage1MinSteps, tc.Stage2MinSteps = steps1, steps2
 	tc.ValEvery = 1000
 	tr, err := train.New(m, set, set[:2], tc)
 	if err != nil {
@@ -56,14 +71,7 @@ func TestTrainingListens(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := acc.Result()
-	t.Logf("%d images, %d questions: referring accuracy %.3f, Dice with asked %.3f, best other %.3f, masks alike %.3f",
-		r.Images, r.Questions, r.Accuracy, r.AskedDice, r.OtherDice, r.Alike)
-	if r.Images != cfg.N {
-		t.Fatalf("%d images with several findings, want %d", r.Images, cfg.N)
-	}
-	if r.Accuracy < 0.8 || r.Alike > 0.5 {
-		t.Errorf("referring accuracy %.3f (want ≥ 0.8), masks alike %.3f (want ≤ 0.5): the masks do not follow the question", r.Accuracy, r.Alike)
-	}
+	return r
 }
 
 // Stage lengths of TestTrainingListens in optimisation steps (48 rows in batches of 8: 6

@@ -12,9 +12,6 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/data/volumeset"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/window"
-	"github.com/prsmed/prsmed-go/prsmed/metrics"
-	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
-	"github.com/prsmed/prsmed-go/prsmed/train"
 )
 
 // kidneysVolume builds a synthetic abdominal CT of nx×ny×nz voxels in DICOM's voxel order
@@ -114,24 +111,7 @@ func TestTrainingListensOnVolumeset(t *testing.T) {
 	if !prsmed.SeveralFindings(set) {
 		t.Fatal("no slice is asked about both kidneys")
 	}
-	m := prsmedtest.TinyModel(t, 1)
-	defer m.Close()
-	tc := trainCfg(t.TempDir(), 1, 1)
-	tc.Stage1MinSteps, tc.Stage2MinSteps = volumeListenSteps1, volumeListenSteps2
-	tc.ValEvery = 1000
-	tr, err := train.New(m, set, set[:2], tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var acc metrics.ReferAccumulator
-	if _, err := prsmed.Evaluate(context.Background(), m, set, 8, prsmed.ReferEach(&acc)); err != nil {
-		t.Fatal(err)
-	}
-	r := acc.Result()
+	r := trainReferring(t, set, volumeListenSteps1, volumeListenSteps2)
 	t.Logf("%d slices, %d questions: referring accuracy %.3f, Dice with asked %.3f, best other %.3f, masks alike %.3f",
 		r.Images, r.Questions, r.Accuracy, r.AskedDice, r.OtherDice, r.Alike)
 	if r.Images != slices {
