@@ -15,7 +15,6 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"time"
 
@@ -63,7 +62,7 @@ func main() {
 	fs.Float64Var(&tc.LR, "lr", tc.LR, "peak learning rate of stages 1 and 2 (the tiny model trains from scratch; the cosine ends at lr/20)")
 	fs.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
-	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "intra-op threads")
+	fs.IntVar(&o.threads, "threads", 0, cli.TrainingThreadsHelp)
 	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
 	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	fs.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
@@ -101,7 +100,7 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
 	start := time.Now()
-	torch.SetNumThreads(o.threads)
+	torch.SetNumThreads(cli.ResolveTrainingThreads(o.threads))
 	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err

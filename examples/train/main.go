@@ -65,7 +65,7 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tinySAM, "tinysam", "", "TinySAM weights (tinysam_42.3.pth) for the paper preset")
 	fs.StringVar(&o.llava, "llava", "", "LLaVA-Med v1.5 folder for the paper preset")
 	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
+	fs.IntVar(&o.threads, "threads", 0, cli.TrainingThreadsHelp)
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
 	fs.IntVar(&o.nproc, "nproc", 0, "start N local data-parallel worker processes (one per GPU with -device cuda); -batch is per worker")
 	fs.BoolVar(&tc.SyncBN, "sync-bn", tc.SyncBN, "data-parallel runs: normalise TinyViT's BatchNorms with every worker's batch together (SyncBatchNorm)")
@@ -214,9 +214,7 @@ func modelConfig(o options, vocab int) (prsmed.Config, error) {
 
 func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
-	if o.threads > 0 {
-		torch.SetNumThreads(o.threads)
-	}
+	torch.SetNumThreads(cli.ResolveTrainingThreads(o.threads))
 	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err
