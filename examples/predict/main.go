@@ -71,7 +71,9 @@ largest slice and its answer, the volume in mL); for a DICOM series also
 OUT/mask.seg.dcm, a DICOM Segmentation referencing the series' instances.
 
 Images already done (mask and answer present) are skipped, so rerunning an
-interrupted command resumes it.
+interrupted command resumes it; masks/run.json records the checkpoint's weights,
+-question and the medical decoding, and a run with others into the same -out is
+refused.
 
 Flags:
 `
@@ -217,6 +219,13 @@ func predict(ctx context.Context, o options, stdout, stderr io.Writer) (failed i
 		return 0, err
 	}
 	defer ans.close()
+	rec, err := newRunRecord(o)
+	if err != nil {
+		return 0, err
+	}
+	if err := claimOutput(masksDir, rec, len(ans.done)); err != nil {
+		return 0, err
+	}
 	var todo []item
 	for _, it := range items {
 		if _, ok := ans.done[it.key()]; ok {

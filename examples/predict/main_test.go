@@ -339,3 +339,55 @@ func TestPosMedReferringLine(t *testing.T) {
 		t.Errorf("table lacks %q:\n%s", want, table)
 	}
 }
+
+// TestResumeRefusesAnotherRun: an -out holding a run's masks is resumed only by a run
+// with the same checkpoint weights and question; another checkpoint, another question or
+// answers without a run record are refused with an error naming what differs, and no
+// mask is rewritten.
+func TestResumeRefusesAnotherRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	in := t.TempDir()
+	for i := range 2 {
+		writeImage(t, filepath.Join(in, "ct", fmt.Sprintf("s%d.png", i)), false)
+	}
+	ckptA, ckptB, out := prsmedtest.TinyBundle(t, 9), prsmedtest.TinyBundle(t, 10), t.TempDir()
+	base := []string{"-images", in, "-out", out, "-batch", "2", "-threads", "1"}
+	if code, _, errOut := runPredict(append([]string{"-checkpoint", ckptA}, base...)...); code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, errOut)
+	}
+	maskPath := filepath.Join(out, "masks", "ct", "s0.png")
+	before, err := os.ReadFile(maskPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runPredict(append([]string{"-checkpoint", ckptA}, base...)...); code != 0 || !strings.Contains(errOut, "already done") {
+		t.Fatalf("same run again: exit %d\n%s", code, errOut)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		setup func()
+		want  string
+	}{
+		{"another checkpoint", append([]string{"-checkpoint", ckptB}, base...), nil, "weights"},
+		{"another question", append([]string{"-checkpoint", ckptA, "-question", "Where is the cyst?"}, base...), nil, "-question"},
+		{"answers without a record", append([]string{"-checkpoint", ckptA}, base...),
+			func() { os.Remove(filepath.Join(out, "masks", "run.json")) }, "no run.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			code, _, errOut := runPredict(tc.args...)
+			if code != 1 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "another -out") {
+				t.Fatalf("exit %d, want 1 and an error naming %q:\n%s", code, tc.want, errOut)
+			}
+			after, err := os.ReadFile(maskPath)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Fatalf("the refused run changed %s (%v)", maskPath, err)
+			}
+		})
+	}
+}
