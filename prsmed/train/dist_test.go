@@ -138,19 +138,14 @@ func ddpModel(seed uint64, dropout float64) (*prsmed.Model, error) {
 // per-process batch (split into micro-batches of batch/accum when accum > 1) and group, and
 // saves the case's tensors to out (when set).
 func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out string, c ddpCase) (*prsmed.Model, error) {
-	ds, err := data.Open(root)
+	samples, err := firstSamples(root, ddpSamples)
 	if err != nil {
 		return nil, err
-	}
-	samples := ds.Samples("train")
-	if len(samples) < ddpSamples {
-		return nil, fmt.Errorf("only %d training samples", len(samples))
 	}
 	m, err := ddpModel(seed, c.dropout)
 	if err != nil {
 		return nil, err
 	}
-	samples = samples[:ddpSamples]
 	if c.sameLength {
 		n := len(m.LLaVA.Tok.Encode(sameLengthAnswer))
 		for _, f := range []train.Flips{{H: true}, {V: true}, {H: true, V: true}} {
@@ -222,13 +217,33 @@ type ddpReport struct {
 	Buckets, Overlapped int // train.Trainer.GradBuckets after the last step
 }
 
-func ddpWorker(out, root string, c ddpCase) error {
+// firstSamples is the first n training samples of the synthetic set at root.
+func firstSamples(root string, n int) ([]data.Sample, error) {
+	ds, err := data.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	samples := ds.Samples("train")
+	if len(samples) < n {
+		return nil, fmt.Errorf("only %d training samples, want %d", len(samples), n)
+	}
+	return samples[:n], nil
+}
+
+// joinWorkers is how a worker process starts: one intra-op thread, its rank from the
+// launcher's environment, and a Gloo group of a minute's timeout.
+func joinWorkers() (dist.Env, *dist.Group, error) {
 	torch.SetNumThreads(1)
 	env, err := dist.FromEnv()
 	if err != nil {
-		return err
+		return env, nil, err
 	}
 	g, err := dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: time.Minute})
+	return env, g, err
+}
+
+func ddpWorker(out, root string, c ddpCase) error {
+	env, g, err := joinWorkers()
 	if err != nil {
 		return err
 	}
@@ -263,14 +278,18 @@ func TestDataParallelStages0And1(t *testing.T) {
 
 // ddpLaunch says how a comparison starts its ranks: world processes of this test binary,
 // rank r run through prefix(r) (nil: directly; the several-hosts test runs each in its
-// network namespace), with MASTER_ADDR addr ("": 127.0.0.1).
+// network namespace), with MASTER_ADDR addr ("": 127.0.0.1) and env (NAME=value) added to
+// each one's environment.
 type ddpLaunch struct {
 	world  int
 	addr   string
 	prefix func(rank int) []string
+	env    []string
 }
 
-// startRanks starts the ranks of case name, which save their tensors to out.
+// startRanks starts the ranks of case name (a ddpCase, or a worker of distWorkers), which
+// write their results to out; the function it returns waits for them and fails the test
+// with the stderr of the first rank that failed.
 func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out string) func() {
 	t.Helper()
 	if l.world == 0 {
@@ -294,6 +313,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 		p.cmd.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"="+name, "RANK="+strconv.Itoa(r),
 			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(l.world), "MASTER_ADDR="+l.addr, "MASTER_PORT="+strconv.Itoa(port),
 			"OMP_NUM_THREADS=1")
+		p.cmd.Env = append(p.cmd.Env, l.env...)
 		p.cmd.Stderr = &p.stderr
 		p.cmd.WaitDelay = 5 * time.Second
 		if err := p.cmd.Start(); err != nil {
@@ -305,7 +325,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 		t.Helper()
 		for r, p := range ps {
 			if err := p.cmd.Wait(); err != nil {
-				t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
+				t.Fatalf("%s, rank %d of %d: %v\n%s", name, r, l.world, err, p.stderr.String())
 			}
 		}
 	}
@@ -465,6 +485,18 @@ func maxAbsDiff(a, b []float64) float64 {
 		m = math.Max(m, math.Abs(a[i]-b[i]))
 	}
 	return m
+}
+
+// readJSON decodes the JSON file a worker wrote at path into v.
+func readJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }
 
 func freePort(t testing.TB) int {

@@ -8,16 +8,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prsmed/prsmed-go/nn"
-	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
@@ -48,13 +45,9 @@ type elasticLog struct {
 // and resume continues out's checkpoint; save, when set, receives the trainable
 // parameters at the end.
 func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bool, save string) (elasticLog, error) {
-	ds, err := data.Open(root)
+	samples, err := firstSamples(root, elasticSamples)
 	if err != nil {
 		return elasticLog{}, err
-	}
-	samples := ds.Samples("train")
-	if len(samples) < elasticSamples {
-		return elasticLog{}, fmt.Errorf("only %d samples", len(samples))
 	}
 	m, err := ddpModel(1, 0)
 	if err != nil {
@@ -65,7 +58,7 @@ func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bo
 	tc.Stage1Epochs, tc.Stage2Epochs = 2, 0
 	tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.Workers, tc.Flip = batch, 2e-3, 1e-4, 5, 1, true
 	tc.OutDir, tc.Dist = out, g
-	tr, err := train.New(m, samples[:elasticSamples], nil, tc)
+	tr, err := train.New(m, samples, nil, tc)
 	if err != nil {
 		return elasticLog{}, err
 	}
@@ -104,12 +97,7 @@ func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bo
 }
 
 func elasticWorker(out, root string) error {
-	torch.SetNumThreads(1)
-	env, err := dist.FromEnv()
-	if err != nil {
-		return err
-	}
-	g, err := dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: time.Minute})
+	env, g, err := joinWorkers()
 	if err != nil {
 		return err
 	}
@@ -138,37 +126,12 @@ func elasticWorker(out, root string) error {
 // runRanks runs the elastic worker on world processes in out and returns their logs.
 func runRanks(t *testing.T, root, out, phase string, world int) []elasticLog {
 	t.Helper()
-	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var cmds []*exec.Cmd
-	var errs []*bytes.Buffer
-	for r := 0; r < world; r++ {
-		c := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		c.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"=elastic", elasticPhase+"="+phase,
-			"RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(world),
-			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
-		var b bytes.Buffer
-		c.Stderr, c.WaitDelay = &b, 5*time.Second
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, errs = append(cmds, c), append(errs, &b)
-	}
-	var logs []elasticLog
-	for r, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("%s, rank %d of %d: %v\n%s", phase, r, world, err, errs[r])
-		}
-		raw, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("seen-%s-rank%d.json", phase, r)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l elasticLog
-		if err := json.Unmarshal(raw, &l); err != nil {
-			t.Fatal(err)
-		}
-		logs = append(logs, l)
+	startRanks(t, ctx, ddpLaunch{world: world, env: []string{elasticPhase + "=" + phase}}, "elastic", root, out)()
+	logs := make([]elasticLog, world)
+	for r := range logs {
+		readJSON(t, filepath.Join(out, fmt.Sprintf("seen-%s-rank%d.json", phase, r)), &logs[r])
 	}
 	return logs
 }
