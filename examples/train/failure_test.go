@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
@@ -59,17 +58,7 @@ func failureArgs(t *testing.T, root, out string) []string {
 // within the 15 s collective timeout). After the kill, the checkpoint on disk loads, and
 // resuming it with -nproc 2 ends with the parameters of an uninterrupted run, bit for bit.
 func TestNprocRankFailures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 10, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 10, true)
 	whole := t.TempDir()
 	if res, err := exec.Command(bin, failureArgs(t, root, whole)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, res)
@@ -86,13 +75,7 @@ func TestNprocRankFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cmd.Process.Kill()
-		deadline := time.Now().Add(4 * time.Minute)
-		for trainerEpoch(t, filepath.Join(out, "checkpoint")) < 1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no checkpoint after 4 minutes:\n%s", buf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		awaitCheckpoint(t, filepath.Join(out, "checkpoint"), 4*time.Minute, buf.String)
 		pid := workerPid(t, cmd.Process.Pid, 1)
 		if pid == 0 {
 			t.Fatal("rank 1's process not found")
@@ -148,17 +131,7 @@ func TestNprocRankFailures(t *testing.T) {
 // stops by itself within the 10 s collective timeout (plus the heartbeat check) with an
 // error naming rank 1, and its checkpoint on disk loads.
 func TestRankKilledWithoutLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 10, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 10, true)
 	out := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -181,13 +154,7 @@ func TestRankKilledWithoutLauncher(t *testing.T) {
 		}
 		defer cmds[r].Process.Kill()
 	}
-	deadline := time.Now().Add(4 * time.Minute)
-	for trainerEpoch(t, filepath.Join(out, "checkpoint")) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint after 4 minutes:\n%s", logs[0].String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitCheckpoint(t, filepath.Join(out, "checkpoint"), 4*time.Minute, logs[0].String)
 	if err := cmds[1].Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
