@@ -152,11 +152,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 
 // run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("evaluate", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(context.Context) (int, error) {
+	return cli.RunParsed("evaluate", args, stderr, parseFlags, func(_ context.Context, o options) (int, error) {
 		return 0, evaluate(o, stdout, stderr)
 	})
 }

@@ -11,15 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/examples/internal/clitest"
 )
 
-// runTool runs the command with args and returns its exit code, stdout and
-// stderr.
-func runTool(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
+// runTool runs the command with args and returns its exit code, stdout and stderr.
+func runTool(args ...string) (int, string, string) { return clitest.Run(run, args...) }
 
 // writeMask writes a w×h 8-bit grey PNG whose value at (x, y) is f(x, y).
 func writeMask(t *testing.T, file string, w, h int, f func(x, y int) uint8) {

@@ -64,11 +64,7 @@ Flags:
 
 // run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("synthdata", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(context.Context) (int, error) {
+	return cli.RunParsed("synthdata", args, stderr, parseFlags, func(_ context.Context, o options) (int, error) {
 		return 0, generate(o, stdout, stderr)
 	})
 }
