@@ -336,20 +336,12 @@ func compareDataParallel(t *testing.T, name string) {
 }
 
 func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
-	if testing.Short() {
-		t.Skip("starts several training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
+	needGloo(t, "starts several training processes")
 	if l.world == 0 {
 		l.world = 2
 	}
 	c := ddpCases[name]
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	root := distData(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -487,6 +479,29 @@ func maxAbsDiff(a, b []float64) float64 {
 	return m
 }
 
+// needGloo skips the test in -short mode (saying that it starts what) and when this build
+// has no Gloo backend.
+func needGloo(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what)
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+}
+
+// distData writes the synthetic PosMed set of the multi-process tests (12 images of 64
+// pixels, seed 3) and returns its root.
+func distData(t testing.TB) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // readJSON decodes the JSON file a worker wrote at path into v.
 func readJSON(t testing.TB, path string, v any) {
 	t.Helper()
@@ -517,14 +532,8 @@ func TestResumeOtherWorldSize(t *testing.T) {
 	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
 	out := t.TempDir()
-	tr, err := train.New(m, ds.Samples("train")[:8], nil, trainCfg(out, 1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train")[:8], nil, trainCfg(out, 1, 0))
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(out, "checkpoint", "trainer.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {

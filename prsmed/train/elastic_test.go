@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/nn"
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
@@ -160,16 +159,8 @@ func globalSteps(t *testing.T, logs []elasticLog) map[string][]int {
 // at the end of each epoch and, at the end, the same trainable parameters within 1e-5
 // (relative L2; measured on a loaded machine: 6.6e-7 on 1, 7.9e-7 on 3).
 func TestElasticResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts five training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts five training processes")
+	root := distData(t)
 	torch.SetNumThreads(1)
 	refParams := filepath.Join(t.TempDir(), "params.safetensors")
 	ref, err := elasticRun(root, t.TempDir(), nil, elasticBatch, 0, false, refParams)
@@ -275,14 +266,8 @@ func TestElasticResumeRefusesUnevenSplit(t *testing.T) {
 	defer m.Close()
 	tc := trainCfg(out, 1, 0)
 	tc.BatchSize = 3
-	tr, err := train.New(m, ds.Samples("train")[:6], nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train")[:6], nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	// Rewrite the checkpoint as a 2-rank one with a global batch of 5 (odd): one process
 	// splits it, accumulating 2 micro-batches cannot.
 	path := filepath.Join(out, "checkpoint", "trainer.json")

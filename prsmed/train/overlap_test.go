@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/torch"
-	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 // TestOverlapMatchesAfterBackward: two ranks train stage 0 (CLIP's last layer unused) and
@@ -24,16 +22,8 @@ import (
 // parameters bit-identical to the after-backward run with 25 MiB buckets, on both ranks:
 // the same accumulated gradients are summed (two ranks: one addition, whichever bucket).
 func TestOverlapMatchesAfterBackward(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts four training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts four training processes")
+	root := distData(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	ref := "stage01acc-nosync"
@@ -117,10 +107,7 @@ func overlapTiming(t testing.TB) {
 	if rounds <= 0 {
 		rounds = 5
 	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	root := distData(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	names := []string{"stage01acc", "stage01acc-nosync", "stage01acc-64k", "stage01acc-64k-nosync"}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
@@ -79,16 +78,8 @@ func valWorker(out, root string) error {
 // predicting only its share (3, 2 and 2 samples), and every rank's summary — Dice, IoU and
 // zone accuracy per modality and overall — equals one process's exactly.
 func TestShardedValidationEqualsOneProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts three processes")
+	root := distData(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
