@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
@@ -232,7 +233,7 @@ func TestMasterUnreachableOrBusy(t *testing.T) {
 	if !dist.Gloo.Available() {
 		t.Skip("this build has no Gloo backend")
 	}
-	bin := buildTrain(t)
+	bin := gocmd.BuildTest(t, ".")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -21,16 +21,6 @@ import (
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
-func buildTrain(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "train")
-	out, err := gocmd.Build(bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // programAndData skips in -short mode, and with gloo when this build has no Gloo backend;
 // it builds the training program and writes a synthetic PosMed set of n samples (seed 9),
 // and returns the program's path and the set's root.
@@ -42,7 +32,7 @@ func programAndData(t *testing.T, n int, gloo bool) (bin, root string) {
 	if gloo && !dist.Gloo.Available() {
 		t.Skip("this build has no Gloo backend")
 	}
-	bin = buildTrain(t)
+	bin = gocmd.BuildTest(t, ".")
 	root = filepath.Join(t.TempDir(), "posmed")
 	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 9}); err != nil {
 		t.Fatal(err)
@@ -133,7 +123,7 @@ func TestUsageErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the training program")
 	}
-	bin := buildTrain(t)
+	bin := gocmd.BuildTest(t, ".")
 	for _, args := range [][]string{{}, {"-data", "x"}, {"-data", "/nonexistent", "-out", t.TempDir()}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err == nil {
