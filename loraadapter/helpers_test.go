@@ -150,14 +150,3 @@ func exact(t *testing.T, name string, got, want *torch.Tensor) {
 	t.Helper()
 	torchtest.AllCloseTol(t, name, got, want, torchtest.Tol{Exact: true})
 }
-
-// noLeak fails the test when it leaves more tensors alive than it found.
-func noLeak(t *testing.T) {
-	t.Helper()
-	before := torch.LiveTensors()
-	t.Cleanup(func() {
-		if after := torch.LiveTensors(); after != before {
-			t.Errorf("live tensors: %d before the test, %d after", before, after)
-		}
-	})
-}

@@ -456,3 +456,15 @@ func decode(dt torch.DType, b []byte) []float64 {
 
 // Decode reads little-endian values of dtype dt as float64.
 func Decode(dt torch.DType, b []byte) []float64 { return decode(dt, b) }
+
+// NoLeak fails the test when it ends with another number of live tensors than it started
+// with (torch.LiveTensors).
+func NoLeak(t testing.TB) {
+	t.Helper()
+	before := torch.LiveTensors()
+	t.Cleanup(func() {
+		if after := torch.LiveTensors(); after != before {
+			t.Errorf("live tensors: %d before the test, %d after", before, after)
+		}
+	})
+}
