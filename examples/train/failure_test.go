@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/internal/gocmd"
-	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // workerPid finds the -nproc worker with RANK=rank among the children of launcher.
@@ -134,12 +135,7 @@ func TestNprocRankFailures(t *testing.T) {
 func TestRankKilledWithoutLauncher(t *testing.T) {
 	bin, root := programAndData(t, 10, true)
 	out := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := strconv.Itoa(disttest.FreePort(t))
 	args := failureArgs(t, root, out)
 	args = args[:len(args)-2] // no -nproc
 	args[len(args)-1] = "10s" // -dist-timeout
@@ -161,7 +157,7 @@ func TestRankKilledWithoutLauncher(t *testing.T) {
 	}
 	at := time.Now()
 	cmds[1].Wait()
-	err = cmds[0].Wait()
+	err := cmds[0].Wait()
 	took := time.Since(at)
 	tail := logs[0].String()
 	tail = tail[max(0, len(tail)-400):]
@@ -187,38 +183,18 @@ func TestRankKilledWithoutLauncher(t *testing.T) {
 // sameWeights checks that two safetensors files hold bit-identical tensors.
 func sameWeights(t *testing.T, a, b string) {
 	t.Helper()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	wa, err := torch.OpenWeights(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wa.Close()
-	wb, err := torch.OpenWeights(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wb.Close()
-	if len(wa.Names()) == 0 || len(wa.Names()) != len(wb.Names()) {
-		t.Fatalf("%d tensors against %d", len(wa.Names()), len(wb.Names()))
-	}
-	for _, n := range wa.Names() {
-		x, err := wa.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
+	torchtest.WeightPairs(t, b, a, func(n string, ys, xs []float64) {
+		if len(xs) != len(ys) {
+			t.Errorf("%s: %d values in the resumed run, %d in the uninterrupted one", n, len(ys), len(xs))
+			return
 		}
-		y, err := wb.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		xs, ys := x.Float64s(), y.Float64s()
 		for i := range xs {
 			if xs[i] != ys[i] {
 				t.Errorf("%s: the resumed run differs from the uninterrupted one (%v against %v at %d)", n, ys[i], xs[i], i)
 				break
 			}
 		}
-	}
+	})
 }
 
 // TestMasterUnreachableOrBusy: a rank whose master cannot be reached (an address of the

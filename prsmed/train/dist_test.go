@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
 )
 
 const (
@@ -298,7 +298,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 	if l.addr == "" {
 		l.addr = "127.0.0.1"
 	}
-	port := freePort(t)
+	port := disttest.FreePort(t)
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr bytes.Buffer
@@ -512,16 +512,6 @@ func readJSON(t testing.TB, path string, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestResumeOtherWorldSize: trainer.json records the world size and the global batch, and

@@ -18,6 +18,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 const (
@@ -220,34 +221,10 @@ func TestElasticResume(t *testing.T) {
 // differ only in how each step's samples were split over processes.
 func compareParams(t *testing.T, got, want string) {
 	t.Helper()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g, err := torch.OpenWeights(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	w, err := torch.OpenWeights(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if len(g.Names()) == 0 || len(g.Names()) != len(w.Names()) {
-		t.Fatalf("%d tensors, want %d", len(g.Names()), len(w.Names()))
-	}
 	var worst float64
-	for _, n := range w.Names() {
-		a, err := g.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := w.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bv := b.Float64s()
-		worst = math.Max(worst, l2Diff(a.Float64s(), bv)/math.Max(l2Diff(bv, make([]float64, len(bv))), 1e-12))
-	}
+	torchtest.WeightPairs(t, got, want, func(_ string, a, b []float64) {
+		worst = math.Max(worst, l2Diff(a, b)/math.Max(l2Diff(b, make([]float64, len(b))), 1e-12))
+	})
 	t.Logf("largest relative (L2) parameter difference from the uninterrupted run: %.3g", worst)
 	if worst > 1e-5 {
 		t.Errorf("the resumed run's parameters are %.3g (relative L2) from the uninterrupted run's", worst)
