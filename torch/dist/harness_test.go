@@ -197,6 +197,19 @@ func mustOK(t testing.TB, runs []workerRun) []json.RawMessage {
 	return res
 }
 
+// groupWorker registers the worker name, which runs in its rank's group (of the given
+// collective timeout), closed when the worker returns.
+func groupWorker(name string, timeout time.Duration, work func(env dist.Env, g *dist.Group) (any, error)) {
+	workers[name] = func(env dist.Env) (any, error) {
+		g, err := join(env, timeout)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		return work(env, g)
+	}
+}
+
 // join opens the group of a worker with the given timeout.
 func join(env dist.Env, timeout time.Duration) (*dist.Group, error) {
 	return dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: timeout})

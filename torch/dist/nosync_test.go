@@ -2,19 +2,20 @@ package dist_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
-func init() { workers["reducer_nosync"] = workReducerNoSync }
+func init() { groupWorker("reducer_nosync", 60*time.Second, workReducerNoSync) }
 
 // workReducerNoSync: two micro-batches per step. The first runs with the hooks off
 // (SetSync(false), DDP's no_sync): rank r's loss is Σ(r+1)·a + Σ2·b. The second with the
 // hooks on: Σ10·a + Σ5·b. After Sync the gradients are the averages of the accumulated
 // ones: a (1+10 + 2+10)/2 = 11.5, b 7.
-func workReducerNoSync(env dist.Env) (any, error) {
-	return reducerSteps(env, func(s *torch.Scope, red *dist.Reducer, a, b *torch.Tensor) {
+func workReducerNoSync(env dist.Env, g *dist.Group) (any, error) {
+	return reducerSteps(g, func(s *torch.Scope, red *dist.Reducer, a, b *torch.Tensor) {
 		lin := func(wa, wb float64) *torch.Tensor {
 			return a.Mul(s, torch.Scalar(s, wa, torch.Float32)).SumAll(s).Add(s,
 				b.Mul(s, torch.Scalar(s, wb, torch.Float32)).SumAll(s))

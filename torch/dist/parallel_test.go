@@ -29,7 +29,7 @@ type dpResult struct {
 	Overlapped int         `json:"overlapped"`
 }
 
-func init() { workers["dp"] = workDataParallel }
+func init() { groupWorker("dp", 60*time.Second, workDataParallel) }
 
 // trainDP runs dpSteps AdamW steps of a small MLP on rows [lo, lo+n) of each step's global
 // batch; sync (when not nil) averages the gradients after backward.
@@ -116,12 +116,7 @@ func trainDPWith(initSeed uint64, lo, n int64, unused bool, prepare func(params 
 	return out, nil
 }
 
-func workDataParallel(env dist.Env) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workDataParallel(env dist.Env, g *dist.Group) (any, error) {
 	ctx := context.Background()
 	per := int64(dpGlobal / env.WorldSize)
 	var red *dist.Reducer
@@ -133,6 +128,7 @@ func workDataParallel(env dist.Env) (any, error) {
 			return err
 		}
 		if os.Getenv("DP_MODE") == "overlap" {
+			var err error
 			red, err = dist.NewReducer(ctx, g, ps, dpBucketMin)
 			return err
 		}
@@ -280,12 +276,7 @@ type reducerResult struct {
 // reducerSteps is the body of the reducer workers: a = (1,1,1) and b = (1,1), trainable, in
 // buckets of their own, two steps (to see that the reducer resets between them), each
 // zeroing the gradients, running backward(s, red, a, b) and syncing.
-func reducerSteps(env dist.Env, backward func(s *torch.Scope, red *dist.Reducer, a, b *torch.Tensor)) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func reducerSteps(g *dist.Group, backward func(s *torch.Scope, red *dist.Reducer, a, b *torch.Tensor)) (any, error) {
 	ctx := context.Background()
 	root := torch.NewScope(torch.CPU)
 	defer root.Close()
@@ -337,12 +328,12 @@ func checkReducer(t *testing.T, scenario string, want [][]float64) []reducerResu
 	return res
 }
 
-func init() { workers["reducer_unused"] = workReducerUnused }
+func init() { groupWorker("reducer_unused", 60*time.Second, workReducerUnused) }
 
 // workReducerUnused: rank r's loss is Σ(r+1)·a, plus Σ3·b on rank 0 only, so rank 1's b
 // gets no gradient from backward.
-func workReducerUnused(env dist.Env) (any, error) {
-	return reducerSteps(env, func(s *torch.Scope, _ *dist.Reducer, a, b *torch.Tensor) {
+func workReducerUnused(env dist.Env, g *dist.Group) (any, error) {
+	return reducerSteps(g, func(s *torch.Scope, _ *dist.Reducer, a, b *torch.Tensor) {
 		loss := a.Mul(s, torch.Scalar(s, float64(env.Rank+1), torch.Float32)).SumAll(s)
 		if env.Rank == 0 {
 			loss = loss.Add(s, b.Mul(s, torch.Scalar(s, 3, torch.Float32)).SumAll(s))
