@@ -205,6 +205,19 @@ func exact(t *testing.T, name string, got, want *torch.Tensor) {
 	torchtest.AllCloseTol(t, name, got, want, torchtest.Tol{Exact: true})
 }
 
+// fileTensors loads every tensor of the weight file path into an evaluation-mode scope
+// that is closed when the test ends.
+func fileTensors(t *testing.T, path string) map[string]*torch.Tensor {
+	t.Helper()
+	s := torch.NewScope(torch.CPU).Eval()
+	t.Cleanup(s.Close)
+	ref, err := torch.LoadWeights(s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // noLeak fails the test when it leaves more live tensors behind than it found.
 func noLeak(t *testing.T) {
 	before := torch.LiveTensors()

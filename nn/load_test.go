@@ -170,12 +170,7 @@ func TestLoadMismatchIsOneError(t *testing.T) {
 		t.Error("NonStrict overwrote the wrong-shape tensor")
 	}
 	// The rest came from the file: head.weight equals model.pth's.
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	ref, err := torch.LoadWeights(s, modelPTH)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := fileTensors(t, modelPTH)
 	exact(t, "head.weight", m.head.Weight, ref["head.weight"])
 }
 
