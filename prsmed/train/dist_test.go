@@ -383,12 +383,7 @@ func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
 			t.Fatal(err)
 		}
 		defer acc.Close()
-		at := acc.Store.Tensors()
-		for n, x := range ref.Store.Tensors() {
-			if e, _ := acc.Store.Get(n); e != nil && c.saved(e) {
-				floor = math.Max(floor, maxAbsDiff(at[n].Float64s(), x.Float64s())/math.Max(maxAbs(x.Float64s()), 1e-12))
-			}
-		}
+		floor, _ = relDiffs(acc, ref, c)
 	}
 	want := ref.Store.Tensors()
 	start := init.Store.Tensors()
@@ -500,6 +495,20 @@ func distData(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// relDiffs is the largest difference between a tensor of got and the same tensor of ref,
+// over the tensors case c compares, relative to ref's tensor: in max-norm and in L2.
+func relDiffs(got, ref *prsmed.Model, c ddpCase) (maxNorm, l2 float64) {
+	gt := got.Store.Tensors()
+	for n, x := range ref.Store.Tensors() {
+		if e, _ := got.Store.Get(n); e != nil && c.saved(e) {
+			a, b := gt[n].Float64s(), x.Float64s()
+			maxNorm = math.Max(maxNorm, maxAbsDiff(a, b)/math.Max(maxAbs(b), 1e-12))
+			l2 = math.Max(l2, l2Diff(a, b)/math.Max(l2Diff(b, make([]float64, len(b))), 1e-12))
+		}
+	}
+	return maxNorm, l2
 }
 
 // readJSON decodes the JSON file a worker wrote at path into v.
