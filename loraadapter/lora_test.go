@@ -45,10 +45,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 // Injecting after torch.ManualSeed gives the same base and LoRA weights as lora_ref.py's
 // PEFT-style injection after torch.manual_seed (A, B drawn as nn.Linear, then A again).
 func TestInitMatchesPyTorch(t *testing.T) {
-	torchtest.NoLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	_, g := goldenScope(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	if err := torch.ManualSeed(uint64(torchtest.Want(t, g, "init.seed").Item())); err != nil {
@@ -77,10 +74,7 @@ func TestInitMatchesPyTorch(t *testing.T) {
 func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 	for _, dir := range []string{peftDir, peftBinDir} {
 		t.Run(dir[strings.LastIndexByte(dir, '/')+1:], func(t *testing.T) {
-			torchtest.NoLeak(t)
-			s := torch.NewScope(torch.CPU).Eval()
-			defer s.Close()
-			g := torchtest.Golden(t, s, golden)
+			s, g := goldenScope(t)
 			st, m := withBase(t)
 			x := torchtest.Want(t, g, "x")
 			torchtest.AllClose(t, "base output", m.Forward(s, x), torchtest.Want(t, g, "eval.out_base"), 1e-5)
@@ -135,10 +129,7 @@ func checkForward(t *testing.T, s *torch.Scope, g map[string]*torch.Tensor, m *t
 // libtorch's default one) in forward order, as in PyTorch: after the same seed the output
 // and gradients match lora_ref.py's.
 func TestTrainDropoutMatchesPyTorch(t *testing.T) {
-	torchtest.NoLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	s, g := goldenScope(t)
 	_, m, ads := withAdapter(t)
 	p := torchtest.Want(t, g, "train.p").Item()
 	for _, l := range ads {
@@ -189,10 +180,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 // Merged output equals unmerged output; merging twice adds nothing more; unmerging
 // restores the base weights.
 func TestMergeEqualsUnmerged(t *testing.T) {
-	torchtest.NoLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	s, g := goldenScope(t)
 	_, m, ads := withAdapter(t)
 	x := torchtest.Want(t, g, "x")
 	unmerged := m.Forward(s, x)
