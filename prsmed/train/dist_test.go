@@ -325,7 +325,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 		t.Helper()
 		for r, p := range ps {
 			if err := p.cmd.Wait(); err != nil {
-				t.Fatalf("%s, rank %d of %d: %v\n%s", name, r, l.world, err, p.stderr.String())
+				t.Fatalf("%s %q, rank %d of %d: %v\n%s", name, l.env, r, l.world, err, p.stderr.String())
 			}
 		}
 	}
