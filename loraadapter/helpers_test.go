@@ -97,6 +97,17 @@ func withBase(t *testing.T) (*nn.Store, *tiny) {
 	return st, m
 }
 
+// goldenScope starts a test that compares with lora_ref.py's goldens: it fails the test
+// if it leaks tensors, and returns an evaluation-mode scope holding the goldens, closed
+// when the test ends.
+func goldenScope(t *testing.T) (*torch.Scope, map[string]*torch.Tensor) {
+	t.Helper()
+	torchtest.NoLeak(t)
+	s := torch.NewScope(torch.CPU).Eval()
+	t.Cleanup(s.Close)
+	return s, torchtest.Golden(t, s, golden)
+}
+
 // withAdapter is withBase with the PEFT adapter in peftDir loaded onto the model.
 func withAdapter(t *testing.T) (*nn.Store, *tiny, loraadapter.Adapters) {
 	t.Helper()
@@ -149,15 +160,4 @@ func copyDir(t *testing.T, src string) string {
 func exact(t *testing.T, name string, got, want *torch.Tensor) {
 	t.Helper()
 	torchtest.AllCloseTol(t, name, got, want, torchtest.Tol{Exact: true})
-}
-
-// noLeak fails the test when it leaves more tensors alive than it found.
-func noLeak(t *testing.T) {
-	t.Helper()
-	before := torch.LiveTensors()
-	t.Cleanup(func() {
-		if after := torch.LiveTensors(); after != before {
-			t.Errorf("live tensors: %d before the test, %d after", before, after)
-		}
-	})
 }

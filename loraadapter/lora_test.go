@@ -16,7 +16,7 @@ import (
 // A fresh adapter (B = 0) leaves every output bit-equal to the base model's, in eval and
 // in training mode (dropout only touches the zero branch).
 func TestFreshAdapterIsIdentity(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st, m := freshTiny(t)
@@ -45,10 +45,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 // Injecting after torch.ManualSeed gives the same base and LoRA weights as lora_ref.py's
 // PEFT-style injection after torch.manual_seed (A, B drawn as nn.Linear, then A again).
 func TestInitMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	_, g := goldenScope(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	if err := torch.ManualSeed(uint64(torchtest.Want(t, g, "init.seed").Item())); err != nil {
@@ -77,10 +74,7 @@ func TestInitMatchesPyTorch(t *testing.T) {
 func TestPEFTAdapterMatchesPyTorch(t *testing.T) {
 	for _, dir := range []string{peftDir, peftBinDir} {
 		t.Run(dir[strings.LastIndexByte(dir, '/')+1:], func(t *testing.T) {
-			noLeak(t)
-			s := torch.NewScope(torch.CPU).Eval()
-			defer s.Close()
-			g := torchtest.Golden(t, s, golden)
+			s, g := goldenScope(t)
 			st, m := withBase(t)
 			x := torchtest.Want(t, g, "x")
 			torchtest.AllClose(t, "base output", m.Forward(s, x), torchtest.Want(t, g, "eval.out_base"), 1e-5)
@@ -135,10 +129,7 @@ func checkForward(t *testing.T, s *torch.Scope, g map[string]*torch.Tensor, m *t
 // libtorch's default one) in forward order, as in PyTorch: after the same seed the output
 // and gradients match lora_ref.py's.
 func TestTrainDropoutMatchesPyTorch(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	s, g := goldenScope(t)
 	_, m, ads := withAdapter(t)
 	p := torchtest.Want(t, g, "train.p").Item()
 	for _, l := range ads {
@@ -157,7 +148,7 @@ func TestTrainDropoutMatchesPyTorch(t *testing.T) {
 // Dropout acts in training mode only: eval output equals the dropout-free output, and
 // training-mode outputs vary from call to call.
 func TestDropoutTrainVersusEval(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	_, m, ads := withAdapter(t)
@@ -189,10 +180,7 @@ func TestDropoutTrainVersusEval(t *testing.T) {
 // Merged output equals unmerged output; merging twice adds nothing more; unmerging
 // restores the base weights.
 func TestMergeEqualsUnmerged(t *testing.T) {
-	noLeak(t)
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g := torchtest.Golden(t, s, golden)
+	s, g := goldenScope(t)
 	_, m, ads := withAdapter(t)
 	x := torchtest.Want(t, g, "x")
 	unmerged := m.Forward(s, x)
@@ -254,7 +242,7 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 // After Inject only the LoRA tensors of wrapped layers are trainable; other parameters keep
 // their flag until OnlyLoRATrainable; a backward pass reaches A and B but not the base.
 func TestOnlyLoRATrainable(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	st, m := freshTiny(t)
@@ -308,7 +296,7 @@ func TestOnlyLoRATrainable(t *testing.T) {
 }
 
 func TestInjectErrors(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st, m := freshTiny(t)
 	n := len(st.Entries())
 	injected := false
@@ -357,7 +345,7 @@ func TestInjectErrors(t *testing.T) {
 
 // Forward, Merge and Unmerge allocate nothing that outlives their scopes.
 func TestNoLeaks(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	_, m, ads := withAdapter(t)
 	before := torch.LiveTensors()
 	for i := 0; i < 3; i++ {
@@ -382,7 +370,7 @@ func TestNoLeaks(t *testing.T) {
 }
 
 func TestWrap(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	p := st.Root().Sub("proj")
@@ -412,7 +400,7 @@ func TestWrap(t *testing.T) {
 // TestDropoutNeedsMode: with dropout on, a LoRA layer refuses a scope without a mode
 // (torch.ErrNoMode naming loraadapter.Linear); with dropout 0 it runs in any scope.
 func TestDropoutNeedsMode(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	p := st.Root().Sub("proj")

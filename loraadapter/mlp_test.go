@@ -18,7 +18,7 @@ const mlpGolden = "../testdata/lora/mlp.safetensors"
 // PyTorch's (PEFT's) output and gradients; merging gives PyTorch's merged output, and
 // unmerging gives the weights back.
 func TestInjectMLP(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
 	g := torchtest.Golden(t, s, mlpGolden)
@@ -94,7 +94,7 @@ func TestInjectMLP(t *testing.T) {
 // TestInjectSeq: an nn.Seq's Linear positions are targets by their Sequential names (a
 // nested one too); injecting again names the slot that already holds an adapter.
 func TestInjectSeq(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	q := nn.Seq(st.Root().Sub("head"),

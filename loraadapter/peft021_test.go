@@ -26,7 +26,7 @@ func peft021(c map[string]any) {
 // A PEFT 0.21 adapter_config.json (all new fields at their defaults) loads, and the adapter
 // computes what PyTorch computed.
 func TestPEFT021ConfigLoads(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	dir := editDir(t, s, peft021, nil)
@@ -43,7 +43,7 @@ func TestPEFT021ConfigLoads(t *testing.T) {
 }
 
 func TestPEFT021Refuses(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	cases := []struct {

@@ -56,7 +56,7 @@ func writeJSON(t *testing.T, path string, m map[string]any) {
 // for the golden adapter's settings, the same adapter_config.json as lora_ref.py writes in
 // PEFT's layout, byte for byte, and the same tensor names (minus the vision tower's).
 func TestSaveWritesPEFTLayout(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	_, _, ads := withAdapter(t)
@@ -134,7 +134,7 @@ func TestSaveWritesPEFTLayout(t *testing.T) {
 func TestSaveLoadRoundTrip(t *testing.T) {
 	for _, rs := range []bool{false, true} {
 		t.Run(map[bool]string{false: "lora", true: "rslora"}[rs], func(t *testing.T) {
-			noLeak(t)
+			torchtest.NoLeak(t)
 			s := torch.NewScope(torch.CPU).Eval()
 			defer s.Close()
 			build := func() (*nn.Store, *tiny, []nn.LinearSlot) {
@@ -203,7 +203,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 // PEFT's adapter put LoRA on the vision tower's q/k/v too; given a model that exposes
 // those slots, Load fills them instead of skipping them.
 func TestPEFTAdapterWithVisionSlots(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st, m := withBase(t)
 	slots := m.LinearSlots()
 	vision := "model.vision_tower.vision_tower.vision_model.encoder.layers.0.self_attn."
@@ -226,7 +226,7 @@ func TestPEFTAdapterWithVisionSlots(t *testing.T) {
 // Targets that match no slot of the model (a CLIP module's full name) are not an error
 // when loading.
 func TestLoadToleratesTargetsWithoutSlots(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	dir := copyDir(t, peftDir)
 	cfg := readJSON(t, filepath.Join(dir, loraadapter.ConfigFile))
 	full := "model.vision_tower.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"
@@ -266,7 +266,7 @@ func editDir(t *testing.T, s *torch.Scope, editCfg func(map[string]any), editW f
 }
 
 func TestLoadErrors(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
 	const key = "base_model.model.model.layers."
@@ -374,7 +374,7 @@ func TestLoadErrors(t *testing.T) {
 // An adapter whose targets match none of the model's slots (all its modules skipped) is an
 // error, not an empty success.
 func TestLoadMatchingNothing(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st := nn.NewStore(torch.CPU)
 	defer st.Close()
 	var q, v nn.Layer = nn.NewLinear(st.Root().Sub("encoder.query"), 8, 8, nn.LinearConfig{}),
@@ -387,7 +387,7 @@ func TestLoadMatchingNothing(t *testing.T) {
 }
 
 func TestSaveErrors(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st, m := withBase(t)
 	ads, err := loraadapter.Inject(st, m.LinearSlots(), testConfig())
 	if err != nil {

@@ -3,6 +3,8 @@ package nn_test
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -203,6 +205,38 @@ func zeroGrads(st *nn.Store) {
 func exact(t *testing.T, name string, got, want *torch.Tensor) {
 	t.Helper()
 	torchtest.AllCloseTol(t, name, got, want, torchtest.Tol{Exact: true})
+}
+
+// savedSmall saves a store holding one 4→3 linear layer ("fc") to dir/ckpt.safetensors;
+// it returns the store (the caller closes it), the file's path and the bytes saved.
+func savedSmall(t *testing.T, dir string) (*nn.Store, string, []byte) {
+	t.Helper()
+	path := filepath.Join(dir, "ckpt.safetensors")
+	st := nn.NewStore(torch.CPU)
+	nn.NewLinear(st.Root().Sub("fc"), 4, 3, nn.LinearConfig{Bias: true})
+	if err := st.Save(path, nil, nil); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st, path, saved
+}
+
+// fileTensors loads every tensor of the weight file path into an evaluation-mode scope
+// that is closed when the test ends.
+func fileTensors(t *testing.T, path string) map[string]*torch.Tensor {
+	t.Helper()
+	s := torch.NewScope(torch.CPU).Eval()
+	t.Cleanup(s.Close)
+	ref, err := torch.LoadWeights(s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 // noLeak fails the test when it leaves more live tensors behind than it found.

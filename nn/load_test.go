@@ -170,12 +170,7 @@ func TestLoadMismatchIsOneError(t *testing.T) {
 		t.Error("NonStrict overwrote the wrong-shape tensor")
 	}
 	// The rest came from the file: head.weight equals model.pth's.
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	ref, err := torch.LoadWeights(s, modelPTH)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := fileTensors(t, modelPTH)
 	exact(t, "head.weight", m.head.Weight, ref["head.weight"])
 }
 
@@ -305,16 +300,7 @@ func TestSaveRoundTrip(t *testing.T) {
 func TestFailedSaveKeepsTheOldFile(t *testing.T) {
 	noLeak(t)
 	dir := t.TempDir()
-	path := filepath.Join(dir, "ckpt.safetensors")
-	st := nn.NewStore(torch.CPU)
-	nn.NewLinear(st.Root().Sub("fc"), 4, 3, nn.LinearConfig{Bias: true})
-	if err := st.Save(path, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, path, old := savedSmall(t, dir)
 	st.Close()
 	if err := st.Save(path, nil, nil); err == nil {
 		t.Fatal("saving a closed store succeeded")

@@ -117,12 +117,7 @@ func TestLoadOptionalAndAllowUnexpected(t *testing.T) {
 	if !slices.Equal(m.stemConv.Weight.Float32s(), before) {
 		t.Error("the ignored stem.0.weight was loaded")
 	}
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	ref, err := torch.LoadWeights(s, badPTH)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := fileTensors(t, badPTH)
 	exact(t, "head.weight", m.head.Weight, ref["head.weight"])
 
 	// Unexpected tensors fail a strict load unless allowed; optional entries are not
@@ -180,12 +175,7 @@ func TestLoadEntries(t *testing.T) {
 	if rep.Loaded != 2 {
 		t.Errorf("loaded %d, want 2", rep.Loaded)
 	}
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	ref, err := torch.LoadWeights(s, modelST)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := fileTensors(t, modelST)
 	exact(t, "head.weight", m.head.Weight, ref["head.weight"])
 	exact(t, "head.bias", m.head.Bias, ref["head.bias"])
 	if !slices.Equal(m.stemConv.Weight.Float32s(), beforeStem) {

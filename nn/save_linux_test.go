@@ -3,8 +3,6 @@
 package nn_test
 
 import (
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -18,17 +16,8 @@ import (
 func TestSaveFailingMidWriteKeepsTheOldFile(t *testing.T) {
 	noLeak(t)
 	dir := t.TempDir()
-	path := filepath.Join(dir, "ckpt.safetensors")
-	small := nn.NewStore(torch.CPU)
+	small, path, old := savedSmall(t, dir)
 	defer small.Close()
-	nn.NewLinear(small.Root().Sub("fc"), 4, 3, nn.LinearConfig{Bias: true})
-	if err := small.Save(path, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	big := nn.NewStore(torch.CPU)
 	defer big.Close()
@@ -43,7 +32,7 @@ func TestSaveFailingMidWriteKeepsTheOldFile(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low); err != nil {
 		t.Skipf("setrlimit: %v", err)
 	}
-	err = big.Save(path, nil, nil) // SIGXFSZ is ignored by the Go runtime: the write fails with EFBIG
+	err := big.Save(path, nil, nil) // SIGXFSZ is ignored by the Go runtime: the write fails with EFBIG
 	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); rerr != nil {
 		t.Fatalf("restoring the file size limit: %v", rerr)
 	}

@@ -158,6 +158,21 @@ func TestParityTrainingStep(t *testing.T) {
 			t.Logf("%s: max|Δ| / max|want| = %.3g", name, st.MaxAbs/st.MaxWant)
 		}
 	}
+	// checkStore checks every golden tensor named prefix+N against the model's store entry N
+	// (a what).
+	checkStore := func(prefix, what string) {
+		t.Helper()
+		for name, w := range g {
+			if strings.HasPrefix(name, prefix) {
+				e, ok := m.Store.Get(strings.TrimPrefix(name, prefix))
+				if !ok {
+					t.Errorf("%s: no such %s", name, what)
+					continue
+				}
+				check(name, e.Tensor, w)
+			}
+		}
+	}
 
 	// Tokenisation as llava.Model.Tokens does it, against sentencepiece.
 	for i, smp := range paritySamples {
@@ -202,16 +217,7 @@ func TestParityTrainingStep(t *testing.T) {
 	check("loss.dice", out.Loss.Dice, want("loss.dice"))
 	check("loss.ce", out.Loss.CE, want("loss.ce"))
 	check("loss.total", out.Loss.Total, want("loss.total"))
-	for name, w := range g {
-		if strings.HasPrefix(name, "buffer.") {
-			e, ok := m.Store.Get(strings.TrimPrefix(name, "buffer."))
-			if !ok {
-				t.Errorf("%s: no such buffer", name)
-				continue
-			}
-			check(name, e.Tensor, w)
-		}
-	}
+	checkStore("buffer.", "buffer")
 
 	out.Loss.Total.Backward()
 	var names []string
@@ -273,16 +279,7 @@ func TestParityTrainingStep(t *testing.T) {
 		torch.AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, WeightDecay: 1e-5})
 	defer opt.Close()
 	opt.Step()
-	for name, w := range g {
-		if strings.HasPrefix(name, "step.") {
-			e, ok := m.Store.Get(strings.TrimPrefix(name, "step."))
-			if !ok {
-				t.Errorf("%s: no such parameter", name)
-				continue
-			}
-			check(name, e.Tensor, w)
-		}
-	}
+	checkStore("step.", "parameter")
 	// Parameters without a gradient did not move.
 	wts := torchtest.Golden(t, s, filepath.Join(parityDir, "weights.safetensors"))
 	for _, name := range []string{"image_encoder.norm_head.weight",

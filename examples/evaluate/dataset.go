@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 )
 
@@ -168,32 +168,8 @@ func isMaskFile(name string) bool {
 // folderItems lists every mask file under root in lexical order, skipping
 // hidden entries and the predictions folder if it lies inside root.
 func folderItems(root, predRoot string) ([]item, error) {
-	predAbs, _ := filepath.Abs(predRoot)
 	var items []item
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if abs, _ := filepath.Abs(p); p != root && abs == predAbs {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !isMaskFile(d.Name()) {
-			return nil
-		}
-		relOS, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel := filepath.ToSlash(relOS)
+	err := cli.WalkFiles(root, predRoot, isMaskFile, func(_, rel string) error {
 		it := item{group: "all", rel: rel}
 		if first, _, nested := strings.Cut(rel, "/"); nested {
 			it.group, it.dir = first, first

@@ -121,14 +121,8 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.StringVar(&o.answers, "answers", "", "answers file (default: answers.jsonl or answers.csv in -pred, if present)")
 	fs.BoolVar(&o.allowMissing, "allow-missing", false, "skip masks that have no prediction instead of failing")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "number of images scored in parallel")
-	fs.Usage = func() {} // errors are reported in one line by run
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(help, usageText)
-			fs.SetOutput(help)
-			fs.PrintDefaults()
-		}
-		return o, err
+	if err := cli.ParseFlags(fs, args, help, usageText); err != nil {
+		return o, err // reported in one line by run
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "split" {
@@ -152,11 +146,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 
 // run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("evaluate", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(context.Context) (int, error) {
+	return cli.RunParsed("evaluate", args, stderr, parseFlags, func(_ context.Context, o options) (int, error) {
 		return 0, evaluate(o, stdout, stderr)
 	})
 }

@@ -11,15 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/examples/internal/clitest"
 )
 
-// runTool runs the command with args and returns its exit code, stdout and
-// stderr.
-func runTool(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
+// runTool runs the command with args and returns its exit code, stdout and stderr.
+func runTool(args ...string) (int, string, string) { return clitest.Run(run, args...) }
 
 // writeMask writes a w×h 8-bit grey PNG whose value at (x, y) is f(x, y).
 func writeMask(t *testing.T, file string, w, h int, f func(x, y int) uint8) {
@@ -101,12 +98,21 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestRuntimeErrors(t *testing.T) {
-	dir := t.TempDir()
-	gt, pred := filepath.Join(dir, "gt"), filepath.Join(dir, "pred")
+// onePredictionOfTwo writes two 4×4 ground-truth masks, gt/a.png and gt/b.png, and the
+// prediction pred/a.png (equal to its mask) in a temporary folder; it returns the folder,
+// gt and pred.
+func onePredictionOfTwo(t *testing.T) (dir, gt, pred string) {
+	t.Helper()
+	dir = t.TempDir()
+	gt, pred = filepath.Join(dir, "gt"), filepath.Join(dir, "pred")
 	writeMask(t, filepath.Join(gt, "a.png"), 4, 4, block(0, 0, 2, 2))
 	writeMask(t, filepath.Join(gt, "b.png"), 4, 4, block(0, 0, 2, 2))
 	writeMask(t, filepath.Join(pred, "a.png"), 4, 4, block(0, 0, 2, 2))
+	return dir, gt, pred
+}
+
+func TestRuntimeErrors(t *testing.T) {
+	dir, gt, pred := onePredictionOfTwo(t)
 	writeFile(t, filepath.Join(pred, "b.png"), "not a png")
 	empty := filepath.Join(dir, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
@@ -137,11 +143,7 @@ func TestRuntimeErrors(t *testing.T) {
 }
 
 func TestAllowMissing(t *testing.T) {
-	dir := t.TempDir()
-	gt, pred := filepath.Join(dir, "gt"), filepath.Join(dir, "pred")
-	writeMask(t, filepath.Join(gt, "a.png"), 4, 4, block(0, 0, 2, 2))
-	writeMask(t, filepath.Join(gt, "b.png"), 4, 4, block(0, 0, 2, 2))
-	writeMask(t, filepath.Join(pred, "a.png"), 4, 4, block(0, 0, 2, 2))
+	dir, gt, pred := onePredictionOfTwo(t)
 	code, out, errs := runTool("-pred", pred, "-gt", gt, "-allow-missing", "-json", filepath.Join(dir, "o.json"))
 	if code != 0 || !strings.Contains(errs, "skipping 1 of 2") {
 		t.Fatalf("code %d, stderr %q", code, errs)

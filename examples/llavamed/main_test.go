@@ -87,10 +87,7 @@ func TestLLaVAMedFolder(t *testing.T) {
 	if err := cli.WritePNG(imgPath, img); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "llavamed")
-	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := gocmd.BuildTest(t, ".")
 	out, err := exec.Command(bin, "-llava", dir, "-clip-config", clipCfg, "-image", imgPath, "-question", "Where is the lesion?",
 		"-max-tokens", "6").CombinedOutput()
 	if err != nil {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 )
 
@@ -42,36 +42,13 @@ func isImage(name string) bool {
 // skipped): the modality is its top-level sub-folder, or defModality for files directly
 // in dir.
 func folderItems(dir, out, defModality, question string) ([]item, error) {
-	outAbs, _ := filepath.Abs(out)
 	var items []item
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if abs, _ := filepath.Abs(p); p != dir && abs == outAbs {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !isImage(d.Name()) {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
+	err := cli.WalkFiles(dir, out, isImage, func(p, rel string) error {
 		mod := defModality
-		if parts := strings.Split(filepath.ToSlash(rel), "/"); len(parts) > 1 {
+		if parts := strings.Split(rel, "/"); len(parts) > 1 {
 			mod = parts[0]
 		}
-		items = append(items, item{modality: mod, name: pngName(d.Name()), image: p, question: question})
+		items = append(items, item{modality: mod, name: pngName(filepath.Base(p)), image: p, question: question})
 		return nil
 	})
 	if err != nil {

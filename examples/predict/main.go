@@ -41,13 +41,13 @@ func main() {
 }
 
 type options struct {
-	checkpoint, tokenizer, tinySAM, llava, device string
-	images, data, split, out, question, modality  string
-	volume, plane, series, label                  string
-	threshold                                     float64
-	batch, threads                                int
-	overlays, quiet, progress                     bool
-	medical                                       imageio.Options
+	model                                        cli.BundleFlags
+	images, data, split, out, question, modality string
+	volume, plane, series, label                 string
+	threshold                                    float64
+	batch                                        int
+	overlays, quiet, progress                    bool
+	medical                                      imageio.Options
 }
 
 const usageText = `Usage: predict -checkpoint DIR (-images DIR | -data ROOT | -volume FILE|DIR) -out DIR [flags]
@@ -86,12 +86,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.checkpoint, "checkpoint", "", "PRS-Med checkpoint folder (required)")
-	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.model (default: the checkpoint's own, or the template tokenizer for an older tiny checkpoint)")
-	fs.StringVar(&o.tinySAM, "tinysam", "", "TinySAM weights (paper preset; default: the path the checkpoint records)")
-	fs.StringVar(&o.llava, "llava", "", "LLaVA-Med folder (paper preset; default: the path the checkpoint records)")
-	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: libtorch's default)")
+	o.model.Register(fs, "intra-op threads (0: libtorch's default)")
 	fs.StringVar(&o.images, "images", "", "folder of images")
 	fs.StringVar(&o.data, "data", "", "PosMed data root")
 	fs.StringVar(&o.volume, "volume", "", "NIfTI `file` or DICOM series folder to predict slice by slice")
@@ -119,7 +114,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.checkpoint == "":
+	case o.model.Checkpoint == "":
 		return o, errors.New("-checkpoint is required")
 	case o.out == "":
 		return o, errors.New("-out is required")
@@ -163,11 +158,7 @@ func countSet(ss ...string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("predict", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(ctx context.Context) (int, error) {
+	return cli.RunParsed("predict", args, stderr, parseFlags, func(ctx context.Context, o options) (int, error) {
 		if o.volume != "" {
 			err := predictVolume(ctx, o, stdout, stderr)
 			switch {
@@ -260,21 +251,24 @@ func predict(ctx context.Context, o options, stdout, stderr io.Writer) (failed i
 	return failed, nil
 }
 
-func predictAll(ctx context.Context, o options, todo []item, total int, masksDir string, ans *answers, logf func(string, ...any), stderr io.Writer) (failed int, err error) {
-	dev, err := torch.ParseDevice(o.device)
+// loadModel applies -threads and opens the checkpoint on -device.
+func loadModel(o options) (*prsmed.Model, torch.Device, error) {
+	dev, err := o.model.Setup()
 	if err != nil {
-		return 0, err
+		return nil, dev, err
 	}
-	if o.threads > 0 {
-		torch.SetNumThreads(o.threads)
-	}
+	m, _, err := prsmed.LoadBundle(o.model.Checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.model.Tokenizer, TinySAM: o.model.TinySAM, LLaVAMed: o.model.LLaVA})
+	return m, dev, err
+}
+
+func predictAll(ctx context.Context, o options, todo []item, total int, masksDir string, ans *answers, logf func(string, ...any), stderr io.Writer) (failed int, err error) {
 	t0 := time.Now()
-	m, _, err := prsmed.LoadBundle(o.checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.tokenizer, TinySAM: o.tinySAM, LLaVAMed: o.llava})
+	m, dev, err := loadModel(o)
 	if err != nil {
 		return 0, err
 	}
 	defer m.Close()
-	logf("predict: loaded %s (%s preset) in %.1f s; %d images, batches of %d on %s\n", o.checkpoint, m.Config.Name, time.Since(t0).Seconds(), len(todo), o.batch, dev)
+	logf("predict: loaded %s (%s preset) in %.1f s; %d images, batches of %d on %s\n", o.model.Checkpoint, m.Config.Name, time.Since(t0).Seconds(), len(todo), o.batch, dev)
 	bar := newProgress(stderr, o.progress, total, total-len(todo))
 	done := total - len(todo)
 	start := time.Now()

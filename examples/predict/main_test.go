@@ -118,10 +118,7 @@ func TestPosMedSplit(t *testing.T) {
 	}
 
 	// examples/evaluate reads the output and prints the same numbers.
-	bin := filepath.Join(t.TempDir(), "evaluate")
-	if b, err := gocmd.Build(bin, "../evaluate").CombinedOutput(); err != nil {
-		t.Fatalf("build evaluate: %v\n%s", err, b)
-	}
+	bin := gocmd.BuildTest(t, "../evaluate")
 	ev, err := exec.Command(bin, "-pred", filepath.Join(out, "masks"), "-gt", root, "-split", "test").CombinedOutput()
 	if err != nil {
 		t.Fatalf("evaluate: %v\n%s", err, ev)
@@ -215,10 +212,7 @@ func TestInterruptResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program")
 	}
-	bin := filepath.Join(t.TempDir(), "predict")
-	if b, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
+	bin := gocmd.BuildTest(t, ".")
 	in := t.TempDir()
 	for i := range 300 {
 		writeImage(t, filepath.Join(in, fmt.Sprintf("scan%03d.png", i)), false)

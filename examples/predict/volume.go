@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/dicomseg"
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/prsmed/volpredict"
@@ -65,15 +64,8 @@ func predictVolume(ctx context.Context, o options, stdout, stderr io.Writer) (er
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	dev, err := torch.ParseDevice(o.device)
-	if err != nil {
-		return err
-	}
-	if o.threads > 0 {
-		torch.SetNumThreads(o.threads)
-	}
 	t0 := time.Now()
-	m, _, err := prsmed.LoadBundle(o.checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.tokenizer, TinySAM: o.tinySAM, LLaVAMed: o.llava})
+	m, dev, err := loadModel(o)
 	if err != nil {
 		return err
 	}
@@ -83,7 +75,7 @@ func predictVolume(ctx context.Context, o options, stdout, stderr io.Writer) (er
 		return err
 	}
 	logf("predict: loaded %s (%s preset) in %.1f s; %s: %d×%d×%d voxels, %d %s slices, batches of %d on %s\n",
-		o.checkpoint, m.Config.Name, time.Since(t0).Seconds(), o.volume, v.Dims[0], v.Dims[1], v.Dims[2], n, plane, o.batch, dev)
+		o.model.Checkpoint, m.Config.Name, time.Since(t0).Seconds(), o.volume, v.Dims[0], v.Dims[1], v.Dims[2], n, plane, o.batch, dev)
 	bar := newProgress(stderr, o.progress, n, 0)
 	lastLog := time.Now()
 	start := time.Now()

@@ -17,6 +17,20 @@ const goldenVolumes = "../../testdata/volume"
 // TestPredictVolumeSeries runs -volume on a DICOM series folder with the tiny preset: the
 // mask is on the series' grid, summary.json agrees with it, and (PRSMED_PYTHON) pydicom and
 // nibabel read the SEG and the NIfTI and find the SEG's frames equal to the NIfTI slices.
+// maskOnGrid reads the mask predict wrote to out and fails the test unless it lies on
+// src's grid (within tol, as volume.Volume.SameGrid).
+func maskOnGrid(t *testing.T, out string, src *volume.Volume, tol float64) *volume.Volume {
+	t.Helper()
+	mask, err := volume.ReadNIfTI(filepath.Join(out, volumeMaskName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.SameGrid(mask, tol); err != nil {
+		t.Fatalf("mask grid: %v", err)
+	}
+	return mask
+}
+
 func TestPredictVolumeSeries(t *testing.T) {
 	ckpt := prsmedtest.TinyBundle(t, 9)
 	series := filepath.Join(goldenVolumes, "series")
@@ -34,13 +48,7 @@ func TestPredictVolumeSeries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mask, err := volume.ReadNIfTI(filepath.Join(out, volumeMaskName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := src.SameGrid(mask, 1e-4); err != nil {
-			t.Fatalf("mask grid: %v", err)
-		}
+		mask := maskOnGrid(t, out, src.Volume, 1e-4)
 		count := 0
 		for _, x := range mask.Data {
 			count += int(x)
@@ -101,13 +109,7 @@ func TestPredictVolumeNIfTI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mask, err := volume.ReadNIfTI(filepath.Join(out, volumeMaskName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.SameGrid(mask, 1e-5); err != nil {
-		t.Fatal(err)
-	}
+	maskOnGrid(t, out, src, 1e-5)
 	if _, err := os.Stat(filepath.Join(out, volumeSEGName)); !os.IsNotExist(err) {
 		t.Fatalf("a SEG was written for a NIfTI input: %v", err)
 	}

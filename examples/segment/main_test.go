@@ -52,10 +52,7 @@ func TestDICOMGivesThePNGMask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the program")
 	}
-	bin := filepath.Join(t.TempDir(), "segment")
-	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := gocmd.BuildTest(t, ".")
 	ckpt := tinyCheckpoint(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, error) {

@@ -34,16 +34,16 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	checkpoint, tokenizer, tinySAM, llava, device string
-	addr, tokenFile, tlsCert, tlsKey, cors        string
-	logFormat                                     string
-	maxBatch, queue, maxQuestion, threads         int
-	maxDecodes                                    int
-	maxWait, timeout, shutdown                    time.Duration
-	maxBody, maxPixels                            int64
-	maxVolumeBody, maxVolumeVoxels                int64
-	volumeTimeout                                 time.Duration
-	logQuestions                                  bool
+	model                                  cli.BundleFlags
+	addr, tokenFile, tlsCert, tlsKey, cors string
+	logFormat                              string
+	maxBatch, queue, maxQuestion           int
+	maxDecodes                             int
+	maxWait, timeout, shutdown             time.Duration
+	maxBody, maxPixels                     int64
+	maxVolumeBody, maxVolumeVoxels         int64
+	volumeTimeout                          time.Duration
+	logQuestions                           bool
 }
 
 const usageText = `Usage: serve -checkpoint DIR [flags]
@@ -71,12 +71,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.checkpoint, "checkpoint", "", "PRS-Med checkpoint folder (required)")
-	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.model (default: the checkpoint's own, or the template tokenizer for an older tiny checkpoint)")
-	fs.StringVar(&o.tinySAM, "tinysam", "", "TinySAM weights (paper preset; default: the path the checkpoint records)")
-	fs.StringVar(&o.llava, "llava", "", "LLaVA-Med folder (paper preset; default: the path the checkpoint records)")
-	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	fs.IntVar(&o.threads, "threads", 0, "intra-op threads of the model (0: libtorch's default)")
+	o.model.Register(fs, "intra-op threads of the model (0: libtorch's default)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port); give a non-loopback host to serve the network")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "most requests in one model call")
 	fs.DurationVar(&o.maxWait, "max-wait", 10*time.Millisecond, "how long a batch waits for more requests")
@@ -102,7 +97,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.checkpoint == "":
+	case o.model.Checkpoint == "":
 		return o, errors.New("-checkpoint is required")
 	case o.maxBatch < 1 || o.queue < 1 || o.maxDecodes < 1:
 		return o, fmt.Errorf("-max-batch (%d), -queue (%d) and -max-decodes (%d) must be at least 1", o.maxBatch, o.queue, o.maxDecodes)
@@ -122,11 +117,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("serve", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(ctx context.Context) (int, error) {
+	return cli.RunParsed("serve", args, stderr, parseFlags, func(ctx context.Context, o options) (int, error) {
 		return 0, serve(ctx, o, stderr)
 	})
 }
@@ -168,12 +159,9 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, c)
 		}
 	}
-	dev, err := torch.ParseDevice(o.device)
+	dev, err := o.model.Setup()
 	if err != nil {
 		return err
-	}
-	if o.threads > 0 {
-		torch.SetNumThreads(o.threads)
 	}
 	// Listen before loading, so a taken port fails fast.
 	ln, err := net.Listen("tcp", o.addr)
@@ -188,7 +176,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	}
 	defer m.Close()
 	cfg.Info = server.ModelInfo{Preset: m.Config.Name, ImageSize: m.Config.ImageSize, MaskSize: m.Config.MaskSize,
-		Device: dev.String(), DType: m.Store.DType().String(), Params: m.Store.NumParams(false), Checkpoint: o.checkpoint}
+		Device: dev.String(), DType: m.Store.DType().String(), Params: m.Store.NumParams(false), Checkpoint: o.model.Checkpoint}
 	if mf != nil {
 		cfg.Info.Tokenizer = mf.Tokenizer.SHA256
 	}
@@ -248,7 +236,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 }
 
 func loadModel(o options, dev torch.Device) (*prsmed.Model, *prsmed.Manifest, error) {
-	return prsmed.LoadBundle(o.checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.tokenizer, TinySAM: o.tinySAM, LLaVAMed: o.llava})
+	return prsmed.LoadBundle(o.model.Checkpoint, dev, prsmed.BundleOptions{Tokenizer: o.model.Tokenizer, TinySAM: o.model.TinySAM, LLaVAMed: o.model.LLaVA})
 }
 
 func isLoopback(a net.Addr) bool {

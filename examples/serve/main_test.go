@@ -33,21 +33,11 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/prsmedtest"
 )
 
-// buildServe compiles the program once per test.
-func buildServe(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "serve")
-	if out, err := gocmd.Build(bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func TestUsage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program")
 	}
-	bin := buildServe(t)
+	bin := gocmd.BuildTest(t, ".")
 	out, err := exec.Command(bin, "-h").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "POST /v1/segment") || !strings.Contains(string(out), "-max-batch") {
 		t.Errorf("-h: %v\n%s", err, out)
@@ -137,7 +127,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program and runs the tiny model")
 	}
-	bin := buildServe(t)
+	bin := gocmd.BuildTest(t, ".")
 	ckpt := prsmedtest.TinyBundle(t, 5)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokFile, []byte("0123456789abcdef-test\n"), 0o600)

@@ -64,11 +64,7 @@ Flags:
 
 // run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("synthdata", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(context.Context) (int, error) {
+	return cli.RunParsed("synthdata", args, stderr, parseFlags, func(_ context.Context, o options) (int, error) {
 		return 0, generate(o, stdout, stderr)
 	})
 }
@@ -87,14 +83,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.StringVar(&o.modalities, "modalities", "", "comma-separated modalities to write (default: all six)")
 	fs.BoolVar(&o.force, "force", false, "write into a folder that is not empty")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the final summary")
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(help, usageText)
-		fs.SetOutput(help)
-		fs.PrintDefaults()
-		return o, err
-	}
-	if err != nil {
+	if err := cli.ParseFlags(fs, args, help, usageText); err != nil {
 		return o, err
 	}
 	switch {

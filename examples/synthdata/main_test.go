@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prsmed/prsmed-go/examples/internal/clitest"
 )
 
-// runTool runs the command with args and returns its exit code, stdout and
-// stderr.
-func runTool(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
+// runTool runs the command with args and returns its exit code, stdout and stderr.
+func runTool(args ...string) (int, string, string) { return clitest.Run(run, args...) }
 
 func TestHelp(t *testing.T) {
 	code, out, errs := runTool("-h")

@@ -52,11 +52,7 @@ type options struct {
 
 // run is the whole program; it returns the exit status (cli.RunTool's).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var opt options
-	return cli.RunTool("tokenize", stderr, func(help io.Writer) (err error) {
-		opt, err = parseFlags(args, help)
-		return err
-	}, func(context.Context) (int, error) {
+	return cli.RunParsed("tokenize", args, stderr, parseFlags, func(_ context.Context, opt options) (int, error) {
 		return 0, tokenize(opt, stdin, stdout)
 	})
 }

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
-	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // workerPid finds the -nproc worker with RANK=rank among the children of launcher.
@@ -59,17 +60,7 @@ func failureArgs(t *testing.T, root, out string) []string {
 // within the 15 s collective timeout). After the kill, the checkpoint on disk loads, and
 // resuming it with -nproc 2 ends with the parameters of an uninterrupted run, bit for bit.
 func TestNprocRankFailures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 10, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 10, true)
 	whole := t.TempDir()
 	if res, err := exec.Command(bin, failureArgs(t, root, whole)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, res)
@@ -86,13 +77,7 @@ func TestNprocRankFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cmd.Process.Kill()
-		deadline := time.Now().Add(4 * time.Minute)
-		for trainerEpoch(t, filepath.Join(out, "checkpoint")) < 1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no checkpoint after 4 minutes:\n%s", buf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		awaitCheckpoint(t, filepath.Join(out, "checkpoint"), 4*time.Minute, buf.String)
 		pid := workerPid(t, cmd.Process.Pid, 1)
 		if pid == 0 {
 			t.Fatal("rank 1's process not found")
@@ -148,24 +133,9 @@ func TestNprocRankFailures(t *testing.T) {
 // stops by itself within the 10 s collective timeout (plus the heartbeat check) with an
 // error naming rank 1, and its checkpoint on disk loads.
 func TestRankKilledWithoutLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 10, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 10, true)
 	out := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := strconv.Itoa(disttest.FreePort(t))
 	args := failureArgs(t, root, out)
 	args = args[:len(args)-2] // no -nproc
 	args[len(args)-1] = "10s" // -dist-timeout
@@ -181,19 +151,13 @@ func TestRankKilledWithoutLauncher(t *testing.T) {
 		}
 		defer cmds[r].Process.Kill()
 	}
-	deadline := time.Now().Add(4 * time.Minute)
-	for trainerEpoch(t, filepath.Join(out, "checkpoint")) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint after 4 minutes:\n%s", logs[0].String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitCheckpoint(t, filepath.Join(out, "checkpoint"), 4*time.Minute, logs[0].String)
 	if err := cmds[1].Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now()
 	cmds[1].Wait()
-	err = cmds[0].Wait()
+	err := cmds[0].Wait()
 	took := time.Since(at)
 	tail := logs[0].String()
 	tail = tail[max(0, len(tail)-400):]
@@ -219,38 +183,18 @@ func TestRankKilledWithoutLauncher(t *testing.T) {
 // sameWeights checks that two safetensors files hold bit-identical tensors.
 func sameWeights(t *testing.T, a, b string) {
 	t.Helper()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	wa, err := torch.OpenWeights(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wa.Close()
-	wb, err := torch.OpenWeights(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wb.Close()
-	if len(wa.Names()) == 0 || len(wa.Names()) != len(wb.Names()) {
-		t.Fatalf("%d tensors against %d", len(wa.Names()), len(wb.Names()))
-	}
-	for _, n := range wa.Names() {
-		x, err := wa.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
+	torchtest.WeightPairs(t, b, a, func(n string, ys, xs []float64) {
+		if len(xs) != len(ys) {
+			t.Errorf("%s: %d values in the resumed run, %d in the uninterrupted one", n, len(ys), len(xs))
+			return
 		}
-		y, err := wb.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		xs, ys := x.Float64s(), y.Float64s()
 		for i := range xs {
 			if xs[i] != ys[i] {
 				t.Errorf("%s: the resumed run differs from the uninterrupted one (%v against %v at %d)", n, ys[i], xs[i], i)
 				break
 			}
 		}
-	}
+	})
 }
 
 // TestMasterUnreachableOrBusy: a rank whose master cannot be reached (an address of the
@@ -265,7 +209,7 @@ func TestMasterUnreachableOrBusy(t *testing.T) {
 	if !dist.Gloo.Available() {
 		t.Skip("this build has no Gloo backend")
 	}
-	bin := buildTrain(t)
+	bin := gocmd.BuildTest(t, ".")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
-	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 func TestWithoutNproc(t *testing.T) {
@@ -57,17 +54,7 @@ func TestLaunchStopsAllWhenOneFails(t *testing.T) {
 // TestNprocTrains: -nproc 2 trains on the CPU through Gloo; rank 0 writes the checkpoint,
 // which records world size 2, and one process resumes it with its global batch.
 func TestNprocTrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 4, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 4, true)
 	out := t.TempDir()
 	args := []string{"-data", root, "-out", out, "-epochs0", "0", "-workers", "1", "-epochs1", "1", "-epochs2", "0", "-batch", "2", "-val-samples", "2", "-dist-timeout", "2m"}
 	res, err := exec.Command(bin, append(args, "-nproc", "2")...).CombinedOutput()

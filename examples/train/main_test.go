@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -17,16 +18,39 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
-func buildTrain(t *testing.T) string {
+// programAndData skips in -short mode, and with gloo when this build has no Gloo backend;
+// it builds the training program and writes a synthetic PosMed set of n samples (seed 9),
+// and returns the program's path and the set's root.
+func programAndData(t *testing.T, n int, gloo bool) (bin, root string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "train")
-	out, err := gocmd.Build(bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if testing.Short() {
+		t.Skip("builds and runs the training program")
 	}
-	return bin
+	if gloo && !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+	bin = gocmd.BuildTest(t, ".")
+	root = filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: n, Size: 64, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	return bin, root
+}
+
+// awaitCheckpoint waits until the checkpoint in dir records a finished epoch; after limit
+// (which only stops a broken build from hanging the suite) it fails the test with log().
+func awaitCheckpoint(t *testing.T, dir string, limit time.Duration, log func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for trainerEpoch(t, dir) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after %v:\n%s", limit, log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func trainerEpoch(t *testing.T, dir string) int {
@@ -44,32 +68,20 @@ func trainerEpoch(t *testing.T, dir string) int {
 // TestKillAndResume: SIGKILL in the middle of training leaves a complete checkpoint (the
 // last finished epoch at most one behind), which loads, and -resume finishes the run.
 func TestKillAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 15, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 15, false)
 	out := t.TempDir()
 	args := []string{"-data", root, "-out", out, "-epochs0", "0", "-workers", "2", "-epochs1", "1", "-epochs2", "4", "-batch", "4", "-lr", "1e-3", "-val-samples", "4"}
+	var log bytes.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill()
 	ckpt := filepath.Join(out, "checkpoint")
 	// Kill as soon as the first epoch's checkpoint exists: the run is then in the middle
-	// of its second epoch of five, however fast or loaded the machine is. The bound only
-	// stops a broken build from hanging the suite.
-	deadline := time.Now().Add(10 * time.Minute)
-	for trainerEpoch(t, ckpt) < 1 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no checkpoint after 10 minutes")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// of its second epoch of five, however fast or loaded the machine is.
+	awaitCheckpoint(t, ckpt, 10*time.Minute, log.String)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +123,7 @@ func TestUsageErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the training program")
 	}
-	bin := buildTrain(t)
+	bin := gocmd.BuildTest(t, ".")
 	for _, args := range [][]string{{}, {"-data", "x"}, {"-data", "/nonexistent", "-out", t.TempDir()}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err == nil {
@@ -128,14 +140,7 @@ func TestUsageErrors(t *testing.T) {
 // truncated (100 bytes) exits non-zero naming the file, instead of continuing with a fresh
 // optimizer as if the resume were exact.
 func TestResumeRefusesATruncatedOptimizer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the training program")
-	}
-	bin := buildTrain(t)
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 4, Size: 64, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
+	bin, root := programAndData(t, 4, false)
 	out := t.TempDir()
 	args := []string{"-data", root, "-out", out, "-epochs0", "0", "-workers", "1", "-epochs1", "1", "-epochs2", "1", "-batch", "4", "-val-samples", "1"}
 	if res, err := exec.Command(bin, append(args, "-epochs2", "0")...).CombinedOutput(); err != nil {

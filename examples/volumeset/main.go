@@ -63,11 +63,7 @@ type options struct {
 // run is the program: SIGINT and SIGTERM cancel the build; the exit status is cli's (0 done
 // or -h, 1 failed, 2 bad usage, 130 interrupted).
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
-	return cli.RunTool("volumeset", stderr, func(help io.Writer) (err error) {
-		o, err = parseFlags(args, help)
-		return err
-	}, func(ctx context.Context) (int, error) {
+	return cli.RunParsed("volumeset", args, stderr, parseFlags, func(ctx context.Context, o options) (int, error) {
 		return cli.ExitOK, build(ctx, o, stdout)
 	})
 }

@@ -6,7 +6,10 @@ package gocmd
 
 import (
 	"os/exec"
+	"path"
+	"path/filepath"
 	"runtime/debug"
+	"testing"
 )
 
 // Tags returns the build tags the running binary was built with ("" when none).
@@ -31,4 +34,24 @@ func Build(out, pkg string) *exec.Cmd {
 		args = append(args, "-tags", tags)
 	}
 	return exec.Command("go", append(args, "-o", out, pkg)...)
+}
+
+// BuildTest builds pkg (a path relative to the test's package, such as "." or
+// "../evaluate") into the test's temporary folder, as Build does, and returns the program's
+// path; a failed build fails the test with the compiler's output.
+func BuildTest(t testing.TB, pkg string) string {
+	t.Helper()
+	name := path.Base(pkg)
+	if name == "." {
+		wd, err := filepath.Abs(".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = filepath.Base(wd)
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := Build(bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }

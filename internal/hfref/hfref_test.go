@@ -36,17 +36,6 @@ func refs(t *testing.T, sub string) string {
 	return d
 }
 
-// noLeak fails the test when it leaves tensors alive.
-func noLeak(t *testing.T) {
-	t.Helper()
-	before := torch.LiveTensors()
-	t.Cleanup(func() {
-		if after := torch.LiveTensors(); after != before {
-			t.Errorf("live tensors: %d before the test, %d after", before, after)
-		}
-	})
-}
-
 // tally compares tensors under the tolerance and, when the test ends, logs the comparison
 // that came nearest to its bound (the share of the bound its worst element used).
 type tally struct {
@@ -220,7 +209,7 @@ func TestMistralMatchesTransformers(t *testing.T) {
 		{"mistral_v5", 1234, 12, nil},
 	} {
 		t.Run(c.dir, func(t *testing.T) {
-			noLeak(t)
+			torchtest.NoLeak(t)
 			tl := newTally(t, "outputs")
 			dir := refs(t, c.dir)
 			st, m := loadMistral(t, dir)
@@ -252,7 +241,7 @@ func TestMistralMatchesTransformers(t *testing.T) {
 // tower, whose every hidden state and whose gradients of sum(hidden_states[-2]·gout)
 // equal transformers'.
 func TestCLIPVisionMatchesTransformers(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	tl := newTally(t, "hidden states")
 	dir := refs(t, "clip")
 	vc, err := clip.LoadVisionConfig(filepath.Join(dir, "config.json"))
@@ -307,7 +296,7 @@ func llavaNames(n string) string {
 // out as LLaVA-Med, and its image features, logits, hidden states, gradients and greedy
 // answer equal transformers'. The image goes where transformers expands its image tokens.
 func TestLlavaMatchesTransformers(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	tl := newTally(t, "outputs")
 	dir := refs(t, "llava")
 	cfgPath := filepath.Join(dir, "config.json")
@@ -394,7 +383,7 @@ func loraAdapters(t *testing.T) (*nn.Store, *mistral.Model, *loraadapter.Report,
 // decoder with it computes PEFT's logits, hidden states, LoRA gradients (eval mode: no
 // dropout) and greedy answers; without it, the base logits.
 func TestPEFTAdapterMatchesPEFT(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	tl := newTally(t, "outputs")
 	s := torch.NewScope(torch.CPU).Eval()
 	defer s.Close()
@@ -434,7 +423,7 @@ func TestPEFTAdapterMatchesPEFT(t *testing.T) {
 // loraadapter itself reads the adapter back to the same logits; peft_reverse.py then loads
 // the adapter into transformers + PEFT and compares the logits.
 func TestSavedAdapterForPEFT(t *testing.T) {
-	noLeak(t)
+	torchtest.NoLeak(t)
 	st, m, rep, _ := loraAdapters(t)
 	defer st.Close()
 	out := os.Getenv("PRSMED_HF_GO_OUT")

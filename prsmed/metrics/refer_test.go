@@ -6,17 +6,6 @@ import (
 	"testing"
 )
 
-// referMask draws a w×h mask from rows of '#' (foreground) and '.'.
-func referMask(rows ...string) Mask {
-	m := NewMask(len(rows[0]), len(rows))
-	for y, r := range rows {
-		for x, c := range r {
-			m.Pix[y*m.W+x] = c == '#'
-		}
-	}
-	return m
-}
-
 // referProb turns a mask into a probability map of 0.9 and 0.1 values.
 func referProb(m Mask) Prob {
 	p := NewProb(m.W, m.H)
@@ -31,10 +20,10 @@ func referProb(m Mask) Prob {
 
 func TestReferring(t *testing.T) {
 	// Two findings of 4 pixels each on a 4×4 image, and a single-finding image.
-	a := referMask("##..", "##..", "....", "....")
-	b := referMask("....", "....", "..##", "..##")
-	both := referMask("##..", "##..", "..##", "..##")
-	half := referMask("#...", "#...", "..##", "..##") // 2 px of a, 4 of b
+	a := maskOf("##..", "##..", "....", "....")
+	b := maskOf("....", "....", "..##", "..##")
+	both := maskOf("##..", "##..", "..##", "..##")
+	half := maskOf("#...", "#...", "..##", "..##") // 2 px of a, 4 of b
 	empty := NewMask(4, 4)
 	type q struct {
 		finding string
@@ -97,8 +86,8 @@ func TestReferring(t *testing.T) {
 }
 
 func TestReferringResizeAndErrors(t *testing.T) {
-	a := referMask("##..", "##..", "....", "....")
-	b := referMask("....", "....", "..##", "..##")
+	a := maskOf("##..", "##..", "....", "....")
+	b := maskOf("....", "....", "..##", "..##")
 	// A 2×2 prediction is resized by nearest neighbour to 4×4: its top-left
 	// pixel covers finding a exactly.
 	small := Prob{W: 2, H: 2, Pix: []float64{1, 0, 0, 0}}

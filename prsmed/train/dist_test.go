@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
 )
 
 const (
@@ -138,19 +138,14 @@ func ddpModel(seed uint64, dropout float64) (*prsmed.Model, error) {
 // per-process batch (split into micro-batches of batch/accum when accum > 1) and group, and
 // saves the case's tensors to out (when set).
 func ddpRun(root string, seed uint64, batch, accum int, g *dist.Group, out string, c ddpCase) (*prsmed.Model, error) {
-	ds, err := data.Open(root)
+	samples, err := firstSamples(root, ddpSamples)
 	if err != nil {
 		return nil, err
-	}
-	samples := ds.Samples("train")
-	if len(samples) < ddpSamples {
-		return nil, fmt.Errorf("only %d training samples", len(samples))
 	}
 	m, err := ddpModel(seed, c.dropout)
 	if err != nil {
 		return nil, err
 	}
-	samples = samples[:ddpSamples]
 	if c.sameLength {
 		n := len(m.LLaVA.Tok.Encode(sameLengthAnswer))
 		for _, f := range []train.Flips{{H: true}, {V: true}, {H: true, V: true}} {
@@ -222,13 +217,33 @@ type ddpReport struct {
 	Buckets, Overlapped int // train.Trainer.GradBuckets after the last step
 }
 
-func ddpWorker(out, root string, c ddpCase) error {
+// firstSamples is the first n training samples of the synthetic set at root.
+func firstSamples(root string, n int) ([]data.Sample, error) {
+	ds, err := data.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	samples := ds.Samples("train")
+	if len(samples) < n {
+		return nil, fmt.Errorf("only %d training samples, want %d", len(samples), n)
+	}
+	return samples[:n], nil
+}
+
+// joinWorkers is how a worker process starts: one intra-op thread, its rank from the
+// launcher's environment, and a Gloo group of a minute's timeout.
+func joinWorkers() (dist.Env, *dist.Group, error) {
 	torch.SetNumThreads(1)
 	env, err := dist.FromEnv()
 	if err != nil {
-		return err
+		return env, nil, err
 	}
 	g, err := dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: time.Minute})
+	return env, g, err
+}
+
+func ddpWorker(out, root string, c ddpCase) error {
+	env, g, err := joinWorkers()
 	if err != nil {
 		return err
 	}
@@ -263,14 +278,18 @@ func TestDataParallelStages0And1(t *testing.T) {
 
 // ddpLaunch says how a comparison starts its ranks: world processes of this test binary,
 // rank r run through prefix(r) (nil: directly; the several-hosts test runs each in its
-// network namespace), with MASTER_ADDR addr ("": 127.0.0.1).
+// network namespace), with MASTER_ADDR addr ("": 127.0.0.1) and env (NAME=value) added to
+// each one's environment.
 type ddpLaunch struct {
 	world  int
 	addr   string
 	prefix func(rank int) []string
+	env    []string
 }
 
-// startRanks starts the ranks of case name, which save their tensors to out.
+// startRanks starts the ranks of case name (a ddpCase, or a worker of distWorkers), which
+// write their results to out; the function it returns waits for them and fails the test
+// with the stderr of the first rank that failed.
 func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out string) func() {
 	t.Helper()
 	if l.world == 0 {
@@ -279,7 +298,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 	if l.addr == "" {
 		l.addr = "127.0.0.1"
 	}
-	port := freePort(t)
+	port := disttest.FreePort(t)
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr bytes.Buffer
@@ -294,6 +313,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 		p.cmd.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"="+name, "RANK="+strconv.Itoa(r),
 			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(l.world), "MASTER_ADDR="+l.addr, "MASTER_PORT="+strconv.Itoa(port),
 			"OMP_NUM_THREADS=1")
+		p.cmd.Env = append(p.cmd.Env, l.env...)
 		p.cmd.Stderr = &p.stderr
 		p.cmd.WaitDelay = 5 * time.Second
 		if err := p.cmd.Start(); err != nil {
@@ -305,7 +325,7 @@ func startRanks(t testing.TB, ctx context.Context, l ddpLaunch, name, root, out 
 		t.Helper()
 		for r, p := range ps {
 			if err := p.cmd.Wait(); err != nil {
-				t.Fatalf("rank %d: %v\n%s", r, err, p.stderr.String())
+				t.Fatalf("%s %q, rank %d of %d: %v\n%s", name, l.env, r, l.world, err, p.stderr.String())
 			}
 		}
 	}
@@ -316,20 +336,12 @@ func compareDataParallel(t *testing.T, name string) {
 }
 
 func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
-	if testing.Short() {
-		t.Skip("starts several training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
+	needGloo(t, "starts several training processes")
 	if l.world == 0 {
 		l.world = 2
 	}
 	c := ddpCases[name]
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	root := distData(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -371,12 +383,7 @@ func compareDataParallelOn(t *testing.T, name string, l ddpLaunch) {
 			t.Fatal(err)
 		}
 		defer acc.Close()
-		at := acc.Store.Tensors()
-		for n, x := range ref.Store.Tensors() {
-			if e, _ := acc.Store.Get(n); e != nil && c.saved(e) {
-				floor = math.Max(floor, maxAbsDiff(at[n].Float64s(), x.Float64s())/math.Max(maxAbs(x.Float64s()), 1e-12))
-			}
-		}
+		floor, _ = relDiffs(acc, ref, c)
 	}
 	want := ref.Store.Tensors()
 	start := init.Store.Tensors()
@@ -467,14 +474,53 @@ func maxAbsDiff(a, b []float64) float64 {
 	return m
 }
 
-func freePort(t testing.TB) int {
+// needGloo skips the test in -short mode (saying that it starts what) and when this build
+// has no Gloo backend.
+func needGloo(t testing.TB, what string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if testing.Short() {
+		t.Skip(what)
+	}
+	if !dist.Gloo.Available() {
+		t.Skip("this build has no Gloo backend")
+	}
+}
+
+// distData writes the synthetic PosMed set of the multi-process tests (12 images of 64
+// pixels, seed 3) and returns its root.
+func distData(t testing.TB) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "posmed")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// relDiffs is the largest difference between a tensor of got and the same tensor of ref,
+// over the tensors case c compares, relative to ref's tensor: in max-norm and in L2.
+func relDiffs(got, ref *prsmed.Model, c ddpCase) (maxNorm, l2 float64) {
+	gt := got.Store.Tensors()
+	for n, x := range ref.Store.Tensors() {
+		if e, _ := got.Store.Get(n); e != nil && c.saved(e) {
+			a, b := gt[n].Float64s(), x.Float64s()
+			maxNorm = math.Max(maxNorm, maxAbsDiff(a, b)/math.Max(maxAbs(b), 1e-12))
+			l2 = math.Max(l2, l2Diff(a, b)/math.Max(l2Diff(b, make([]float64, len(b))), 1e-12))
+		}
+	}
+	return maxNorm, l2
+}
+
+// readJSON decodes the JSON file a worker wrote at path into v.
+func readJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }
 
 // TestResumeOtherWorldSize: trainer.json records the world size and the global batch, and
@@ -485,14 +531,8 @@ func TestResumeOtherWorldSize(t *testing.T) {
 	m := prsmedtest.TinyModel(t, 1)
 	defer m.Close()
 	out := t.TempDir()
-	tr, err := train.New(m, ds.Samples("train")[:8], nil, trainCfg(out, 1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train")[:8], nil, trainCfg(out, 1, 0))
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(out, "checkpoint", "trainer.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {

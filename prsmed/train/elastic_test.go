@@ -8,20 +8,17 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prsmed/prsmed-go/nn"
-	"github.com/prsmed/prsmed-go/prsmed/data"
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 const (
@@ -48,13 +45,9 @@ type elasticLog struct {
 // and resume continues out's checkpoint; save, when set, receives the trainable
 // parameters at the end.
 func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bool, save string) (elasticLog, error) {
-	ds, err := data.Open(root)
+	samples, err := firstSamples(root, elasticSamples)
 	if err != nil {
 		return elasticLog{}, err
-	}
-	samples := ds.Samples("train")
-	if len(samples) < elasticSamples {
-		return elasticLog{}, fmt.Errorf("only %d samples", len(samples))
 	}
 	m, err := ddpModel(1, 0)
 	if err != nil {
@@ -65,7 +58,7 @@ func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bo
 	tc.Stage1Epochs, tc.Stage2Epochs = 2, 0
 	tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.Workers, tc.Flip = batch, 2e-3, 1e-4, 5, 1, true
 	tc.OutDir, tc.Dist = out, g
-	tr, err := train.New(m, samples[:elasticSamples], nil, tc)
+	tr, err := train.New(m, samples, nil, tc)
 	if err != nil {
 		return elasticLog{}, err
 	}
@@ -104,12 +97,7 @@ func elasticRun(root, out string, g *dist.Group, batch, stopAfter int, resume bo
 }
 
 func elasticWorker(out, root string) error {
-	torch.SetNumThreads(1)
-	env, err := dist.FromEnv()
-	if err != nil {
-		return err
-	}
-	g, err := dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: time.Minute})
+	env, g, err := joinWorkers()
 	if err != nil {
 		return err
 	}
@@ -138,37 +126,12 @@ func elasticWorker(out, root string) error {
 // runRanks runs the elastic worker on world processes in out and returns their logs.
 func runRanks(t *testing.T, root, out, phase string, world int) []elasticLog {
 	t.Helper()
-	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var cmds []*exec.Cmd
-	var errs []*bytes.Buffer
-	for r := 0; r < world; r++ {
-		c := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		c.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"=elastic", elasticPhase+"="+phase,
-			"RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(world),
-			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
-		var b bytes.Buffer
-		c.Stderr, c.WaitDelay = &b, 5*time.Second
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, errs = append(cmds, c), append(errs, &b)
-	}
-	var logs []elasticLog
-	for r, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("%s, rank %d of %d: %v\n%s", phase, r, world, err, errs[r])
-		}
-		raw, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("seen-%s-rank%d.json", phase, r)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l elasticLog
-		if err := json.Unmarshal(raw, &l); err != nil {
-			t.Fatal(err)
-		}
-		logs = append(logs, l)
+	startRanks(t, ctx, ddpLaunch{world: world, env: []string{elasticPhase + "=" + phase}}, "elastic", root, out)()
+	logs := make([]elasticLog, world)
+	for r := range logs {
+		readJSON(t, filepath.Join(out, fmt.Sprintf("seen-%s-rank%d.json", phase, r)), &logs[r])
 	}
 	return logs
 }
@@ -197,16 +160,8 @@ func globalSteps(t *testing.T, logs []elasticLog) map[string][]int {
 // at the end of each epoch and, at the end, the same trainable parameters within 1e-5
 // (relative L2; measured on a loaded machine: 6.6e-7 on 1, 7.9e-7 on 3).
 func TestElasticResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts five training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts five training processes")
+	root := distData(t)
 	torch.SetNumThreads(1)
 	refParams := filepath.Join(t.TempDir(), "params.safetensors")
 	ref, err := elasticRun(root, t.TempDir(), nil, elasticBatch, 0, false, refParams)
@@ -266,34 +221,10 @@ func TestElasticResume(t *testing.T) {
 // differ only in how each step's samples were split over processes.
 func compareParams(t *testing.T, got, want string) {
 	t.Helper()
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
-	g, err := torch.OpenWeights(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	w, err := torch.OpenWeights(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if len(g.Names()) == 0 || len(g.Names()) != len(w.Names()) {
-		t.Fatalf("%d tensors, want %d", len(g.Names()), len(w.Names()))
-	}
 	var worst float64
-	for _, n := range w.Names() {
-		a, err := g.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := w.Load(s, n, torch.KeepDType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bv := b.Float64s()
-		worst = math.Max(worst, l2Diff(a.Float64s(), bv)/math.Max(l2Diff(bv, make([]float64, len(bv))), 1e-12))
-	}
+	torchtest.WeightPairs(t, got, want, func(_ string, a, b []float64) {
+		worst = math.Max(worst, l2Diff(a, b)/math.Max(l2Diff(b, make([]float64, len(b))), 1e-12))
+	})
 	t.Logf("largest relative (L2) parameter difference from the uninterrupted run: %.3g", worst)
 	if worst > 1e-5 {
 		t.Errorf("the resumed run's parameters are %.3g (relative L2) from the uninterrupted run's", worst)
@@ -312,14 +243,8 @@ func TestElasticResumeRefusesUnevenSplit(t *testing.T) {
 	defer m.Close()
 	tc := trainCfg(out, 1, 0)
 	tc.BatchSize = 3
-	tr, err := train.New(m, ds.Samples("train")[:6], nil, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := runTrainer(t, m, ds.Samples("train")[:6], nil, tc)
 	defer tr.Close()
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	// Rewrite the checkpoint as a 2-rank one with a global batch of 5 (odd): one process
 	// splits it, accumulating 2 micro-batches cannot.
 	path := filepath.Join(out, "checkpoint", "trainer.json")

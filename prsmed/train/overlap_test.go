@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
-	"github.com/prsmed/prsmed-go/torch"
-	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/torchtest"
 )
 
 // TestOverlapMatchesAfterBackward: two ranks train stage 0 (CLIP's last layer unused) and
@@ -24,16 +22,8 @@ import (
 // parameters bit-identical to the after-backward run with 25 MiB buckets, on both ranks:
 // the same accumulated gradients are summed (two ranks: one addition, whichever bucket).
 func TestOverlapMatchesAfterBackward(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts four training processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts four training processes")
+	root := distData(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	ref := "stage01acc-nosync"
@@ -55,8 +45,6 @@ func TestOverlapMatchesAfterBackward(t *testing.T) {
 	if rep.Buckets < 2 || rep.Overlapped < 1 {
 		t.Errorf("64 KiB buckets: %d buckets, %d started during backward: no overlap", rep.Buckets, rep.Overlapped)
 	}
-	s := torch.NewScope(torch.CPU).Eval()
-	defer s.Close()
 	compared := 0
 	for name, dir := range outs {
 		if name == ref {
@@ -64,30 +52,12 @@ func TestOverlapMatchesAfterBackward(t *testing.T) {
 		}
 		for r := 0; r < 2; r++ {
 			file := fmt.Sprintf("rank%d.safetensors", r)
-			a, err := torch.OpenWeights(filepath.Join(dir, file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			b, err := torch.OpenWeights(filepath.Join(outs[ref], file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			for _, n := range a.Names() {
-				x, err := a.Load(s, n, torch.KeepDType)
-				if err != nil {
-					t.Fatal(err)
-				}
-				y, err := b.Load(s, n, torch.KeepDType)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := maxAbsDiff(x.Float64s(), y.Float64s()); d != 0 {
+			torchtest.WeightPairs(t, filepath.Join(dir, file), filepath.Join(outs[ref], file), func(n string, x, y []float64) {
+				if d := maxAbsDiff(x, y); d != 0 {
 					t.Errorf("%s rank %d %s: differs from %s by %.3g (want bit-identical)", name, r, n, ref, d)
 				}
 				compared++
-			}
+			})
 		}
 	}
 	if compared == 0 {
@@ -117,10 +87,7 @@ func overlapTiming(t testing.TB) {
 	if rounds <= 0 {
 		rounds = 5
 	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	root := distData(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	names := []string{"stage01acc", "stage01acc-nosync", "stage01acc-64k", "stage01acc-64k-nosync"}

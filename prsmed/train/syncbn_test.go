@@ -2,7 +2,6 @@ package train_test
 
 import (
 	"context"
-	"math"
 	"testing"
 	"time"
 
@@ -40,14 +39,7 @@ func syncBNFloor(t *testing.T, root string, ref *prsmed.Model, c ddpCase) (floor
 		t.Fatal(err)
 	}
 	defer one.Close()
-	ot := one.Store.Tensors()
-	for n, x := range ref.Store.Tensors() {
-		if e, _ := one.Store.Get(n); e != nil && c.saved(e) {
-			a, b := ot[n].Float64s(), x.Float64s()
-			floor = math.Max(floor, maxAbsDiff(a, b)/math.Max(maxAbs(b), 1e-12))
-			floorL2 = math.Max(floorL2, l2Diff(a, b)/math.Max(l2Diff(b, make([]float64, len(b))), 1e-12))
-		}
-	}
+	floor, floorL2 = relDiffs(one, ref, c)
 	// The floor must itself be rounding: the same statistics in one process, composed of
 	// other float32 operations (measured on a loaded machine: L2 3.95e-5, max-norm 1.56e-4,
 	// Adam amplifying differences where gradients are near zero). A composition that

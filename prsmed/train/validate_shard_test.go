@@ -1,20 +1,15 @@
 package train_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/prsmed/prsmed-go/prsmed/data"
-	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
@@ -42,13 +37,9 @@ type valResult struct {
 // validateOnce validates the tiny model (seed 1) on the first valSamples samples with
 // batch 1 over g (nil: one process).
 func validateOnce(root string, g *dist.Group) (valResult, error) {
-	ds, err := data.Open(root)
+	samples, err := firstSamples(root, valSamples)
 	if err != nil {
 		return valResult{}, err
-	}
-	samples := ds.Samples("train")
-	if len(samples) < valSamples {
-		return valResult{}, fmt.Errorf("only %d samples", len(samples))
 	}
 	m, err := ddpModel(1, 0)
 	if err != nil {
@@ -57,7 +48,7 @@ func validateOnce(root string, g *dist.Group) (valResult, error) {
 	defer m.Close()
 	tc := train.DefaultConfig()
 	tc.BatchSize, tc.Dist = 1, g
-	tr, err := train.New(m, samples[:1], samples[:valSamples], tc)
+	tr, err := train.New(m, samples[:1], samples, tc)
 	if err != nil {
 		return valResult{}, err
 	}
@@ -67,12 +58,7 @@ func validateOnce(root string, g *dist.Group) (valResult, error) {
 }
 
 func valWorker(out, root string) error {
-	torch.SetNumThreads(1)
-	env, err := dist.FromEnv()
-	if err != nil {
-		return err
-	}
-	g, err := dist.Init(context.Background(), dist.Config{Env: env, Backend: dist.Gloo, Timeout: time.Minute})
+	env, g, err := joinWorkers()
 	if err != nil {
 		return err
 	}
@@ -92,55 +78,24 @@ func valWorker(out, root string) error {
 // predicting only its share (3, 2 and 2 samples), and every rank's summary — Dice, IoU and
 // zone accuracy per modality and overall — equals one process's exactly.
 func TestShardedValidationEqualsOneProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three processes")
-	}
-	if !dist.Gloo.Available() {
-		t.Skip("this build has no Gloo backend")
-	}
-	root := filepath.Join(t.TempDir(), "posmed")
-	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	needGloo(t, "starts three processes")
+	root := distData(t)
 	out := t.TempDir()
-	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var cmds []*exec.Cmd
-	var errs []*bytes.Buffer
-	for r := 0; r < valRanks; r++ {
-		c := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		c.Env = append(os.Environ(), distWorkerVar+"="+out, distDataVar+"="+root, distCaseVar+"=validate", "RANK="+strconv.Itoa(r),
-			"LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE="+strconv.Itoa(valRanks), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
-		var b bytes.Buffer
-		c.Stderr, c.WaitDelay = &b, 5*time.Second
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, errs = append(cmds, c), append(errs, &b)
-	}
+	wait := startRanks(t, ctx, ddpLaunch{world: valRanks}, "validate", root, out)
 	torch.SetNumThreads(1)
 	want, err := validateOnce(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("rank %d: %v\n%s", r, err, errs[r])
-		}
-	}
+	wait()
 	if want.Share != valSamples || want.Summary.Overall.Images != valSamples || want.Summary.Overall.Answers != valSamples {
 		t.Fatalf("one process: %+v", want)
 	}
 	for r := 0; r < valRanks; r++ {
-		raw, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("rank%d.json", r)))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got valResult
-		if err := json.Unmarshal(raw, &got); err != nil {
-			t.Fatal(err)
-		}
+		readJSON(t, filepath.Join(out, fmt.Sprintf("rank%d.json", r)), &got)
 		if share := (valSamples - r + valRanks - 1) / valRanks; got.Share != share {
 			t.Errorf("rank %d predicted %d samples, want its share of %d", r, got.Share, share)
 		}

@@ -13,18 +13,13 @@ import (
 )
 
 func init() {
-	workers["allreduce_autograd"] = workAllReduceAutograd
+	groupWorker("allreduce_autograd", 60*time.Second, workAllReduceAutograd)
 }
 
 // workAllReduceAutograd: rank r holds the leaf x = (r+1, 2(r+1)) and computes the loss
 // (r+1)·Σ AllReduceAutograd(x). The forward is Σ over ranks of x; the backward gives every
 // rank's x the gradient of the sum of all ranks' losses, Σ over ranks of (r+1).
-func workAllReduceAutograd(env dist.Env) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workAllReduceAutograd(env dist.Env, g *dist.Group) (any, error) {
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
 	r := float32(env.Rank)

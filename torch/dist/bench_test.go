@@ -27,16 +27,11 @@ func benchShapes() [][]int64 {
 	return append(sh, []int64{738944})
 }
 
-func init() { workers["bench_allreduce"] = workBenchAllReduce }
+func init() { groupWorker("bench_allreduce", 5*time.Minute, workBenchAllReduce) }
 
 // workBenchAllReduce times AllReduceGrads over benchShapes (bucketed, 25 MiB), after one
 // warm-up call, BENCH_RUNS times; each timed call starts after a barrier.
-func workBenchAllReduce(env dist.Env) (any, error) {
-	g, err := join(env, 5*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workBenchAllReduce(env dist.Env, g *dist.Group) (any, error) {
 	ctx := context.Background()
 	runs, _ := strconv.Atoi(os.Getenv("BENCH_RUNS"))
 	if runs < 1 {

@@ -17,21 +17,16 @@ import (
 type collectiveResult map[string][]float64
 
 func init() {
-	workers["collectives"] = workCollectives
-	workers["barrier_missing"] = workBarrierMissing
-	workers["killed_peer"] = workKilledPeer
-	workers["rendezvous"] = workRendezvous
-	workers["mismatched_sizes"] = workMismatchedSizes
+	groupWorker("collectives", 60*time.Second, workCollectives)
+	groupWorker("barrier_missing", 3*time.Second, workBarrierMissing)
+	groupWorker("killed_peer", 20*time.Second, workKilledPeer)
+	groupWorker("rendezvous", 5*time.Second, workRendezvous)
+	groupWorker("mismatched_sizes", 10*time.Second, workMismatchedSizes)
 }
 
 // workCollectives runs each collective on rank-dependent values: rank r holds
 // x = (r+1, -2(r+1), 10r).
-func workCollectives(env dist.Env) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workCollectives(env dist.Env, g *dist.Group) (any, error) {
 	ctx := context.Background()
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
@@ -140,17 +135,12 @@ func TestCollectives(t *testing.T) {
 
 // workBarrierMissing: ranks 0 and 1 enter a barrier that rank 2 never enters (it stays
 // alive, heartbeat and all, until the others are done).
-func workBarrierMissing(env dist.Env) (any, error) {
-	g, err := join(env, 3*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workBarrierMissing(env dist.Env, g *dist.Group) (any, error) {
 	if env.Rank == 2 {
 		time.Sleep(12 * time.Second)
 		return "slept", nil
 	}
-	err = g.Barrier(context.Background())
+	err := g.Barrier(context.Background())
 	if err == nil {
 		return nil, fmt.Errorf("the barrier passed without rank 2")
 	}
@@ -181,12 +171,7 @@ func TestBarrierMissingRankTimesOut(t *testing.T) {
 
 // workKilledPeer: every rank all-reduces in a loop; the victim rank (KILL_RANK) kills
 // itself with SIGKILL in the middle of the run.
-func workKilledPeer(env dist.Env) (any, error) {
-	g, err := join(env, 20*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workKilledPeer(env dist.Env, g *dist.Group) (any, error) {
 	victim := 0
 	fmt.Sscan(os.Getenv("KILL_RANK"), &victim)
 	s := torch.NewScope(torch.CPU)
@@ -249,12 +234,7 @@ func TestKilledPeer(t *testing.T) {
 
 // workRendezvous just joins and leaves (with a short timeout); the test bends the
 // environment to make it fail.
-func workRendezvous(env dist.Env) (any, error) {
-	g, err := join(env, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workRendezvous(env dist.Env, g *dist.Group) (any, error) {
 	return "joined", g.Barrier(context.Background())
 }
 
@@ -301,12 +281,7 @@ func TestDuplicateRank(t *testing.T) {
 }
 
 // workMismatchedSizes: the ranks pass parameter lists of different shapes.
-func workMismatchedSizes(env dist.Env) (any, error) {
-	g, err := join(env, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workMismatchedSizes(env dist.Env, g *dist.Group) (any, error) {
 	s := torch.NewScope(torch.CPU)
 	defer s.Close()
 	n := int64(4 + env.Rank)
@@ -340,16 +315,11 @@ func TestMismatchedSizes(t *testing.T) {
 	}
 }
 
-func init() { workers["stuck_peer"] = workStuckPeer }
+func init() { groupWorker("stuck_peer", time.Minute, workStuckPeer) }
 
 // workStuckPeer: rank 1 is alive but never enters the all-reduce; rank 0's call is bounded
 // by its context's 3 s deadline (the group's own timeout is a minute).
-func workStuckPeer(env dist.Env) (any, error) {
-	g, err := join(env, time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workStuckPeer(env dist.Env, g *dist.Group) (any, error) {
 	if env.Rank == 1 {
 		time.Sleep(15 * time.Second)
 		return "slept", nil
@@ -359,7 +329,7 @@ func workStuckPeer(env dist.Env) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	start := time.Now()
-	err = g.AllReduce(ctx, torch.Ones(s, torch.Float32, 10), dist.Sum)
+	err := g.AllReduce(ctx, torch.Ones(s, torch.Float32, 10), dist.Sum)
 	return map[string]any{"op_ms": time.Since(start).Milliseconds()}, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -93,7 +94,7 @@ func TestPortBusy(t *testing.T) {
 
 func TestWrongPort(t *testing.T) {
 	needGloo(t)
-	port := freePort(t) // nothing listens there
+	port := disttest.FreePort(t) // nothing listens there
 	start := time.Now()
 	_, err := dist.Init(context.Background(), dist.Config{
 		Env:     dist.Env{Rank: 1, WorldSize: 2, MasterAddr: "127.0.0.1", MasterPort: port},

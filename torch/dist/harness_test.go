@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/prsmed/prsmed-go/torch"
 	"github.com/prsmed/prsmed-go/torch/dist"
+	"github.com/prsmed/prsmed-go/torch/dist/disttest"
 )
 
 const workerVar = "DIST_TEST_WORKER"
@@ -120,23 +120,12 @@ func needGloo(t testing.TB) {
 	}
 }
 
-// freePort asks the kernel for a port that is free now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // spawn starts world workers of the scenario (envOf may change a rank's variables) and
 // waits for all of them, killing any still running after limit.
 func spawn(t testing.TB, scenario string, world int, limit time.Duration, envOf func(rank int, env []string) []string) []workerRun {
 	t.Helper()
 	needGloo(t)
-	port := freePort(t)
+	port := disttest.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	type proc struct {
@@ -206,6 +195,19 @@ func mustOK(t testing.TB, runs []workerRun) []json.RawMessage {
 		res[r.Rank] = r.Out.Result
 	}
 	return res
+}
+
+// groupWorker registers the worker name, which runs in its rank's group (of the given
+// collective timeout), closed when the worker returns.
+func groupWorker(name string, timeout time.Duration, work func(env dist.Env, g *dist.Group) (any, error)) {
+	workers[name] = func(env dist.Env) (any, error) {
+		g, err := join(env, timeout)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		return work(env, g)
+	}
 }
 
 // join opens the group of a worker with the given timeout.

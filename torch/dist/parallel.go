@@ -113,20 +113,28 @@ func (g *Group) agree(ctx context.Context, op string, code, root int, ts []*torc
 	return &Error{Op: op, Rank: g.rank, World: g.world, Peers: bad, kinds: []error{ErrMismatch}, Msg: msg}
 }
 
+// paramsCall is what BroadcastParams and AllReduceGrads check before they call Gloo: that
+// every rank passes the same shapes and dtypes (agree), that the group is open and ctx
+// leaves time (opTimeout, which gives the timeout), and that every parameter is a live
+// tensor (handles).
+func (g *Group) paramsCall(ctx context.Context, name string, code, root int, params []*torch.Tensor) (hs []shim.Handle, to int64, err error) {
+	if err := g.agree(ctx, name, code, root, params); err != nil {
+		return nil, 0, err
+	}
+	if to, err = g.opTimeout(ctx, name); err != nil {
+		return nil, 0, err
+	}
+	hs, err = g.handles(name, params)
+	return hs, to, err
+}
+
 // BroadcastParams copies root's values of params into every rank's (in buckets of at most
 // bucketBytes; 0 means DefaultBucketBytes), so that all ranks start from the same model, as
 // DistributedDataParallel does when it is built. It first checks that every rank passes the
 // same shapes and dtypes.
 func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, root int, bucketBytes int64) error {
 	const name = "broadcast_params"
-	if err := g.agree(ctx, name, opBroadcastParams, root, params); err != nil {
-		return err
-	}
-	to, err := g.opTimeout(ctx, name)
-	if err != nil {
-		return err
-	}
-	hs, err := g.handles(name, params)
+	hs, to, err := g.paramsCall(ctx, name, opBroadcastParams, root, params)
 	if err != nil {
 		return err
 	}
@@ -146,14 +154,7 @@ func (g *Group) BroadcastParams(ctx context.Context, params []*torch.Tensor, roo
 // backward passes per step); a Reducer overlaps the all-reduces with backward instead.
 func (g *Group) AllReduceGrads(ctx context.Context, params []*torch.Tensor, bucketBytes int64) error {
 	const name = "all_reduce_grads"
-	if err := g.agree(ctx, name, opAllReduceGrads, 0, params); err != nil {
-		return err
-	}
-	to, err := g.opTimeout(ctx, name)
-	if err != nil {
-		return err
-	}
-	hs, err := g.handles(name, params)
+	hs, to, err := g.paramsCall(ctx, name, opAllReduceGrads, 0, params)
 	if err != nil {
 		return err
 	}

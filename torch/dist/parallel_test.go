@@ -29,7 +29,7 @@ type dpResult struct {
 	Overlapped int         `json:"overlapped"`
 }
 
-func init() { workers["dp"] = workDataParallel }
+func init() { groupWorker("dp", 60*time.Second, workDataParallel) }
 
 // trainDP runs dpSteps AdamW steps of a small MLP on rows [lo, lo+n) of each step's global
 // batch; sync (when not nil) averages the gradients after backward.
@@ -116,12 +116,7 @@ func trainDPWith(initSeed uint64, lo, n int64, unused bool, prepare func(params 
 	return out, nil
 }
 
-func workDataParallel(env dist.Env) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+func workDataParallel(env dist.Env, g *dist.Group) (any, error) {
 	ctx := context.Background()
 	per := int64(dpGlobal / env.WorldSize)
 	var red *dist.Reducer
@@ -133,6 +128,7 @@ func workDataParallel(env dist.Env) (any, error) {
 			return err
 		}
 		if os.Getenv("DP_MODE") == "overlap" {
+			var err error
 			red, err = dist.NewReducer(ctx, g, ps, dpBucketMin)
 			return err
 		}
@@ -268,17 +264,19 @@ func maxRel(a, b [][]float64) float64 {
 	return worst
 }
 
-func init() { workers["reducer_unused"] = workReducerUnused }
+// reducerResult is what a reducer worker reports: the gradients of a and b after each
+// step's Sync, the number of buckets, and how many buckets started during the last backward
+// of each step, summed over the steps.
+type reducerResult struct {
+	Grads      [][]float64 `json:"grads"`
+	Buckets    int         `json:"buckets"`
+	Overlapped int         `json:"overlapped"`
+}
 
-// workReducerUnused: a = (1,1,1) and b = (1,1) in buckets of their own; rank r's loss is
-// Σ(r+1)·a, plus Σ3·b on rank 0 only, so rank 1's b gets no gradient from backward. Two
-// steps, to see that the reducer resets between them.
-func workReducerUnused(env dist.Env) (any, error) {
-	g, err := join(env, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
+// reducerSteps is the body of the reducer workers: a = (1,1,1) and b = (1,1), trainable, in
+// buckets of their own, two steps (to see that the reducer resets between them), each
+// zeroing the gradients, running backward(s, red, a, b) and syncing.
+func reducerSteps(g *dist.Group, backward func(s *torch.Scope, red *dist.Reducer, a, b *torch.Tensor)) (any, error) {
 	ctx := context.Background()
 	root := torch.NewScope(torch.CPU)
 	defer root.Close()
@@ -288,7 +286,7 @@ func workReducerUnused(env dist.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out [][]float64
+	var res reducerResult
 	for step := 0; step < 2; step++ {
 		err := func() (err error) {
 			s := root.Child()
@@ -296,37 +294,54 @@ func workReducerUnused(env dist.Env) (any, error) {
 			defer torch.Recover(&err)
 			a.ZeroGrad()
 			b.ZeroGrad()
-			loss := a.Mul(s, torch.Scalar(s, float64(env.Rank+1), torch.Float32)).SumAll(s)
-			if env.Rank == 0 {
-				loss = loss.Add(s, b.Mul(s, torch.Scalar(s, 3, torch.Float32)).SumAll(s))
-			}
-			loss.Backward()
+			backward(s, red, a, b)
 			if err := red.Sync(ctx); err != nil {
 				return err
 			}
-			out = append(out, a.Grad(s).Float64s(), b.Grad(s).Float64s())
+			res.Overlapped += red.Overlapped()
+			res.Grads = append(res.Grads, a.Grad(s).Float64s(), b.Grad(s).Float64s())
 			return nil
 		}()
 		if err != nil {
 			return nil, err
 		}
 	}
-	return map[string]any{"grads": out, "buckets": red.Buckets()}, nil
+	res.Buckets = red.Buckets()
+	return res, nil
 }
 
-func TestReducerUnusedParameter(t *testing.T) {
-	res := mustOK(t, spawn(t, "reducer_unused", 2, 2*time.Minute, nil))
-	want := [][]float64{{1.5, 1.5, 1.5}, {1.5, 1.5}, {1.5, 1.5, 1.5}, {1.5, 1.5}}
-	for rank, raw := range res {
-		var got struct {
-			Grads   [][]float64
-			Buckets int
-		}
-		if err := json.Unmarshal(raw, &got); err != nil {
+// checkReducer runs the reducer worker scenario on two ranks and checks that each rank
+// ends every step with the gradients want (a's, then b's, per step) in two buckets; it
+// returns the ranks' results.
+func checkReducer(t *testing.T, scenario string, want [][]float64) []reducerResult {
+	t.Helper()
+	raws := mustOK(t, spawn(t, scenario, 2, 2*time.Minute, nil))
+	res := make([]reducerResult, len(raws))
+	for rank, raw := range raws {
+		if err := json.Unmarshal(raw, &res[rank]); err != nil {
 			t.Fatal(err)
 		}
-		if got.Buckets != 2 || maxRel(got.Grads, want) != 0 {
+		if got := res[rank]; got.Buckets != 2 || maxRel(got.Grads, want) != 0 {
 			t.Errorf("rank %d: grads %v in %d buckets, want %v in 2", rank, got.Grads, got.Buckets, want)
 		}
 	}
+	return res
+}
+
+func init() { groupWorker("reducer_unused", 60*time.Second, workReducerUnused) }
+
+// workReducerUnused: rank r's loss is Σ(r+1)·a, plus Σ3·b on rank 0 only, so rank 1's b
+// gets no gradient from backward.
+func workReducerUnused(env dist.Env, g *dist.Group) (any, error) {
+	return reducerSteps(g, func(s *torch.Scope, _ *dist.Reducer, a, b *torch.Tensor) {
+		loss := a.Mul(s, torch.Scalar(s, float64(env.Rank+1), torch.Float32)).SumAll(s)
+		if env.Rank == 0 {
+			loss = loss.Add(s, b.Mul(s, torch.Scalar(s, 3, torch.Float32)).SumAll(s))
+		}
+		loss.Backward()
+	})
+}
+
+func TestReducerUnusedParameter(t *testing.T) {
+	checkReducer(t, "reducer_unused", [][]float64{{1.5, 1.5, 1.5}, {1.5, 1.5}, {1.5, 1.5, 1.5}, {1.5, 1.5}})
 }

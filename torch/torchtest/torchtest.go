@@ -456,3 +456,48 @@ func decode(dt torch.DType, b []byte) []float64 {
 
 // Decode reads little-endian values of dtype dt as float64.
 func Decode(dt torch.DType, b []byte) []float64 { return decode(dt, b) }
+
+// NoLeak fails the test when it ends with another number of live tensors than it started
+// with (torch.LiveTensors).
+func NoLeak(t testing.TB) {
+	t.Helper()
+	before := torch.LiveTensors()
+	t.Cleanup(func() {
+		if after := torch.LiveTensors(); after != before {
+			t.Errorf("live tensors: %d before the test, %d after", before, after)
+		}
+	})
+}
+
+// WeightPairs opens the weight files got and want, fails the test unless they hold the same
+// number of tensors (at least one), and calls f with each of want's tensor names and the
+// values of the two tensors of that name (a name got lacks fails the test).
+func WeightPairs(t testing.TB, got, want string, f func(name string, got, want []float64)) {
+	t.Helper()
+	s := torch.NewScope(torch.CPU).Eval()
+	defer s.Close()
+	g, err := torch.OpenWeights(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	w, err := torch.OpenWeights(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if len(w.Names()) == 0 || len(g.Names()) != len(w.Names()) {
+		t.Fatalf("%s holds %d tensors, %s %d", got, len(g.Names()), want, len(w.Names()))
+	}
+	for _, n := range w.Names() {
+		a, err := g.Load(s, n, torch.KeepDType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := w.Load(s, n, torch.KeepDType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(n, a.Float64s(), b.Float64s())
+	}
+}

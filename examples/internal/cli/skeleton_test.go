@@ -61,7 +61,7 @@ func TestEveryExampleUsesTheSkeleton(t *testing.T) {
 						return true
 					}
 					switch name := pkg.Name + "." + n.Sel.Name; name {
-					case "cli.RunTool", "cli.NewCommand":
+					case "cli.RunTool", "cli.RunParsed", "cli.NewCommand":
 						skeleton = true
 					case "prsmed.Load":
 						t.Errorf("%s: opens a checkpoint with prsmed.Load; every command uses prsmed.LoadBundle (bundled tokenizer, hash checks)", fset.Position(n.Pos()))
@@ -88,7 +88,7 @@ func TestEveryExampleUsesTheSkeleton(t *testing.T) {
 		}
 		checked++
 		if !skeleton {
-			t.Errorf("%s: does not run through cli.Command or cli.RunTool", dir)
+			t.Errorf("%s: does not run through cli.Command, cli.RunTool or cli.RunParsed", dir)
 		}
 	}
 	if checked < 12 {

@@ -71,6 +71,16 @@ func RunTool(name string, stderr io.Writer, parse func(help io.Writer) error, wo
 	return Finish(ctx, name, stderr, err)
 }
 
+// RunParsed is RunTool for a program whose parse(args, help) returns its options (and
+// flag.ErrHelp for -h, as ParseFlags does): work runs with the options parse returned.
+func RunParsed[O any](name string, args []string, stderr io.Writer, parse func(args []string, help io.Writer) (O, error), work func(ctx context.Context, o O) (int, error)) int {
+	var o O
+	return RunTool(name, stderr, func(help io.Writer) (err error) {
+		o, err = parse(args, help)
+		return err
+	}, func(ctx context.Context) (int, error) { return work(ctx, o) })
+}
+
 // Finish reports err on stderr in one line and returns the exit status: 0 for nil, 2 for a
 // *UsageError, 130 when ctx was cancelled by a signal (whatever error the interrupted work
 // returned), 1 otherwise.

@@ -30,18 +30,12 @@ func FuzzOpen(f *testing.F) {
 }
 
 func checkOpened(t *testing.T, pf *File) {
-	for _, n := range pf.Names() {
-		tn, ok := pf.Tensor(n)
-		if !ok {
-			t.Fatalf("listed tensor %q missing", n)
-		}
-		if err := tn.Validate(); err != nil {
-			t.Fatalf("accepted an invalid tensor: %v", err)
-		}
+	t.Helper()
+	weighttest.ValidListed(t, pf, func(n string, tn Tensor) {
 		if c, err := tn.Contiguous(); err != nil || int64(len(c.Data)) != c.NumElements()*int64(c.DType.Size()) {
 			t.Fatalf("%q: Contiguous: %v", n, err)
 		}
-	}
+	})
 }
 
 // FuzzUnpickle runs the restricted unpickler on raw data.pkl programs and flattens the

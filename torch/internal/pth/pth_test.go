@@ -555,11 +555,7 @@ func TestLegacyErrors(t *testing.T) {
 func TestToSafetensors(t *testing.T) {
 	for _, name := range goldenFiles {
 		f := openGolden(t, name)
-		var ts []Tensor
-		for _, n := range f.Names() {
-			tn, _ := f.Tensor(n)
-			ts = append(ts, tn)
-		}
+		ts := weighttest.Listed(f)
 		out := filepath.Join(t.TempDir(), "x.safetensors")
 		if err := safetensors.Write(out, ts, map[string]string{"format": "pt"}); err != nil {
 			t.Fatal(err)

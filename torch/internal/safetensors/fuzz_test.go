@@ -22,14 +22,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		defer sf.Close()
-		for _, n := range sf.Names() {
-			tn, ok := sf.Tensor(n)
-			if !ok {
-				t.Fatalf("listed tensor %q missing", n)
-			}
-			if err := tn.Validate(); err != nil {
-				t.Fatalf("opened file hands out invalid tensor: %v", err)
-			}
+		weighttest.ValidListed(t, sf, func(n string, tn Tensor) {
 			b, ok := tn.Bytes()
 			if !ok || len(b) != len(tn.Data) {
 				t.Fatalf("%q: Bytes() = %d bytes, %v", n, len(b), ok)
@@ -37,6 +30,6 @@ func FuzzOpen(f *testing.F) {
 			if len(b) > 0 {
 				_ = b[0] + b[len(b)-1] // touch the mapping at both ends
 			}
-		}
+		})
 	})
 }

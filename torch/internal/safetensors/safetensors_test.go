@@ -264,11 +264,7 @@ func readBack(t *testing.T, path string) *File {
 func TestWriteRoundTrip(t *testing.T) {
 	golden := filepath.Join(weighttest.Dir, "dtypes.safetensors")
 	src := readBack(t, golden)
-	var tensors []Tensor
-	for _, n := range src.Names() {
-		tn, _ := src.Tensor(n)
-		tensors = append(tensors, tn)
-	}
+	tensors := weighttest.Listed(src)
 	out := filepath.Join(t.TempDir(), "out.safetensors")
 	if err := Write(out, tensors, src.Metadata()); err != nil {
 		t.Fatal(err)

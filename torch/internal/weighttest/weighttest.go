@@ -254,6 +254,40 @@ func EachTensor[T any](t testing.TB, f interface {
 	}
 }
 
+// ValidListed calls check with each tensor f lists, after failing the test when a listed
+// name has no tensor or its tensor does not validate: what every file that opens must hand
+// out, whatever its bytes.
+func ValidListed[T interface{ Validate() error }](t testing.TB, f interface {
+	Names() []string
+	Tensor(name string) (T, bool)
+}, check func(name string, tn T)) {
+	t.Helper()
+	for _, n := range f.Names() {
+		tn, ok := f.Tensor(n)
+		if !ok {
+			t.Fatalf("listed tensor %q missing", n)
+		}
+		if err := tn.Validate(); err != nil {
+			t.Fatalf("opened file hands out an invalid tensor %q: %v", n, err)
+		}
+		check(n, tn)
+	}
+}
+
+// Listed returns the tensors f lists, in the order of its names.
+func Listed[T any](f interface {
+	Names() []string
+	Tensor(name string) (T, bool)
+}) []T {
+	var ts []T
+	for _, n := range f.Names() {
+		if tn, ok := f.Tensor(n); ok {
+			ts = append(ts, tn)
+		}
+	}
+	return ts
+}
+
 // FuzzFiles seeds f with the named files of Dir and runs check on every input, written to
 // a file whose name ends in ext.
 func FuzzFiles(f *testing.F, ext string, seeds []string, check func(t *testing.T, path string)) {

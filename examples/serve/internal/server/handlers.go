@@ -127,25 +127,16 @@ func bad(code, format string, args ...any) *badRequest {
 func (s *Server) segment(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := info(r.Context())
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	in, err := s.readInput(r, "image")
-	if err == nil {
-		err = s.checkQuestion(in.question)
-	}
-	if err == nil && in.med.plane != "" {
-		err = bad("plane", `"plane" belongs to /v1/segment-volume; /v1/segment takes "slice"`)
-	}
-	var mo medOptions
-	if err == nil {
-		mo, err = in.med.parse()
-	}
-	if err != nil {
-		s.inputError(w, err)
+	in, mo, ok := s.readRequest(w, r, "image", s.cfg.MaxBody, func(m medFields) error {
+		if m.plane != "" {
+			return bad("plane", `"plane" belongs to /v1/segment-volume; /v1/segment takes "slice"`)
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	raw, question := in.raw, in.question
-	ri.question = question
-	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(question))
 
 	// Admit before decoding: a full queue refuses the request before its image costs
 	// anything, and the decoded images in memory are those of admitted requests.
@@ -261,6 +252,33 @@ func (s *Server) submitError(w http.ResponseWriter, r *http.Request, err error) 
 
 // readInput returns the file bytes (the part or JSON field named file: "image" or
 // "volume"), question and medical fields of a multipart or JSON request.
+// readRequest reads the input of a request whose body may hold up to maxBody bytes (the
+// image or volume in the form field file), checks its question, refuses the medical
+// fields that belong to the other endpoint (misplaced returns that error) and parses the
+// others, and logs the question's length. On an error it answers the request and returns
+// ok false.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, file string, maxBody int64, misplaced func(medFields) error) (in input, mo medOptions, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	in, err := s.readInput(r, file)
+	if err == nil {
+		err = s.checkQuestion(in.question)
+	}
+	if err == nil {
+		err = misplaced(in.med)
+	}
+	if err == nil {
+		mo, err = in.med.parse()
+	}
+	if err != nil {
+		s.inputError(w, err)
+		return in, mo, false
+	}
+	ri := info(r.Context())
+	ri.question = in.question
+	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(in.question))
+	return in, mo, true
+}
+
 func (s *Server) readInput(r *http.Request, file string) (in input, err error) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {

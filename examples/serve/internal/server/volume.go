@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prsmed/prsmed-go/prsmed/imageio/volume"
 	"github.com/prsmed/prsmed-go/prsmed/volpredict"
@@ -30,24 +29,15 @@ type VolumeResponse struct {
 func (s *Server) segmentVolume(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := info(r.Context())
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxVolumeBody)
-	in, err := s.readInput(r, "volume")
-	if err == nil {
-		err = s.checkQuestion(in.question)
-	}
-	if err == nil && (in.med.frame != "" || in.med.slice != "") {
-		err = bad("slice", `/v1/segment-volume predicts every slice of "plane"; "frame" and "slice" belong to /v1/segment`)
-	}
-	var mo medOptions
-	if err == nil {
-		mo, err = in.med.parse()
-	}
-	if err != nil {
-		s.inputError(w, err)
+	in, mo, ok := s.readRequest(w, r, "volume", s.cfg.MaxVolumeBody, func(m medFields) error {
+		if m.frame != "" || m.slice != "" {
+			return bad("slice", `/v1/segment-volume predicts every slice of "plane"; "frame" and "slice" belong to /v1/segment`)
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
-	ri.question = in.question
-	ri.attrs = append(ri.attrs, "question_chars", utf8.RuneCountInString(in.question))
 
 	// Admit before decoding.
 	select {
