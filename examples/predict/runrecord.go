@@ -20,12 +20,12 @@ type runRecord struct {
 
 // newRunRecord describes the run o asks for.
 func newRunRecord(o options) (runRecord, error) {
-	abs, err := filepath.Abs(o.checkpoint)
+	abs, err := filepath.Abs(o.model.Checkpoint)
 	if err != nil {
 		return runRecord{}, err
 	}
 	r := runRecord{Checkpoint: abs, Question: o.question, Medical: fmt.Sprintf("%+v", o.medical)}
-	raw, err := os.ReadFile(filepath.Join(o.checkpoint, "manifest.json"))
+	raw, err := os.ReadFile(filepath.Join(o.model.Checkpoint, "manifest.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist): // a checkpoint without a manifest: its path names it
 	case err != nil:
@@ -35,7 +35,7 @@ func newRunRecord(o options) (runRecord, error) {
 			Files map[string]string `json:"files"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return runRecord{}, fmt.Errorf("%s: %w", filepath.Join(o.checkpoint, "manifest.json"), err)
+			return runRecord{}, fmt.Errorf("%s: %w", filepath.Join(o.model.Checkpoint, "manifest.json"), err)
 		}
 		r.Weights = m.Files["model.safetensors"]
 	}
