@@ -1,9 +1,11 @@
 package prsmed
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/prsmed/prsmed-go/internal/atomicfile"
 	"github.com/prsmed/prsmed-go/loraadapter"
@@ -112,14 +114,21 @@ func SaveConfig(path string, c Config) error {
 	return atomicfile.Write(path, raw)
 }
 
-// LoadConfig reads a JSON config written by SaveConfig.
+// LoadConfig reads a JSON config written by SaveConfig. A field this version does not
+// know is an error, not ignored: it is a setting of the model (written by a newer
+// version, or edited by hand) that the model built here would silently lack.
 func LoadConfig(path string) (Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
 	var c Config
-	if err := json.Unmarshal(raw, &c); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			return Config{}, fmt.Errorf("prsmed: config %s: %v: a setting this version of prsmed-go does not know (a checkpoint written by a newer version?)", path, err)
+		}
 		return Config{}, fmt.Errorf("prsmed: config %s: %v", path, err)
 	}
 	return c, c.Validate()
