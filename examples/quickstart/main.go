@@ -1,8 +1,11 @@
-// Command quickstart is PRS-Med end to end on a CPU in a few minutes: it writes a
-// synthetic PosMed data set (six modalities, lesions in all five zones), builds the tiny
-// model, trains stages 0, 1 and 2, evaluates on the test split, and prints a per-modality table
-// of mask quality (mDice, mIoU) and zone accuracy of the generated answers. It leaves
-// overlays of predictions, the loss/metric curves and a checkpoint in -out.
+// Command quickstart is PRS-Med end to end on a CPU: it writes a synthetic PosMed data set
+// (six modalities, lesions in all five zones) and a multi-finding set (2 or 3 findings per
+// image, one question per finding), builds the tiny model, trains stage 0 on the
+// one-finding rows and stages 1 and 2 on all rows, evaluates on the test splits, and prints
+// a per-modality table of mask quality (mDice, mIoU) and zone accuracy of the generated
+// answers, then the referring scores of the multi-finding set (do the masks follow the
+// question?). It leaves overlays of predictions, the loss/metric curves and a checkpoint in
+// -out (stage 0's run in -out/stage0).
 //
 //	go run ./examples/quickstart
 package main
@@ -54,7 +57,7 @@ func main() {
 	fs.StringVar(&o.out, "out", "quickstart-out", "folder for the data set, checkpoint, log, curves and overlays")
 	fs.IntVar(&o.n, "n", 600, "synthetic samples per modality")
 	fs.IntVar(&o.size, "size", 64, "synthetic image side in pixels")
-	fs.IntVar(&o.multi, "multi", 60, "synthetic images per modality holding 2 or 3 findings each, one question per finding, trained on beside the one-finding set and reported on with referring accuracy (0: none)")
+	fs.IntVar(&o.multi, "multi", 600, "synthetic images per modality holding 2 or 3 findings each, one question per finding, trained on in stages 1 and 2 beside the one-finding set and reported on with referring accuracy (0: none)")
 	fs.IntVar(&tc.Stage0Epochs, "epochs0", tc.Stage0Epochs, "stage 0 epochs (the tiny vision-language backbone learns to answer)")
 	fs.IntVar(&tc.Stage1Epochs, "epochs1", tc.Stage1Epochs, "stage 1 epochs (fusion and decoder)")
 	fs.IntVar(&tc.Stage2Epochs, "epochs2", tc.Stage2Epochs, "stage 2 epochs (LoRA, TinyViT, fusion and decoder)")
@@ -79,16 +82,9 @@ func main() {
 			tc.Stage2MinSteps = 0
 		}
 	})
-	c.Main(func(ctx context.Context) error {
-		err := run(ctx, o, tc)
-		// An interrupted run says what it left: -resume continues only from a checkpoint
-		// that was saved (train.Interrupted tells).
-		var in *train.Interrupted
-		if errors.As(err, &in) && in.LastSaved >= 0 {
-			return fmt.Errorf("%w; the checkpoint in %s resumes with -resume", err, filepath.Join(o.out, "checkpoint"))
-		}
-		return err
-	})
+	// An interrupted run says what it left: runPhase points to -resume only when the
+	// interrupted phase saved a checkpoint (train.Interrupted tells).
+	c.Main(func(ctx context.Context) error { return run(ctx, o, tc) })
 }
 
 // isTerminal reports whether f is a terminal (the progress bar redraws itself there).
@@ -118,6 +114,7 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	}
 	trainSet, val, test := ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
 	fmt.Printf("data: %d train, %d val, %d test samples\n", len(trainSet), len(val), len(test))
+	oneTrain, oneVal := trainSet, val // stage 0's data (see trainPhases)
 	var multiTest []data.Sample
 	if o.multi > 0 {
 		mroot := filepath.Join(o.out, "data-multi")
@@ -156,23 +153,9 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer m.Close()
 	fmt.Printf("model: tiny preset on %s, %d parameters\n", dev, m.Store.NumParams(false))
 
-	tc.OutDir, tc.Progress, tc.Bar = o.out, os.Stderr, isTerminal(os.Stderr)
+	tc.Progress, tc.Bar = os.Stderr, isTerminal(os.Stderr)
 	tc.TokenizerModel = assets.TemplateModel() // checkpoints load with prsmed.LoadBundle alone
-	tr, err := train.New(m, trainSet, val, tc)
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	if o.resume {
-		ok, err := tr.Resume()
-		if err != nil {
-			return err
-		}
-		if ok {
-			fmt.Fprintln(os.Stderr, "resumed from", filepath.Join(o.out, "checkpoint"))
-		}
-	}
-	if err := tr.Run(ctx); err != nil {
+	if err := trainPhases(ctx, m, o, tc, oneTrain, oneVal, trainSet, val); err != nil {
 		return err
 	}
 
@@ -252,4 +235,58 @@ func printTable(sum metrics.Summary) {
 	o := sum.Overall
 	o.Name = "overall"
 	row(o)
+}
+
+// trainPhases trains m in two runs of the trainer. Stage 0 (the backbone learns to answer)
+// sees the one-finding rows only, in -out/stage0; stages 1 and 2 see every row, the
+// multi-finding questions included, in -out. Stage 0 on the mixed rows did not learn to
+// read the zone from the image within 40 epochs (validation zone accuracy 67%, against 88%
+// on the one-finding rows alone; docs/training.md). With -resume each phase continues from
+// its own checkpoint; once stages 1–2 have saved one, stage 0 is not run again.
+func trainPhases(ctx context.Context, m *prsmed.Model, o options, tc train.Config, oneTrain, oneVal, all, val []data.Sample) error {
+	later := filepath.Join(o.out, "checkpoint")
+	laterStarted := o.resume && (exists(later) || exists(later+".old"))
+	if tc.Stage0Epochs > 0 && !laterStarted {
+		c0 := tc
+		c0.OutDir = filepath.Join(o.out, "stage0")
+		c0.Stage1Epochs, c0.Stage2Epochs, c0.Stage1MinSteps, c0.Stage2MinSteps = 0, 0, 0, 0
+		if err := runPhase(ctx, m, c0, oneTrain, oneVal, o.resume); err != nil {
+			return err
+		}
+	}
+	tc.OutDir, tc.Stage0Epochs = o.out, 0
+	return runPhase(ctx, m, tc, all, val, o.resume)
+}
+
+// runPhase trains m on train with cfg, resuming from cfg.OutDir's checkpoint when resume
+// is set and there is one.
+func runPhase(ctx context.Context, m *prsmed.Model, cfg train.Config, trainSet, val []data.Sample, resume bool) error {
+	tr, err := train.New(m, trainSet, val, cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	if resume {
+		ok, err := tr.Resume()
+		if err != nil {
+			return err
+		}
+		if ok {
+			fmt.Fprintln(os.Stderr, "resumed from", filepath.Join(cfg.OutDir, "checkpoint"))
+		}
+	}
+	if err := tr.Run(ctx); err != nil {
+		var in *train.Interrupted
+		if errors.As(err, &in) && in.LastSaved >= 0 {
+			return fmt.Errorf("%w; the checkpoint in %s resumes with -resume", err, filepath.Join(cfg.OutDir, "checkpoint"))
+		}
+		return err
+	}
+	return nil
+}
+
+// exists reports whether path names a file or folder.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
