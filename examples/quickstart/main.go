@@ -191,8 +191,8 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	}
 	fmt.Printf("\noverlays: %s   curves: %s   log: %s   checkpoint: %s\n", ovDir,
 		filepath.Join(o.out, "curves.png"), filepath.Join(o.out, "log.csv"), filepath.Join(o.out, "checkpoint"))
-	fmt.Printf("goals: mDice %.3f (goal ≥ 0.75: %s), zone accuracy %.1f%% (goal ≥ 80%%: %s); %s in all\n",
-		sum.Overall.MeanDice, verdict(sum.Overall.MeanDice >= 0.75), 100*sum.Overall.ZoneAccuracy, verdict(sum.Overall.ZoneAccuracy >= 0.8),
+	fmt.Printf("goals: mDice %.3f (goal ≥ 0.85: %s), zone accuracy %.1f%% (goal ≥ 85%%: %s); %s in all\n",
+		sum.Overall.MeanDice, verdict(sum.Overall.MeanDice >= 0.85), 100*sum.Overall.ZoneAccuracy, verdict(sum.Overall.ZoneAccuracy >= 0.85),
 		time.Since(start).Round(time.Second))
 	if ref != nil {
 		fmt.Printf("multi-finding goals: referring accuracy %.1f%% (goal ≥ 90%%: %s), Dice with asked %.3f (goal ≥ 0.75: %s), masks alike %.3f (goal ≤ 0.3: %s)\n",
