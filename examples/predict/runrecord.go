@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/prsmed/prsmed-go/prsmed"
 )
 
 // runRecord is what decides the masks and answers of a run, kept in masks/run.json so
@@ -25,18 +28,12 @@ func newRunRecord(o options) (runRecord, error) {
 		return runRecord{}, err
 	}
 	r := runRecord{Checkpoint: abs, Question: o.question, Medical: fmt.Sprintf("%+v", o.medical)}
-	raw, err := os.ReadFile(filepath.Join(o.model.Checkpoint, "manifest.json"))
+	m, err := prsmed.ReadManifest(o.model.Checkpoint)
 	switch {
-	case errors.Is(err, os.ErrNotExist): // a checkpoint without a manifest: its path names it
+	case errors.Is(err, fs.ErrNotExist): // a checkpoint without a manifest: its path names it
 	case err != nil:
 		return runRecord{}, err
 	default:
-		var m struct {
-			Files map[string]string `json:"files"`
-		}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return runRecord{}, fmt.Errorf("%s: %w", filepath.Join(o.model.Checkpoint, "manifest.json"), err)
-		}
 		r.Weights = m.Files["model.safetensors"]
 	}
 	return r, nil
