@@ -18,6 +18,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"time"
 
@@ -28,8 +29,10 @@ import (
 	"github.com/prsmed/prsmed-go/prsmed/assets"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
+	"github.com/prsmed/prsmed-go/prsmed/tokenizer"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
+	"github.com/prsmed/prsmed-go/torch/dist"
 )
 
 type options struct {
@@ -42,6 +45,8 @@ type options struct {
 	resume   bool
 	loss     string
 	device   string
+	nproc    int
+	args     []string // the command line, for -nproc's workers
 }
 
 func main() {
@@ -71,7 +76,9 @@ func main() {
 	fs.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -out")
 	fs.StringVar(&o.loss, "loss", "1,1,0.5", "loss weights: BCE,Dice,CE")
-	c.Parse(os.Args[1:])
+	fs.IntVar(&o.nproc, "nproc", 0, "data-parallel training processes on this machine, each taking -batch/N samples of every step with one intra-op thread (0: 2 on a CPU with at least two cores, else 1; 1: train in this process)")
+	o.args = os.Args[1:]
+	c.Parse(o.args)
 	tc.MinLR, tc.Seed = tc.LR/20, o.seed
 	// -epochs1 or -epochs2 given: that many epochs, not the preset's minimum steps.
 	fs.Visit(func(f *flag.Flag) {
@@ -101,64 +108,107 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	if err != nil {
 		return err
 	}
-	root := filepath.Join(o.out, "data")
-	if _, err := os.Stat(filepath.Join(root, "brain_tumors_ct_scan.csv")); err != nil {
-		fmt.Fprintf(os.Stderr, "writing synthetic PosMed data to %s (%d samples × 6 modalities, %d px)\n", root, o.n, o.size)
-		if err := synth.Generate(root, synth.Config{N: o.n, Size: o.size, Seed: o.seed}); err != nil {
-			return err
-		}
-	}
-	ds, err := data.Open(root)
+	worker := os.Getenv("RANK") != ""
+	sets, err := prepareData(o, !worker)
 	if err != nil {
 		return err
 	}
-	trainSet, val, test := ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
-	fmt.Printf("data: %d train, %d val, %d test samples\n", len(trainSet), len(val), len(test))
-	oneTrain, oneVal := trainSet, val // stage 0's data (see trainPhases)
-	var multiTest []data.Sample
-	if o.multi > 0 {
-		mroot := filepath.Join(o.out, "data-multi")
-		if _, err := os.Stat(filepath.Join(mroot, "brain_tumors_ct_scan.csv")); err != nil {
-			fmt.Fprintf(os.Stderr, "writing multi-finding synthetic data to %s (%d images × 6 modalities, 2 or 3 findings each)\n", mroot, o.multi)
-			if err := synth.Generate(mroot, synth.Config{N: o.multi, Size: o.size, Seed: o.seed, Findings: 3}); err != nil {
-				return err
-			}
-		}
-		mds, err := data.Open(mroot)
-		if err != nil {
-			return err
-		}
-		mt, mv := mds.Samples("train"), mds.Samples("val")
-		multiTest = mds.Samples("test")
-		fmt.Printf("multi-finding data: %d train, %d val, %d test questions\n", len(mt), len(mv), len(multiTest))
-		trainSet = append(trainSet, mt...)
-		val = interleave(val, mv) // the validation cap then keeps both kinds
-	}
-
 	tok, err := assets.TemplateTokenizer()
 	if err != nil {
 		return err
 	}
+	tc.Progress, tc.Bar = os.Stderr, isTerminal(os.Stderr)
+	tc.TokenizerModel = assets.TemplateModel() // checkpoints load with prsmed.LoadBundle alone
+	nproc := ranks(o.nproc, dev)
+	var m *prsmed.Model
+	switch {
+	case worker:
+		return trainRank(ctx, o, tc, dev, tok, sets)
+	case nproc > 1:
+		if m, err = trainRanks(o, nproc, dev); err != nil {
+			return err
+		}
+	default:
+		if m, err = buildModel(o, dev, tok); err != nil {
+			return err
+		}
+		fmt.Printf("model: tiny preset on %s, %d parameters\n", dev, m.Store.NumParams(false))
+		if err := trainPhases(ctx, m, o, tc, sets); err != nil {
+			m.Close()
+			return err
+		}
+	}
+	defer m.Close()
+	return evaluate(ctx, m, o, sets, start)
+}
+
+// dataSets are the quickstart's splits: stage 0 trains on oneTrain and validates on
+// oneVal; stages 1 and 2 on all and val (one-finding and multi-finding rows together).
+type dataSets struct {
+	oneTrain, oneVal, all, val, test, multiTest []data.Sample
+}
+
+// prepareData writes the synthetic sets into -out unless they are there, and opens them;
+// report prints what was written and read (the workers of -nproc stay quiet).
+func prepareData(o options, report bool) (dataSets, error) {
+	var d dataSets
+	say := func(w *os.File, format string, a ...any) {
+		if report {
+			fmt.Fprintf(w, format, a...)
+		}
+	}
+	root := filepath.Join(o.out, "data")
+	if _, err := os.Stat(filepath.Join(root, "brain_tumors_ct_scan.csv")); err != nil {
+		say(os.Stderr, "writing synthetic PosMed data to %s (%d samples × 6 modalities, %d px)\n", root, o.n, o.size)
+		if err := synth.Generate(root, synth.Config{N: o.n, Size: o.size, Seed: o.seed}); err != nil {
+			return d, err
+		}
+	}
+	ds, err := data.Open(root)
+	if err != nil {
+		return d, err
+	}
+	d.oneTrain, d.oneVal, d.test = ds.Samples("train"), ds.Samples("val"), ds.Samples("test")
+	say(os.Stdout, "data: %d train, %d val, %d test samples\n", len(d.oneTrain), len(d.oneVal), len(d.test))
+	d.all, d.val = d.oneTrain, d.oneVal
+	if o.multi <= 0 {
+		return d, nil
+	}
+	mroot := filepath.Join(o.out, "data-multi")
+	if _, err := os.Stat(filepath.Join(mroot, "brain_tumors_ct_scan.csv")); err != nil {
+		say(os.Stderr, "writing multi-finding synthetic data to %s (%d images × 6 modalities, 2 or 3 findings each)\n", mroot, o.multi)
+		if err := synth.Generate(mroot, synth.Config{N: o.multi, Size: o.size, Seed: o.seed, Findings: 3}); err != nil {
+			return d, err
+		}
+	}
+	mds, err := data.Open(mroot)
+	if err != nil {
+		return d, err
+	}
+	mt, mv := mds.Samples("train"), mds.Samples("val")
+	d.multiTest = mds.Samples("test")
+	say(os.Stdout, "multi-finding data: %d train, %d val, %d test questions\n", len(mt), len(mv), len(d.multiTest))
+	d.all = append(append([]data.Sample(nil), d.oneTrain...), mt...)
+	d.val = interleave(d.oneVal, mv) // the validation cap then keeps both kinds
+	return d, nil
+}
+
+// buildModel is the tiny model with -seed's initialisation and -loss's weights.
+func buildModel(o options, dev torch.Device, tok *tokenizer.Tokenizer) (*prsmed.Model, error) {
 	if err := torch.ManualSeed(o.seed); err != nil {
-		return err
+		return nil, err
 	}
 	cfg := prsmed.Tiny(int64(tok.VocabSize()))
 	if _, err := fmt.Sscanf(o.loss, "%g,%g,%g", &cfg.Loss.BCE, &cfg.Loss.Dice, &cfg.Loss.CE); err != nil {
-		return fmt.Errorf("-loss %q: want three comma-separated weights", o.loss)
+		return nil, fmt.Errorf("-loss %q: want three comma-separated weights", o.loss)
 	}
-	m, err := prsmed.New(cfg, tok, dev)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	fmt.Printf("model: tiny preset on %s, %d parameters\n", dev, m.Store.NumParams(false))
+	return prsmed.New(cfg, tok, dev)
+}
 
-	tc.Progress, tc.Bar = os.Stderr, isTerminal(os.Stderr)
-	tc.TokenizerModel = assets.TemplateModel() // checkpoints load with prsmed.LoadBundle alone
-	if err := trainPhases(ctx, m, o, tc, oneTrain, oneVal, trainSet, val); err != nil {
-		return err
-	}
-
+// evaluate scores m on the test splits, writes the overlays and prints the tables and the
+// goals.
+func evaluate(ctx context.Context, m *prsmed.Model, o options, sets dataSets, start time.Time) error {
+	test, multiTest := sets.test, sets.multiTest
 	fmt.Printf("evaluating on %d test samples\n", len(test))
 	written := map[string]int{}
 	ovDir := filepath.Join(o.out, "overlays")
@@ -243,19 +293,83 @@ func printTable(sum metrics.Summary) {
 // read the zone from the image within 40 epochs (validation zone accuracy 67%, against 88%
 // on the one-finding rows alone; docs/training.md). With -resume each phase continues from
 // its own checkpoint; once stages 1–2 have saved one, stage 0 is not run again.
-func trainPhases(ctx context.Context, m *prsmed.Model, o options, tc train.Config, oneTrain, oneVal, all, val []data.Sample) error {
+func trainPhases(ctx context.Context, m *prsmed.Model, o options, tc train.Config, d dataSets) error {
 	later := filepath.Join(o.out, "checkpoint")
 	laterStarted := o.resume && (exists(later) || exists(later+".old"))
 	if tc.Stage0Epochs > 0 && !laterStarted {
 		c0 := tc
 		c0.OutDir = filepath.Join(o.out, "stage0")
 		c0.Stage1Epochs, c0.Stage2Epochs, c0.Stage1MinSteps, c0.Stage2MinSteps = 0, 0, 0, 0
-		if err := runPhase(ctx, m, c0, oneTrain, oneVal, o.resume); err != nil {
+		if err := runPhase(ctx, m, c0, d.oneTrain, d.oneVal, o.resume); err != nil {
 			return err
 		}
 	}
 	tc.OutDir, tc.Stage0Epochs = o.out, 0
-	return runPhase(ctx, m, tc, all, val, o.resume)
+	return runPhase(ctx, m, tc, d.all, d.val, o.resume)
+}
+
+// ranks is the number of training processes -nproc asks for: 0 is 2 on a CPU with at
+// least two cores (two one-thread ranks trained 1.5 times as fast as one process on the
+// 2-core machine of BENCHMARKS.md) and 1 on a GPU.
+func ranks(nproc int, dev torch.Device) int {
+	switch {
+	case nproc > 0:
+		return nproc
+	case dev.IsCUDA() || runtime.NumCPU() < 2:
+		return 1
+	}
+	return 2
+}
+
+// trainRanks trains in n worker processes of this program (the data-parallel ranks, over
+// Gloo on the CPU) and loads the model they saved in -out/checkpoint.
+func trainRanks(o options, n int, dev torch.Device) (*prsmed.Model, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("training in %d data-parallel processes\n", n)
+	code, err := cli.Launch("quickstart", exe, cli.WithoutNproc(o.args), n, cli.StopGrace)
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("training stopped: a worker exited with status %d", code)
+	}
+	m, _, err := prsmed.LoadBundle(filepath.Join(o.out, "checkpoint"), dev, prsmed.BundleOptions{})
+	return m, err
+}
+
+// trainRank is one worker of -nproc: it joins the group the launcher set up, trains its
+// share of every batch and returns; rank 0 writes the checkpoints.
+func trainRank(ctx context.Context, o options, tc train.Config, dev torch.Device, tok *tokenizer.Tokenizer, d dataSets) error {
+	env, err := dist.FromEnv()
+	if err != nil {
+		return err
+	}
+	if tc.BatchSize%env.WorldSize != 0 {
+		return fmt.Errorf("-batch %d does not split over %d processes", tc.BatchSize, env.WorldSize)
+	}
+	tc.BatchSize /= env.WorldSize
+	backend := dist.Gloo
+	if dev.IsCUDA() {
+		dev, backend = torch.CUDA(env.LocalRank), dist.NCCL
+	}
+	g, err := dist.Init(ctx, dist.Config{Env: env, Backend: backend})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	tc.Dist = g
+	m, err := buildModel(o, dev, tok)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if env.Rank == 0 {
+		fmt.Printf("model: tiny preset on %s, %d parameters; %d processes × %d samples per step\n", dev, m.Store.NumParams(false), env.WorldSize, tc.BatchSize)
+	}
+	return trainPhases(ctx, m, o, tc, d)
 }
 
 // runPhase trains m on train with cfg, resuming from cfg.OutDir's checkpoint when resume
@@ -271,7 +385,7 @@ func runPhase(ctx context.Context, m *prsmed.Model, cfg train.Config, trainSet, 
 		if err != nil {
 			return err
 		}
-		if ok {
+		if r := os.Getenv("RANK"); ok && (r == "" || r == "0") { // one process, or rank 0 of -nproc's
 			fmt.Fprintln(os.Stderr, "resumed from", filepath.Join(cfg.OutDir, "checkpoint"))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/examples/internal/cli"
 	"github.com/prsmed/prsmed-go/internal/gocmd"
 	"github.com/prsmed/prsmed-go/torch/dist"
 	"github.com/prsmed/prsmed-go/torch/dist/disttest"
@@ -104,7 +105,7 @@ func TestNprocRankFailures(t *testing.T) {
 		if !strings.Contains(log, "worker 1 failed") {
 			t.Errorf("the output does not name the dead worker:\n%s", log)
 		}
-		if took > 15*time.Second+stopGrace {
+		if took > 15*time.Second+cli.StopGrace {
 			t.Errorf("the run took %v to stop after the kill", took)
 		}
 		res, err := exec.Command(bin, append(failureArgs(t, root, out), "-resume")...).CombinedOutput()
@@ -122,7 +123,7 @@ func TestNprocRankFailures(t *testing.T) {
 		if !strings.Contains(log, "rank 1: stopped responding") {
 			t.Errorf("rank 0 did not name the hung rank 1:\n%s", log)
 		}
-		if took > 15*time.Second+stopGrace {
+		if took > 15*time.Second+cli.StopGrace {
 			t.Errorf("the run took %v to stop after the hang", took)
 		}
 	})

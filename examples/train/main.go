@@ -144,7 +144,7 @@ func command(args []string, stderr io.Writer) int {
 			if err != nil {
 				return cli.ExitFailed, err
 			}
-			return launch(exe, withoutNproc(args), o.nproc, stopGrace)
+			return cli.Launch("train", exe, cli.WithoutNproc(args), o.nproc, cli.StopGrace)
 		}
 		tc.OutDir, tc.Progress, tc.Bar = o.out, stderr, isTerminal(os.Stderr)
 		err := run(ctx, o, tc)

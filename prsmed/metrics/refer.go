@@ -99,9 +99,43 @@ func (a *ReferAccumulator) Add(image, finding string, truth Mask, pred Prob) err
 }
 
 // Result computes the referring scores of everything added so far.
-func (a *ReferAccumulator) Result() Referring {
-	var r Referring
-	var asked, other, alike float64
+func (a *ReferAccumulator) Result() Referring { return a.Sums().Referring() }
+
+// ReferSums are the totals behind [Referring] before the means are taken.
+// Sums over disjoint sets of images add ([ReferSums.Add]): a validation
+// sharded by image over several processes sums each process's and divides
+// once.
+type ReferSums struct {
+	Images, Questions, Correct, Pairs int
+	// Asked, Other and Alike are the sums of the asked finding's Dice, of
+	// the best other finding's Dice (over Questions) and of the Dice
+	// between masks of two questions on one image (over Pairs).
+	Asked, Other, Alike float64
+}
+
+// Add is the sums of s and o together.
+func (s ReferSums) Add(o ReferSums) ReferSums {
+	return ReferSums{Images: s.Images + o.Images, Questions: s.Questions + o.Questions, Correct: s.Correct + o.Correct,
+		Pairs: s.Pairs + o.Pairs, Asked: s.Asked + o.Asked, Other: s.Other + o.Other, Alike: s.Alike + o.Alike}
+}
+
+// Referring divides the sums into the scores.
+func (s ReferSums) Referring() Referring {
+	r := Referring{Images: s.Images, Questions: s.Questions, Correct: s.Correct, Pairs: s.Pairs}
+	if s.Questions > 0 {
+		n := float64(s.Questions)
+		r.Accuracy = float64(s.Correct) / n
+		r.AskedDice, r.OtherDice = s.Asked/n, s.Other/n
+	}
+	if s.Pairs > 0 {
+		r.Alike = s.Alike / float64(s.Pairs)
+	}
+	return r
+}
+
+// Sums are the totals of everything added so far.
+func (a *ReferAccumulator) Sums() ReferSums {
+	var r ReferSums
 	for _, name := range a.order {
 		im := a.images[name]
 		if len(im.keys) < 2 {
@@ -120,24 +154,16 @@ func (a *ReferAccumulator) Result() Referring {
 					best = max(best, d)
 				}
 			}
-			asked += own
-			other += best
+			r.Asked += own
+			r.Other += best
 			if own > best {
 				r.Correct++
 			}
 			for _, p2 := range im.preds[q+1:] {
 				r.Pairs++
-				alike += maskDice(pred, p2, true)
+				r.Alike += maskDice(pred, p2, true)
 			}
 		}
-	}
-	if r.Questions > 0 {
-		n := float64(r.Questions)
-		r.Accuracy = float64(r.Correct) / n
-		r.AskedDice, r.OtherDice = asked/n, other/n
-	}
-	if r.Pairs > 0 {
-		r.Alike = alike / float64(r.Pairs)
 	}
 	return r
 }

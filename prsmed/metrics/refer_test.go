@@ -112,3 +112,41 @@ func TestReferringResizeAndErrors(t *testing.T) {
 		t.Errorf("empty accumulator: %+v", r)
 	}
 }
+
+// TestReferSumsAdd: the sums of two accumulators over disjoint images, added, give the
+// scores of one accumulator over all of them (a sharded validation's arithmetic).
+func TestReferSumsAdd(t *testing.T) {
+	a := maskOf("##..", "##..", "....", "....")
+	b := maskOf("....", "....", "..##", "..##")
+	half := maskOf("#...", "#...", "..##", "..##")
+	type q struct {
+		image, finding string
+		pred           Mask
+	}
+	qs := []q{{"i1", "a", a}, {"i1", "b", b}, {"i2", "a", half}, {"i2", "b", b}, {"i3", "a", b}, {"i3", "b", b}, {"i3", "b", half}}
+	truth := map[string]Mask{"a": a, "b": b}
+	var all, first, second ReferAccumulator
+	for _, x := range qs {
+		part := &first
+		if x.image == "i2" {
+			part = &second
+		}
+		for _, acc := range []*ReferAccumulator{&all, part} {
+			if err := acc.Add(x.image, x.finding, truth[x.finding], referProb(x.pred)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := all.Result()
+	got := first.Sums().Add(second.Sums()).Referring()
+	if got.Images != 3 || got.Questions != 7 || got.Pairs != 5 {
+		t.Fatalf("added sums %+v: want 3 images, 7 questions, 5 pairs", got)
+	}
+	if math.Abs(got.Accuracy-want.Accuracy) > 1e-12 || math.Abs(got.AskedDice-want.AskedDice) > 1e-12 ||
+		math.Abs(got.OtherDice-want.OtherDice) > 1e-12 || math.Abs(got.Alike-want.Alike) > 1e-12 || got.Correct != want.Correct {
+		t.Errorf("added sums %+v, want one accumulator's %+v", got, want)
+	}
+	if (ReferSums{}).Referring() != (Referring{}) {
+		t.Errorf("empty sums give %+v, want zeros", ReferSums{}.Referring())
+	}
+}

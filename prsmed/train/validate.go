@@ -23,11 +23,9 @@ func (t *Trainer) validateScores(ctx context.Context) (metrics.Summary, *metrics
 		set = set[:t.Cfg.ValSamples]
 	}
 	if t.world() > 1 {
-		// Sharded: each rank scores its share; the referring scores, which compare the
-		// masks of one image's questions with each other, are not computed then (best/ is
-		// chosen on mDice alone in a data-parallel run).
-		sum, err := t.validateSharded(ctx, set)
-		return sum, nil, err
+		// Sharded: each rank scores its share (by image when images hold several
+		// findings, so that the referring scores compare one image's masks on one rank).
+		return t.validateSharded(ctx, set)
 	}
 	t.valShare = len(set)
 	if !prsmed.SeveralFindings(set) {

@@ -31,25 +31,41 @@ const (
 )
 
 // validateSharded scores set split across the ranks: rank r predicts the samples at
-// positions r, r+World, … (each sample once, no padding). Each rank writes its samples'
-// scores into the rows of a (len(set)+1, rowWidth) float64 table that is zero elsewhere,
-// one all-reduce sums the tables, and every rank then adds the rows to an accumulator in
-// the set's order. Adding zeros is exact and the accumulator sums in the order one
-// process sums in, so the summary equals, bit for bit, one process's evaluation of the
-// same per-sample predictions (exact where a sample's prediction does not depend on the
-// other samples of its batch, e.g. with batch 1). The last row counts the ranks whose
-// share failed; every rank then returns an error, so none waits for the others.
-func (t *Trainer) validateSharded(ctx context.Context, set []data.Sample) (metrics.Summary, error) {
+// positions r, r+World, … (each sample once, no padding); when the set holds images with
+// several findings, rank r predicts every question of the images r, r+World, … in the
+// order the images first appear, so that it can compare the masks of one image's
+// questions. Each rank writes its samples' scores into the rows of a
+// (len(set)+2, rowWidth) float64 table that is zero elsewhere, and its referring sums
+// (metrics.ReferSums) into the last row; one all-reduce sums the tables, and every rank
+// then adds the rows to an accumulator in the set's order. Adding zeros is exact and the
+// accumulator sums in the order one process sums in, so the summary equals, bit for bit,
+// one process's evaluation of the same per-sample predictions (exact where a sample's
+// prediction does not depend on the other samples of its batch, e.g. with batch 1); the
+// referring scores are the ranks' sums added in rank order, which can differ from one
+// process's in the last bits of the Dice means. Row len(set) counts the ranks whose share
+// failed; every rank then returns an error, so none waits for the others.
+func (t *Trainer) validateSharded(ctx context.Context, set []data.Sample) (metrics.Summary, *metrics.Referring, error) {
 	rank, world, n := t.rank(), t.world(), len(set)
+	several := prsmed.SeveralFindings(set)
+	owner := shardOwners(set, world, several)
 	var mine []data.Sample
 	var pos []int
-	for i := rank; i < n; i += world {
-		mine, pos = append(mine, set[i]), append(pos, i)
+	for i, smp := range set {
+		if owner[i] == rank {
+			mine, pos = append(mine, smp), append(pos, i)
+		}
 	}
 	t.valShare = len(mine)
-	table := make([]float64, (n+1)*rowWidth)
+	table := make([]float64, (n+2)*rowWidth)
+	var refer metrics.ReferAccumulator
+	referEach := prsmed.ReferEach(&refer)
 	k := 0
-	_, evalErr := prsmed.Evaluate(ctx, t.M, mine, t.Cfg.BatchSize, func(smp data.Sample, _ image.Image, gt *image.Gray, p *prsmed.Prediction) error {
+	_, evalErr := prsmed.Evaluate(ctx, t.M, mine, t.Cfg.BatchSize, func(smp data.Sample, img image.Image, gt *image.Gray, p *prsmed.Prediction) error {
+		if several {
+			if err := referEach(smp, img, gt, p); err != nil {
+				return fmt.Errorf("%s: %w", smp, err)
+			}
+		}
 		if k >= len(pos) {
 			return fmt.Errorf("train: validation scored more samples (%d) than this rank's %d", k+1, len(pos))
 		}
@@ -87,22 +103,24 @@ func (t *Trainer) validateSharded(ctx context.Context, set []data.Sample) (metri
 	if evalErr != nil {
 		table[n*rowWidth] = 1
 	}
+	rs := refer.Sums()
+	copy(table[(n+1)*rowWidth:], []float64{float64(rs.Images), float64(rs.Questions), float64(rs.Correct), float64(rs.Pairs), rs.Asked, rs.Other, rs.Alike})
 	// Every rank joins the all-reduce, also after an interrupt, so that none waits for the
 	// others until the timeout.
 	if err := t.sumTable(context.WithoutCancel(ctx), table); err != nil {
-		return metrics.Summary{}, fmt.Errorf("train: gathering the validation scores: %w", err)
+		return metrics.Summary{}, nil, fmt.Errorf("train: gathering the validation scores: %w", err)
 	}
 	if evalErr != nil {
-		return metrics.Summary{}, evalErr
+		return metrics.Summary{}, nil, evalErr
 	}
 	if f := table[n*rowWidth]; f > 0 {
-		return metrics.Summary{}, fmt.Errorf("%w: %.0f of %d ranks could not score their samples", ErrValidationShard, f, world)
+		return metrics.Summary{}, nil, fmt.Errorf("%w: %.0f of %d ranks could not score their samples", ErrValidationShard, f, world)
 	}
 	var acc metrics.Accumulator
 	for i, smp := range set {
 		row := table[i*rowWidth : (i+1)*rowWidth]
 		if row[colDone] != 1 {
-			return metrics.Summary{}, fmt.Errorf("%w: sample %d (%s) was scored %g times", ErrValidationShard, i, smp, row[colDone])
+			return metrics.Summary{}, nil, fmt.Errorf("%w: sample %d (%s) was scored %g times", ErrValidationShard, i, smp, row[colDone])
 		}
 		r := metrics.Result{Dice05: row[colDice05], IoU05: row[colIoU05]}
 		copy(r.Dice[:], row[colDice:colIoU])
@@ -110,7 +128,34 @@ func (t *Trainer) validateSharded(ctx context.Context, set []data.Sample) (metri
 		acc.Add(smp.Modality, &r)
 		acc.AddZone(smp.Modality, row[colCorrect] == 1, row[colUnparsed] == 1)
 	}
-	return acc.Summary(), nil
+	if !several {
+		return acc.Summary(), nil, nil
+	}
+	sums := table[(n+1)*rowWidth:]
+	r := metrics.ReferSums{Images: int(sums[0]), Questions: int(sums[1]), Correct: int(sums[2]), Pairs: int(sums[3]),
+		Asked: sums[4], Other: sums[5], Alike: sums[6]}.Referring()
+	return acc.Summary(), &r, nil
+}
+
+// shardOwners is the rank that scores each sample of set: sample i goes to rank i mod
+// world, or, byImage, every question of the j-th image (in the order images first
+// appear) to rank j mod world.
+func shardOwners(set []data.Sample, world int, byImage bool) []int {
+	owner := make([]int, len(set))
+	index := map[string]int{}
+	for i, smp := range set {
+		if !byImage {
+			owner[i] = i % world
+			continue
+		}
+		j, ok := index[smp.ImagePath]
+		if !ok {
+			j = len(index)
+			index[smp.ImagePath] = j
+		}
+		owner[i] = j % world
+	}
+	return owner
 }
 
 // sumTable replaces v with its sum over the ranks (float64, on the group's device).

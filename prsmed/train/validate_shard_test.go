@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/prsmed/prsmed-go/prsmed/data/synth"
 	"github.com/prsmed/prsmed-go/prsmed/metrics"
 	"github.com/prsmed/prsmed-go/prsmed/train"
 	"github.com/prsmed/prsmed-go/torch"
@@ -19,7 +21,8 @@ import (
 // distWorkers are worker processes other than the ddpCases' training runs, by the name
 // in distCaseVar.
 var distWorkers = map[string]func(out, root string) error{
-	"validate": valWorker,
+	"validate":       valWorker,
+	"validate-refer": referWorker,
 }
 
 // valSamples is the validation set's size: not a multiple of valRanks, so the shards differ.
@@ -104,4 +107,107 @@ func TestShardedValidationEqualsOneProcess(t *testing.T) {
 		}
 	}
 	t.Logf("overall: %+v", want.Summary.Overall)
+}
+
+// referSamples is the size of the multi-finding validation set of
+// TestShardedReferringEqualsOneProcess.
+const referSamples = 11
+
+// referResult is what a referring validation worker reports.
+type referResult struct {
+	Summary   metrics.Summary    `json:"summary"`
+	Referring *metrics.Referring `json:"referring"`
+	Share     int                `json:"share"`
+}
+
+// validateRefer validates the tiny model (seed 1) on the first referSamples questions of
+// the multi-finding set in root with batch 1 over g (nil: one process).
+func validateRefer(root string, g *dist.Group) (referResult, error) {
+	samples, err := firstSamples(root, referSamples)
+	if err != nil {
+		return referResult{}, err
+	}
+	m, err := ddpModel(1, 0)
+	if err != nil {
+		return referResult{}, err
+	}
+	defer m.Close()
+	tc := train.DefaultConfig()
+	tc.BatchSize, tc.Dist = 1, g
+	tr, err := train.New(m, samples[:1], samples, tc)
+	if err != nil {
+		return referResult{}, err
+	}
+	defer tr.Close()
+	sum, ref, err := tr.ValidateScores(context.Background())
+	return referResult{Summary: sum, Referring: ref, Share: tr.ValShare()}, err
+}
+
+func referWorker(out, root string) error {
+	env, g, err := joinWorkers()
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	r, err := validateRefer(root, g)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, fmt.Sprintf("rank%d.json", env.Rank)), raw, 0o644)
+}
+
+// TestShardedReferringEqualsOneProcess: three ranks validate 11 multi-finding questions
+// (batch 1), each predicting every question of its images; every rank's summary equals one
+// process's exactly, and so do the referring counts, with the Dice means equal to
+// rounding (the ranks' sums are added in rank order).
+func TestShardedReferringEqualsOneProcess(t *testing.T) {
+	needGloo(t, "starts three processes")
+	root := filepath.Join(t.TempDir(), "multi")
+	if err := synth.Generate(root, synth.Config{N: 12, Size: 64, Seed: 3, Findings: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	wait := startRanks(t, ctx, ddpLaunch{world: valRanks}, "validate-refer", root, out)
+	torch.SetNumThreads(1)
+	want, err := validateRefer(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait()
+	if want.Referring == nil || want.Referring.Images < valRanks || want.Referring.Pairs == 0 {
+		t.Fatalf("one process: referring %+v; want images with several findings on every rank", want.Referring)
+	}
+	shares := 0
+	for r := 0; r < valRanks; r++ {
+		var got referResult
+		readJSON(t, filepath.Join(out, fmt.Sprintf("rank%d.json", r)), &got)
+		shares += got.Share
+		if !reflect.DeepEqual(got.Summary, want.Summary) {
+			t.Errorf("rank %d: summary\n%+v\nwant (one process)\n%+v", r, got.Summary, want.Summary)
+		}
+		g, w := got.Referring, want.Referring
+		if g == nil {
+			t.Errorf("rank %d: no referring scores", r)
+			continue
+		}
+		if g.Images != w.Images || g.Questions != w.Questions || g.Correct != w.Correct || g.Pairs != w.Pairs || g.Accuracy != w.Accuracy {
+			t.Errorf("rank %d: referring counts %+v, want %+v", r, *g, *w)
+		}
+		for _, d := range [][2]float64{{g.AskedDice, w.AskedDice}, {g.OtherDice, w.OtherDice}, {g.Alike, w.Alike}} {
+			if math.Abs(d[0]-d[1]) > 1e-12*math.Max(1, math.Abs(d[1])) {
+				t.Errorf("rank %d: referring %+v, want %+v", r, *g, *w)
+				break
+			}
+		}
+	}
+	if shares != referSamples {
+		t.Errorf("the ranks predicted %d questions, want %d (each once)", shares, referSamples)
+	}
+	t.Logf("referring: %+v", *want.Referring)
 }

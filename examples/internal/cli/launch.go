@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -13,13 +13,13 @@ import (
 	"time"
 )
 
-// stopGrace is how long the launcher waits, after asking the workers to stop (SIGTERM),
-// before it kills them.
-const stopGrace = 30 * time.Second
+// StopGrace is how long Launch waits, after asking the workers to stop (SIGTERM), before
+// it kills them.
+const StopGrace = 30 * time.Second
 
-// withoutNproc drops -nproc (in any of the flag package's spellings) from the arguments,
+// WithoutNproc drops -nproc (in any of the flag package's spellings) from the arguments,
 // so that the workers do not launch workers of their own.
-func withoutNproc(args []string) []string {
+func WithoutNproc(args []string) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -48,13 +48,16 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// launch starts n local workers, exe with args, each with torchrun's variables (RANK,
+// Launch starts n local workers, exe with args, each with torchrun's variables (RANK,
 // WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT a free port), each in a
 // process group of its own (OMP_NUM_THREADS=1 unless set, as torchrun does). SIGINT and SIGTERM sent to the launcher are forwarded to
 // every worker; when a worker fails (non-zero exit or a signal), the others get SIGTERM
 // (unless they were interrupted already) and, grace later, SIGKILL. It returns the exit code of the first worker that failed
 // (128 + the signal for a worker killed by one; 0 when all succeeded).
-func launch(exe string, args []string, n int, grace time.Duration) (int, error) {
+//
+// prog names the program in its messages. The workers are the data-parallel ranks of
+// examples/train -nproc and of the quickstart.
+func Launch(prog, exe string, args []string, n int, grace time.Duration) (int, error) {
 	if n < 1 {
 		return 2, fmt.Errorf("-nproc must be at least 1, not %d", n)
 	}
@@ -131,7 +134,7 @@ func launch(exe string, args []string, n int, grace time.Duration) (int, error) 
 				if !interrupted {
 					// Workers that were interrupted are already stopping (rank 0 may be
 					// saving a checkpoint): only an unprompted failure stops the others.
-					fmt.Fprintf(os.Stderr, "train: worker %d failed (%v); stopping the others\n", e.rank, e.err)
+					fmt.Fprintf(os.Stderr, "%s: worker %d failed (%v); stopping the others\n", prog, e.rank, e.err)
 					signalAll(syscall.SIGTERM)
 				}
 				kill = time.After(grace)

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prsmed/prsmed-go/internal/gocmd"
+	"github.com/prsmed/prsmed-go/prsmed/data"
+	"github.com/prsmed/prsmed-go/torch/dist"
+)
+
+// logSteps reads a trainer's log.csv: the stage and the optimisation steps of each epoch.
+func logSteps(t *testing.T, path string) (stages, steps []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s: %v (%d rows)", path, err, len(rows))
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, r := range rows[1:] {
+		st, err1 := strconv.Atoi(r[col["stage"]])
+		n, err2 := strconv.Atoi(r[col["steps"]])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: row %q", path, r)
+		}
+		stages, steps = append(stages, st), append(steps, n)
+	}
+	return stages, steps
+}
+
+// worldSize is the world size a checkpoint's trainer.json records (1 when it records none).
+func worldSize(t *testing.T, dir string) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "trainer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		World int `json:"world_size"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	return max(st.World, 1)
+}
+
+// TestQuickstartRuns runs a very short quickstart in one process and in two data-parallel
+// ones. Stage 0 trains in -out/stage0 on the one-finding rows alone (its steps per epoch
+// are those of the one-finding training split), stages 1 and 2 in -out on every row; the
+// checkpoints record the world size; the report ends with both sets of goals.
+func TestQuickstartRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the quickstart")
+	}
+	bin := gocmd.BuildTest(t, ".")
+	for _, nproc := range []int{1, 2} {
+		t.Run("nproc="+strconv.Itoa(nproc), func(t *testing.T) {
+			if nproc > 1 && !dist.Gloo.Available() {
+				t.Skip("this build has no Gloo backend")
+			}
+			out := t.TempDir()
+			cmd := exec.Command(bin, "-out", out, "-n", "6", "-multi", "6", "-epochs0", "1", "-epochs1", "1", "-epochs2", "1",
+				"-overlays", "1", "-workers", "1", "-threads", "1", "-nproc", strconv.Itoa(nproc))
+			res, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("quickstart: %v\n%s", err, res)
+			}
+			for _, want := range []string{"goals: mDice", "multi-finding goals: referring accuracy"} {
+				if !strings.Contains(string(res), want) {
+					t.Errorf("no %q in the output:\n%s", want, res)
+				}
+			}
+			one, err := data.Open(filepath.Join(out, "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			multi, err := data.Open(filepath.Join(out, "data-multi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nOne := len(one.Samples("train"))
+			nAll := nOne + len(multi.Samples("train"))
+			perStep := 16 // the tiny preset's batch, split over the processes
+			stages, steps := logSteps(t, filepath.Join(out, "stage0", "log.csv"))
+			if len(stages) != 1 || stages[0] != 0 || steps[0] != (nOne+perStep-1)/perStep {
+				t.Errorf("stage0/log.csv: stages %v, steps %v; want one stage-0 epoch of %d steps (%d one-finding rows)", stages, steps, (nOne+perStep-1)/perStep, nOne)
+			}
+			stages, steps = logSteps(t, filepath.Join(out, "log.csv"))
+			want := (nAll + perStep - 1) / perStep
+			if len(stages) != 2 || stages[0] != 1 || stages[1] != 2 || steps[0] != want || steps[1] != want {
+				t.Errorf("log.csv: stages %v, steps %v; want stages 1 and 2 of %d steps each (%d rows)", stages, steps, want, nAll)
+			}
+			for _, dir := range []string{filepath.Join(out, "stage0", "checkpoint"), filepath.Join(out, "checkpoint")} {
+				if w := worldSize(t, dir); w != nproc {
+					t.Errorf("%s records world size %d, want %d", dir, w, nproc)
+				}
+			}
+		})
+	}
+}
