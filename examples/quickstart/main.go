@@ -7,6 +7,10 @@
 // question?). It leaves overlays of predictions, the loss/metric curves and a checkpoint in
 // -out (stage 0's run in -out/stage0).
 //
+// On a CPU with two or more cores it trains in two data-parallel processes, copies of
+// itself over Gloo (-nproc; 1 trains in this process), then evaluates the checkpoint they
+// saved.
+//
 //	go run ./examples/quickstart
 package main
 
