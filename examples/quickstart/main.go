@@ -75,6 +75,7 @@ func main() {
 	fs.Float64Var(&tc.Stage0LR, "lr0", tc.Stage0LR, "peak learning rate of stage 0")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the data, the initialisation and the data order")
 	fs.IntVar(&o.threads, "threads", 0, cli.TrainingThreadsHelp)
+	fs.BoolVar(&tc.Flip, "flip", tc.Flip, "mirror samples (with their answers) in stages 1 and 2")
 	fs.IntVar(&tc.Workers, "workers", tc.Workers, "goroutines loading and preprocessing samples (0: one per CPU)")
 	fs.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	fs.IntVar(&o.overlays, "overlays", 3, "overlay PNGs to write per modality")

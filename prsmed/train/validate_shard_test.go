@@ -21,8 +21,8 @@ import (
 // distWorkers are worker processes other than the ddpCases' training runs, by the name
 // in distCaseVar.
 var distWorkers = map[string]func(out, root string) error{
-	"validate":       valWorker,
-	"validate-refer": referWorker,
+	"validate":       valWorker(valSamples),
+	"validate-refer": valWorker(referSamples),
 }
 
 // valSamples is the validation set's size: not a multiple of valRanks, so the shards differ.
@@ -33,14 +33,15 @@ const (
 
 // valResult is what a validation worker reports.
 type valResult struct {
-	Summary metrics.Summary `json:"summary"`
-	Share   int             `json:"share"` // the samples this rank predicted
+	Summary   metrics.Summary    `json:"summary"`
+	Referring *metrics.Referring `json:"referring,omitempty"` // multi-finding sets only
+	Share     int                `json:"share"`               // the samples this rank predicted
 }
 
-// validateOnce validates the tiny model (seed 1) on the first valSamples samples with
-// batch 1 over g (nil: one process).
-func validateOnce(root string, g *dist.Group) (valResult, error) {
-	samples, err := firstSamples(root, valSamples)
+// validateOnce validates the tiny model (seed 1) on the first n training samples of root
+// with batch 1 over g (nil: one process).
+func validateOnce(root string, n int, g *dist.Group) (valResult, error) {
+	samples, err := firstSamples(root, n)
 	if err != nil {
 		return valResult{}, err
 	}
@@ -56,25 +57,29 @@ func validateOnce(root string, g *dist.Group) (valResult, error) {
 		return valResult{}, err
 	}
 	defer tr.Close()
-	sum, err := tr.Validate(context.Background())
-	return valResult{Summary: sum, Share: tr.ValShare()}, err
+	sum, ref, err := tr.ValidateScores(context.Background())
+	return valResult{Summary: sum, Referring: ref, Share: tr.ValShare()}, err
 }
 
-func valWorker(out, root string) error {
-	env, g, err := joinWorkers()
-	if err != nil {
-		return err
+// valWorker is a worker process that validates the first n samples and writes its result
+// to rankR.json.
+func valWorker(n int) func(out, root string) error {
+	return func(out, root string) error {
+		env, g, err := joinWorkers()
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		r, err := validateOnce(root, n, g)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(out, fmt.Sprintf("rank%d.json", env.Rank)), raw, 0o644)
 	}
-	defer g.Close()
-	r, err := validateOnce(root, g)
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(out, fmt.Sprintf("rank%d.json", env.Rank)), raw, 0o644)
 }
 
 // TestShardedValidationEqualsOneProcess: three ranks validate 7 samples (batch 1), each
@@ -88,7 +93,7 @@ func TestShardedValidationEqualsOneProcess(t *testing.T) {
 	defer cancel()
 	wait := startRanks(t, ctx, ddpLaunch{world: valRanks}, "validate", root, out)
 	torch.SetNumThreads(1)
-	want, err := validateOnce(root, nil)
+	want, err := validateOnce(root, valSamples, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,53 +118,6 @@ func TestShardedValidationEqualsOneProcess(t *testing.T) {
 // TestShardedReferringEqualsOneProcess.
 const referSamples = 11
 
-// referResult is what a referring validation worker reports.
-type referResult struct {
-	Summary   metrics.Summary    `json:"summary"`
-	Referring *metrics.Referring `json:"referring"`
-	Share     int                `json:"share"`
-}
-
-// validateRefer validates the tiny model (seed 1) on the first referSamples questions of
-// the multi-finding set in root with batch 1 over g (nil: one process).
-func validateRefer(root string, g *dist.Group) (referResult, error) {
-	samples, err := firstSamples(root, referSamples)
-	if err != nil {
-		return referResult{}, err
-	}
-	m, err := ddpModel(1, 0)
-	if err != nil {
-		return referResult{}, err
-	}
-	defer m.Close()
-	tc := train.DefaultConfig()
-	tc.BatchSize, tc.Dist = 1, g
-	tr, err := train.New(m, samples[:1], samples, tc)
-	if err != nil {
-		return referResult{}, err
-	}
-	defer tr.Close()
-	sum, ref, err := tr.ValidateScores(context.Background())
-	return referResult{Summary: sum, Referring: ref, Share: tr.ValShare()}, err
-}
-
-func referWorker(out, root string) error {
-	env, g, err := joinWorkers()
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	r, err := validateRefer(root, g)
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(out, fmt.Sprintf("rank%d.json", env.Rank)), raw, 0o644)
-}
-
 // TestShardedReferringEqualsOneProcess: three ranks validate 11 multi-finding questions
 // (batch 1), each predicting every question of its images; every rank's summary equals one
 // process's exactly, and so do the referring counts, with the Dice means equal to
@@ -175,7 +133,7 @@ func TestShardedReferringEqualsOneProcess(t *testing.T) {
 	defer cancel()
 	wait := startRanks(t, ctx, ddpLaunch{world: valRanks}, "validate-refer", root, out)
 	torch.SetNumThreads(1)
-	want, err := validateRefer(root, nil)
+	want, err := validateOnce(root, referSamples, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +143,7 @@ func TestShardedReferringEqualsOneProcess(t *testing.T) {
 	}
 	shares := 0
 	for r := 0; r < valRanks; r++ {
-		var got referResult
+		var got valResult
 		readJSON(t, filepath.Join(out, fmt.Sprintf("rank%d.json", r)), &got)
 		shares += got.Share
 		if !reflect.DeepEqual(got.Summary, want.Summary) {
