@@ -114,6 +114,10 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 		return err
 	}
 	worker := os.Getenv("RANK") != ""
+	nproc := ranks(o.nproc, dev)
+	if nproc > 1 && tc.BatchSize%nproc != 0 {
+		return fmt.Errorf("-batch %d does not split over -nproc %d processes", tc.BatchSize, nproc)
+	}
 	sets, err := prepareData(o, !worker)
 	if err != nil {
 		return err
@@ -124,7 +128,6 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	}
 	tc.Progress, tc.Bar = os.Stderr, isTerminal(os.Stderr)
 	tc.TokenizerModel = assets.TemplateModel() // checkpoints load with prsmed.LoadBundle alone
-	nproc := ranks(o.nproc, dev)
 	var m *prsmed.Model
 	switch {
 	case worker:

@@ -112,3 +112,23 @@ func TestQuickstartRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestQuickstartRefusesUnevenBatch: a batch that two processes cannot split is refused
+// before any data is written, with a one-line error naming both flags.
+func TestQuickstartRefusesUnevenBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the quickstart")
+	}
+	bin := gocmd.BuildTest(t, ".")
+	out := t.TempDir()
+	res, err := exec.Command(bin, "-out", out, "-batch", "15", "-nproc", "2").CombinedOutput()
+	if err == nil || !strings.Contains(string(res), "-batch 15 does not split over -nproc 2") {
+		t.Fatalf("quickstart -batch 15 -nproc 2: %v\n%s", err, res)
+	}
+	if lines := strings.Count(strings.TrimSpace(string(res)), "\n") + 1; lines != 1 {
+		t.Errorf("%d lines of output, want one:\n%s", lines, res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "data")); err == nil {
+		t.Error("data was written before the refusal")
+	}
+}
