@@ -58,8 +58,8 @@ func worldSize(t *testing.T, dir string) int {
 	return max(st.World, 1)
 }
 
-// TestQuickstartRuns runs a very short quickstart in one process and in two data-parallel
-// ones. Stage 0 trains in -out/stage0 on the one-finding rows alone (its steps per epoch
+// TestQuickstartRuns runs a very short quickstart in one process and in two and three
+// data-parallel ones (three with a global batch of 15, which two could not split). Stage 0 trains in -out/stage0 on the one-finding rows alone (its steps per epoch
 // are those of the one-finding training split), stages 1 and 2 in -out on every row; the
 // checkpoints record the world size; the report ends with both sets of goals.
 func TestQuickstartRuns(t *testing.T) {
@@ -67,14 +67,15 @@ func TestQuickstartRuns(t *testing.T) {
 		t.Skip("builds and runs the quickstart")
 	}
 	bin := gocmd.BuildTest(t, ".")
-	for _, nproc := range []int{1, 2} {
+	for _, c := range []struct{ nproc, batch int }{{1, 16}, {2, 16}, {3, 15}} {
+		nproc, batch := c.nproc, c.batch
 		t.Run("nproc="+strconv.Itoa(nproc), func(t *testing.T) {
 			if nproc > 1 && !dist.Gloo.Available() {
 				t.Skip("this build has no Gloo backend")
 			}
 			out := t.TempDir()
 			cmd := exec.Command(bin, "-out", out, "-n", "6", "-multi", "6", "-epochs0", "1", "-epochs1", "1", "-epochs2", "1",
-				"-overlays", "1", "-workers", "1", "-threads", "1", "-nproc", strconv.Itoa(nproc))
+				"-overlays", "1", "-workers", "1", "-threads", "1", "-nproc", strconv.Itoa(nproc), "-batch", strconv.Itoa(batch))
 			res, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("quickstart: %v\n%s", err, res)
@@ -94,7 +95,7 @@ func TestQuickstartRuns(t *testing.T) {
 			}
 			nOne := len(one.Samples("train"))
 			nAll := nOne + len(multi.Samples("train"))
-			perStep := 16 // the tiny preset's batch, split over the processes
+			perStep := batch // the global batch, split over the processes
 			stages, steps := logSteps(t, filepath.Join(out, "stage0", "log.csv"))
 			if len(stages) != 1 || stages[0] != 0 || steps[0] != (nOne+perStep-1)/perStep {
 				t.Errorf("stage0/log.csv: stages %v, steps %v; want one stage-0 epoch of %d steps (%d one-finding rows)", stages, steps, (nOne+perStep-1)/perStep, nOne)
