@@ -58,7 +58,12 @@ func Paper() Config {
 
 // Tiny is a small model for CPU tests and the quickstart: 64-pixel images, a 4-layer
 // TinyViT, a 3-layer CLIP (read at its second layer), a 2-layer decoder over the template
-// tokenizer's vocabulary; its backbone trains from scratch.
+// tokenizer's vocabulary; its backbone trains from scratch. Its CLIP cuts the 48-pixel image
+// into a 4×4 grid of 12-pixel patches: with an even grid, as ViT-L/14-336's 24×24, the
+// image centre falls on patch corners and each quadrant is whole patches, so the zone of a
+// finding can be read from which patches hold it. A 3×3 grid of 16-pixel patches put the
+// centre in the middle patch, and stage 0 needed twice the epochs to learn the zones
+// (docs/training.md).
 func Tiny(vocab int64) Config {
 	m := mistral.Tiny(vocab)
 	lora := loraadapter.DefaultConfig()
@@ -69,7 +74,7 @@ func Tiny(vocab int64) Config {
 		Name: "tiny", ImageSize: 64, MaskSize: 64,
 		TinyViT: tinyvit.Tiny(),
 		CLIP: clip.VisionConfig{HiddenSize: 48, IntermediateSize: 96, NumHiddenLayers: 3, NumAttentionHeads: 4,
-			NumChannels: 3, ImageSize: 48, PatchSize: 16, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
+			NumChannels: 3, ImageSize: 48, PatchSize: 12, LayerNormEps: 1e-5, HiddenAct: "quick_gelu",
 			SelectLayer: -2, SelectFeature: clip.FeaturePatch},
 		CLIPSelect:     -2,
 		CLIPPreprocess: pre,

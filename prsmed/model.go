@@ -93,6 +93,10 @@ const (
 	Stage2 Stage = 2
 )
 
+// LoRAPatterns match the names of the language model's LoRA adapter weights (for
+// nn.Store.Freeze and Unfreeze).
+func LoRAPatterns() []string { return []string{"*.lora_A.weight", "*.lora_B.weight"} }
+
 // SetStage freezes and unfreezes parameters for a stage.
 func (m *Model) SetStage(stage Stage) {
 	st := m.Store
@@ -100,11 +104,12 @@ func (m *Model) SetStage(stage Stage) {
 	switch stage {
 	case Stage0:
 		st.Unfreeze("model.*", "lm_head.*")
-		st.Freeze("*.lora_A.weight", "*.lora_B.weight")
+		st.Freeze(LoRAPatterns()...)
 	case Stage1:
 		st.Unfreeze("fusion.*", "decoder.*")
 	case Stage2:
-		st.Unfreeze("fusion.*", "decoder.*", "image_encoder.*", "*.lora_A.weight", "*.lora_B.weight")
+		st.Unfreeze("fusion.*", "decoder.*", "image_encoder.*")
+		st.Unfreeze(LoRAPatterns()...)
 	}
 	// The unused classifier head of the encoder never trains.
 	st.Freeze("image_encoder.head.*", "image_encoder.norm_head.*")

@@ -85,6 +85,7 @@ func parse(args []string, tc *train.Config, stderr io.Writer) (options, error) {
 	fs.IntVar(&tc.WarmupSteps, "warmup", tc.WarmupSteps, "linear warm-up steps at the start of each stage")
 	fs.Float64Var(&tc.ClipNorm, "clip", tc.ClipNorm, "gradient-norm clip (0: none)")
 	fs.BoolVar(&tc.Flip, "flip", tc.Flip, "mirror samples (with their answers) in stages 1 and 2")
+	fs.BoolVar(&tc.Stage2FreezeLoRA, "freeze-lora2", tc.Stage2FreezeLoRA, "keep the language model's LoRA adapters frozen in stage 2 (the answers stay those stage 2 starts from; false: the paper's stage 2, which trains them)")
 	fs.IntVar(&tc.ValSamples, "val-samples", tc.ValSamples, "validation samples (0: all)")
 	fs.IntVar(&tc.ValEvery, "val-every", tc.ValEvery, "validate every N epochs (and at the end of each stage)")
 	fs.IntVar(&tc.ValEverySteps, "val-every-steps", tc.ValEverySteps, "also validate and save every N steps (0: never)")

@@ -142,13 +142,19 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 	return vals, nil
 }
 
+// trainsLM reports whether stage trains a part of the language model (stage 0: all of it;
+// stage 2: its LoRA adapters, unless Config.Stage2FreezeLoRA).
+func (t *Trainer) trainsLM(stage prsmed.Stage) bool {
+	return stage == prsmed.Stage0 || stage == prsmed.Stage2 && !t.Cfg.Stage2FreezeLoRA
+}
+
 // forwardBackward runs one (micro-)batch forward and backward, its loss scaled by w, and
 // returns its unscaled parts (total, bce, dice, ce) as a detached (4,) tensor.
 func (t *Trainer) forwardBackward(s *torch.Scope, stage prsmed.Stage, in prsmed.Inputs, w float64) (parts *torch.Tensor, err error) {
 	defer torch.Recover(&err)
 	m := t.M
 	zero := func(x *torch.Tensor) *torch.Tensor { return x.MulScalar(s, 0) }
-	if t.Cfg.GradCheckpoint && stage != prsmed.Stage1 {
+	if t.Cfg.GradCheckpoint && t.trainsLM(stage) {
 		// The language model trains (stage 0: all of it; stage 2: its LoRA adapters): run
 		// its layers with recomputation. Everything that trains here is in training mode,
 		// as Model.Forward would run it.

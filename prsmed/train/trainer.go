@@ -130,6 +130,9 @@ func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 		t.opt.Close()
 	}
 	t.M.SetStage(stage)
+	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
+		t.M.Store.Freeze(prsmed.LoRAPatterns()...)
+	}
 	lr := t.Cfg.LR
 	if stage == prsmed.Stage0 && t.Cfg.Stage0LR > 0 {
 		lr = t.Cfg.Stage0LR

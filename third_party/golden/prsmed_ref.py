@@ -78,7 +78,7 @@ VOCAB = 800
 TINYVIT = dict(image_size=64, embed_dims=[16, 24, 32, 48], depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 3],
                window_sizes=[4, 4, 4, 4], mlp_ratio=2.0, mbconv_expand=2.0, neck_dim=32, num_classes=0)
 CLIP = dict(hidden_size=48, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_channels=3,
-            image_size=48, patch_size=16, layer_norm_eps=1e-5, hidden_act="quick_gelu")
+            image_size=48, patch_size=12, layer_norm_eps=1e-5, hidden_act="quick_gelu")
 CLIP_SELECT = -2
 MISTRAL = dict(hidden=64, inter=128, layers=2, heads=4, kv_heads=2, eps=1e-6, theta=10000.0)
 LORA_R, LORA_ALPHA = 8, 8
