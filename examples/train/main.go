@@ -318,7 +318,7 @@ func run(ctx context.Context, o options, tc train.Config) (err error) {
 	}
 	if rank0 {
 		fmt.Fprintf(os.Stderr, "training %s model (%s preset settings) on %s: %d train and %d val samples, %d parameters (%d trainable in stage 2)\n",
-			cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), m.TrainableCount(prsmed.Stage2))
+			cfg.Name, o.preset, dev, len(trainSet), len(val), m.Store.NumParams(false), tr.TrainableCount(prsmed.Stage2))
 		if tr.Cfg.Stage1Epochs != tc.Stage1Epochs || tr.Cfg.Stage2Epochs != tc.Stage2Epochs {
 			fmt.Fprintf(os.Stderr, "stages 1 and 2 run %d and %d epochs (lengthened to at least %d and %d optimisation steps)\n",
 				tr.Cfg.Stage1Epochs, tr.Cfg.Stage2Epochs, tc.Stage1MinSteps, tc.Stage2MinSteps)

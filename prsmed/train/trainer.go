@@ -122,6 +122,33 @@ func (t *Trainer) stageOf(epoch int) (stage prsmed.Stage, first, n int) {
 	return prsmed.Stage2, s0 + s1, t.Cfg.Stage2Epochs
 }
 
+// setStage sets the model's trainable parameters for stage as this configuration trains
+// it (prsmed.Model.SetStage, less the LoRA adapters under Stage2FreezeLoRA).
+func (t *Trainer) setStage(stage prsmed.Stage) {
+	t.M.SetStage(stage)
+	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
+		t.M.Store.Freeze(prsmed.LoRAPatterns()...)
+	}
+}
+
+// TrainableCount is the number of parameter elements stage trains under this
+// configuration (the model's current trainable flags are left as they were).
+func (t *Trainer) TrainableCount(stage prsmed.Stage) int64 {
+	st := t.M.Store
+	was := map[string]bool{}
+	for _, e := range st.Entries() {
+		was[e.Name] = e.Trainable
+	}
+	t.setStage(stage)
+	n := st.NumParams(true)
+	for _, e := range st.Entries() {
+		if e.Trainable != was[e.Name] {
+			st.SetTrainable(was[e.Name], e.Name)
+		}
+	}
+	return n
+}
+
 func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 	if t.opt != nil && t.optStage == stage {
 		return t.opt
@@ -129,10 +156,7 @@ func (t *Trainer) optimizer(stage prsmed.Stage) *torch.AdamW {
 	if t.opt != nil {
 		t.opt.Close()
 	}
-	t.M.SetStage(stage)
-	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
-		t.M.Store.Freeze(prsmed.LoRAPatterns()...)
-	}
+	t.setStage(stage)
 	lr := t.Cfg.LR
 	if stage == prsmed.Stage0 && t.Cfg.Stage0LR > 0 {
 		lr = t.Cfg.Stage0LR
