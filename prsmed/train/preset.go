@@ -6,8 +6,8 @@ import "fmt"
 // start from:
 //
 //   - "tiny": the tiny model trained from scratch on a CPU (the quickstart's recipe): stage
-//     0 for 32 epochs at 5e-4 (the backbone learns to answer), stage 1 for 1 epoch and stage
-//     2 for 9 at 2e-3 with a cosine to 1e-4, its LoRA adapters frozen (Stage2FreezeLoRA:
+//     0 for 28 epochs at 5e-4 (the backbone learns to answer), stage 1 for 1 epoch and stage
+//     2 for 10 at 2e-3 with a cosine to 1e-4, its LoRA adapters frozen (Stage2FreezeLoRA:
 //     the answers stay stage 0's), batch 16, mirrored samples, validation on 60
 //     samples every 5 epochs, and a 1 GiB cache of preprocessed samples; stages 1 and 2
 //     are lengthened to at least 500 and 1600 optimisation steps (Stage1MinSteps,
@@ -20,7 +20,7 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "paper":
 	case "tiny":
-		c.Stage0Epochs, c.Stage1Epochs, c.Stage2Epochs = 32, 1, 9
+		c.Stage0Epochs, c.Stage1Epochs, c.Stage2Epochs = 28, 1, 10
 		c.Stage2FreezeLoRA = true
 		c.BatchSize, c.LR, c.Stage0LR = 16, 2e-3, 5e-4
 		c.MinLR = c.LR / 20
