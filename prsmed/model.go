@@ -83,7 +83,8 @@ type Stage int
 
 // Training stages. Stage 1 and stage 2 are the paper's: stage 1 trains fusion and decoder
 // with everything else frozen; stage 2 trains LoRA, TinyViT, fusion and decoder with CLIP,
-// the projector and the decoder's base weights frozen. Stage 0 exists only for presets
+// the projector and the decoder's base weights frozen (a trainer may keep LoRA frozen too:
+// train.Config.Stage2FreezeLoRA). Stage 0 exists only for presets
 // whose vision-language backbone starts untrained (TrainBackbone, the tiny preset): it
 // trains CLIP, the projector and the language model on the answers alone (cross-entropy),
 // standing in for the LLaVA-Med pretraining that the paper model starts from.
