@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prsmed/prsmed-go/loraadapter"
 	"github.com/prsmed/prsmed-go/prsmed"
 	"github.com/prsmed/prsmed-go/prsmed/data"
 	"github.com/prsmed/prsmed-go/torch"
@@ -132,19 +133,12 @@ func (t *Trainer) setStage(stage prsmed.Stage) {
 }
 
 // TrainableCount is the number of parameter elements stage trains under this
-// configuration (the model's current trainable flags are left as they were).
+// configuration: prsmed.Model.TrainableCount, less the LoRA adapters in a stage 2 under
+// Stage2FreezeLoRA.
 func (t *Trainer) TrainableCount(stage prsmed.Stage) int64 {
-	st := t.M.Store
-	was := map[string]bool{}
-	for _, e := range st.Entries() {
-		was[e.Name] = e.Trainable
-	}
-	t.setStage(stage)
-	n := st.NumParams(true)
-	for _, e := range st.Entries() {
-		if e.Trainable != was[e.Name] {
-			st.SetTrainable(was[e.Name], e.Name)
-		}
+	n := t.M.TrainableCount(stage)
+	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
+		n -= loraadapter.Adapters(t.M.LoRA).NumParams()
 	}
 	return n
 }
