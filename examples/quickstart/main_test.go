@@ -42,40 +42,56 @@ func logSteps(t *testing.T, path string) (stages, steps []int) {
 	return stages, steps
 }
 
-// worldSize is the world size a checkpoint's trainer.json records (1 when it records none).
-func worldSize(t *testing.T, dir string) int {
+// trainerState is what these tests read of a checkpoint's trainer.json.
+type trainerState struct {
+	World  int `json:"world_size"`
+	Config struct {
+		FreezeLoRA bool `json:"stage2_freeze_lora"`
+	} `json:"train_config"`
+}
+
+// readTrainerState reads a checkpoint's trainer.json.
+func readTrainerState(t *testing.T, dir string) trainerState {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "trainer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st struct {
-		World int `json:"world_size"`
-	}
+	var st trainerState
 	if err := json.Unmarshal(raw, &st); err != nil {
 		t.Fatal(err)
 	}
-	return max(st.World, 1)
+	st.World = max(st.World, 1) // 1 when it records none
+	return st
 }
 
 // TestQuickstartRuns runs a very short quickstart in one process and in two and three
 // data-parallel ones (three with a global batch of 15, which two could not split). Stage 0 trains in -out/stage0 on the one-finding rows alone (its steps per epoch
 // are those of the one-finding training split), stages 1 and 2 in -out on every row; the
-// checkpoints record the world size; the report ends with both sets of goals.
+// checkpoints record the world size and whether stage 2 kept LoRA frozen (-freeze-lora2,
+// on by default); the report ends with both sets of goals.
 func TestQuickstartRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the quickstart")
 	}
 	bin := gocmd.BuildTest(t, ".")
-	for _, c := range []struct{ nproc, batch int }{{1, 16}, {2, 16}, {3, 15}} {
+	// The one-process run turns -freeze-lora2 off; the others leave the preset's default (on).
+	for _, c := range []struct {
+		nproc, batch int
+		freeze       bool
+	}{{1, 16, false}, {2, 16, true}, {3, 15, true}} {
 		nproc, batch := c.nproc, c.batch
 		t.Run("nproc="+strconv.Itoa(nproc), func(t *testing.T) {
 			if nproc > 1 && !dist.Gloo.Available() {
 				t.Skip("this build has no Gloo backend")
 			}
 			out := t.TempDir()
-			cmd := exec.Command(bin, "-out", out, "-n", "6", "-multi", "6", "-epochs0", "1", "-epochs1", "1", "-epochs2", "1",
-				"-overlays", "1", "-workers", "1", "-threads", "1", "-nproc", strconv.Itoa(nproc), "-batch", strconv.Itoa(batch))
+			args := []string{"-out", out, "-n", "6", "-multi", "6", "-epochs0", "1", "-epochs1", "1", "-epochs2", "1",
+				"-overlays", "1", "-workers", "1", "-threads", "1", "-nproc", strconv.Itoa(nproc), "-batch", strconv.Itoa(batch)}
+			if !c.freeze {
+				args = append(args, "-freeze-lora2=false")
+			}
+			cmd := exec.Command(bin, args...)
 			res, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("quickstart: %v\n%s", err, res)
@@ -105,9 +121,12 @@ func TestQuickstartRuns(t *testing.T) {
 			if len(stages) != 2 || stages[0] != 1 || stages[1] != 2 || steps[0] != want || steps[1] != want {
 				t.Errorf("log.csv: stages %v, steps %v; want stages 1 and 2 of %d steps each (%d rows)", stages, steps, want, nAll)
 			}
+			if st := readTrainerState(t, filepath.Join(out, "checkpoint")); st.Config.FreezeLoRA != c.freeze {
+				t.Errorf("checkpoint trained with Stage2FreezeLoRA %v, want %v (-freeze-lora2=%v)", st.Config.FreezeLoRA, c.freeze, c.freeze)
+			}
 			for _, dir := range []string{filepath.Join(out, "stage0", "checkpoint"), filepath.Join(out, "checkpoint")} {
-				if w := worldSize(t, dir); w != nproc {
-					t.Errorf("%s records world size %d, want %d", dir, w, nproc)
+				if st := readTrainerState(t, dir); st.World != nproc {
+					t.Errorf("%s records world size %d, want %d", dir, st.World, nproc)
 				}
 			}
 		})

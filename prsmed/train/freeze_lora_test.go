@@ -26,10 +26,7 @@ func TestStage2FreezeLoRA(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := prsmedtest.TinyModel(t, 4)
 			defer m.Close()
-			before := map[string][]float64{}
-			for name, x := range m.Store.Tensors() {
-				before[name] = x.Float64s()
-			}
+			before := snapshot(m)
 			tc := trainCfg("", 0, 1)
 			tc.Stage2FreezeLoRA = tt.freeze
 			tr := runTrainer(t, m, ds.Samples("train"), nil, tc)

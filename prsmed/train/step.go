@@ -145,7 +145,7 @@ func (t *Trainer) trainStep(ctx context.Context, opt *torch.AdamW, stage prsmed.
 // trainsLM reports whether stage trains a part of the language model (stage 0: all of it;
 // stage 2: its LoRA adapters, unless Config.Stage2FreezeLoRA).
 func (t *Trainer) trainsLM(stage prsmed.Stage) bool {
-	return stage == prsmed.Stage0 || stage == prsmed.Stage2 && !t.Cfg.Stage2FreezeLoRA
+	return stage == prsmed.Stage0 || stage == prsmed.Stage2 && !t.loraFrozen(stage)
 }
 
 // forwardBackward runs one (micro-)batch forward and backward, its loss scaled by w, and

@@ -123,11 +123,17 @@ func (t *Trainer) stageOf(epoch int) (stage prsmed.Stage, first, n int) {
 	return prsmed.Stage2, s0 + s1, t.Cfg.Stage2Epochs
 }
 
+// loraFrozen reports whether stage is a stage 2 whose LoRA adapters Stage2FreezeLoRA keeps
+// frozen.
+func (t *Trainer) loraFrozen(stage prsmed.Stage) bool {
+	return stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA
+}
+
 // setStage sets the model's trainable parameters for stage as this configuration trains
 // it (prsmed.Model.SetStage, less the LoRA adapters under Stage2FreezeLoRA).
 func (t *Trainer) setStage(stage prsmed.Stage) {
 	t.M.SetStage(stage)
-	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
+	if t.loraFrozen(stage) {
 		t.M.Store.Freeze(prsmed.LoRAPatterns()...)
 	}
 }
@@ -137,7 +143,7 @@ func (t *Trainer) setStage(stage prsmed.Stage) {
 // Stage2FreezeLoRA.
 func (t *Trainer) TrainableCount(stage prsmed.Stage) int64 {
 	n := t.M.TrainableCount(stage)
-	if stage == prsmed.Stage2 && t.Cfg.Stage2FreezeLoRA {
+	if t.loraFrozen(stage) {
 		n -= loraadapter.Adapters(t.M.LoRA).NumParams()
 	}
 	return n

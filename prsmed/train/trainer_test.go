@@ -37,6 +37,15 @@ func runTrainer(t *testing.T, m *prsmed.Model, trainSet, valSet []data.Sample, t
 	return tr
 }
 
+// snapshot copies every tensor of m's store, by name.
+func snapshot(m *prsmed.Model) map[string][]float64 {
+	out := map[string][]float64{}
+	for name, x := range m.Store.Tensors() {
+		out[name] = x.Float64s()
+	}
+	return out
+}
+
 func trainCfg(out string, e1, e2 int) train.Config {
 	tc := train.DefaultConfig()
 	tc.Stage1Epochs, tc.Stage2Epochs, tc.BatchSize, tc.LR, tc.MinLR, tc.Seed, tc.OutDir = e1, e2, 8, 2e-3, 1e-4, 5, out
@@ -153,10 +162,7 @@ func TestFrozenEncoderStaysFrozen(t *testing.T) {
 	ds := synthSet(t, 16)
 	m := prsmedtest.TinyModel(t, 4)
 	defer m.Close()
-	before := map[string][]float64{}
-	for name, x := range m.Store.Tensors() {
-		before[name] = x.Float64s()
-	}
+	before := snapshot(m)
 	tc := trainCfg("", 1, 0)
 	tr := runTrainer(t, m, ds.Samples("train"), nil, tc)
 	defer tr.Close()
