@@ -109,7 +109,9 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
 	start := time.Now()
-	torch.SetNumThreads(cli.ResolveTrainingThreads(o.threads))
+	if err := cli.SetUpTraining(o.threads); err != nil {
+		return err
+	}
 	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err

@@ -215,7 +215,9 @@ func modelConfig(o options, vocab int) (prsmed.Config, error) {
 
 func run(ctx context.Context, o options, tc train.Config) (err error) {
 	defer torch.Recover(&err)
-	torch.SetNumThreads(cli.ResolveTrainingThreads(o.threads))
+	if err := cli.SetUpTraining(o.threads); err != nil {
+		return err
+	}
 	dev, err := torch.ParseDevice(o.device)
 	if err != nil {
 		return err

@@ -7,6 +7,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cmath>
 #include <mutex>
@@ -94,6 +97,21 @@ void tt_set_num_threads(int n) {
     apply_threads();
   } catch (...) {
   }
+}
+
+int tt_retain_host_memory(long long mmap_threshold, long long trim_threshold, long long top_pad) {
+#ifdef __GLIBC__
+  // mallopt takes an int; the callers' values fit.
+  return mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) == 1 &&
+                 mallopt(M_TOP_PAD, (int)top_pad) == 1
+             ? 1
+             : 0;
+#else
+  (void)mmap_threshold;
+  (void)trim_threshold;
+  (void)top_pad;
+  return -1;
+#endif
 }
 
 int tt_get_num_threads(void) {

@@ -55,6 +55,9 @@ const char *tt_version(void);
 int tt_cuda_compiled(void);
 void tt_set_num_threads(int n);
 int tt_get_num_threads(void);
+/* tt_retain_host_memory sets glibc malloc's mmap threshold, trim threshold and top pad
+   (mallopt); 1: set, 0: mallopt refused a value, -1: not glibc. */
+int tt_retain_host_memory(long long mmap_threshold, long long trim_threshold, long long top_pad);
 int tt_cuda_available(void);
 int tt_cuda_device_count(void);
 tt_status tt_cuda_synchronize(int device);
