@@ -128,7 +128,7 @@ type Inputs struct {
 type Output struct {
 	MaskLogits *torch.Tensor // (B, 1, M, M)
 	Loss       losses.Parts  // set when Masks were given
-	LLaVA      *llava.Output
+	LLaVA      *llava.Output // without Logits and Loss where the prompts ran alone (Forward)
 }
 
 // Forward runs the training forward pass: one decoder pass over prompt and answer; the
@@ -136,12 +136,25 @@ type Output struct {
 // those of a pass over the prompt alone). The scope says whether the call trains
 // (torch.Scope.Train): a part of the model with no trainable parameter then runs in
 // evaluation mode, as fine-tuning code calls eval() on frozen modules, so the BatchNorm
-// statistics of a frozen TinyViT never drift.
+// statistics of a frozen TinyViT never drift. A training call that trains no parameter of
+// the language model (stage 1, or a stage 2 that keeps the LoRA adapters frozen) runs it
+// over the prompts alone (llava.Model.Prompts), as prediction does: the answers would only
+// give the answer loss, which trains nothing there, so Loss.CE is then nil.
 func (m *Model) Forward(s *torch.Scope, in Inputs) (out *Output, err error) {
 	defer torch.Recover(&err)
 	zImg := m.Encoder.Forward(m.modeFor(s, "image_encoder."), in.SAM)
-	lo, err := m.LLaVA.Forward(m.modeFor(s, "model.", "lm_head."), in.CLIP, in.Samples)
-	if err != nil {
+	var lo *llava.Output
+	if lm := m.modeFor(s, "model.", "lm_head."); lm != s {
+		questions := make([]string, len(in.Samples))
+		for i, smp := range in.Samples {
+			questions[i] = smp.Question
+		}
+		b, hidden, err := m.LLaVA.Prompts(lm, in.CLIP, questions)
+		if err != nil {
+			return nil, err
+		}
+		lo = &llava.Output{Batch: b, Hidden: hidden}
+	} else if lo, err = m.LLaVA.Forward(lm, in.CLIP, in.Samples); err != nil {
 		return nil, err
 	}
 	logits := m.Decoder.Forward(s, m.Fusion.Forward(s, zImg, lo.Hidden, lo.Batch.PromptMask))

@@ -176,6 +176,24 @@ func (m *Model) Forward(s *torch.Scope, pixels *torch.Tensor, samples []Sample) 
 	return &Output{Batch: b, Logits: r.Logits, Hidden: r.Hidden, Loss: losses.NextTokenCE(s, r.Logits, b.Labels)}, nil
 }
 
+// Prompts runs the decoder over each question's prompt alone (image, question and
+// template; no answer), as the prefill of Answer does, and returns the batch and the final
+// hidden states (B, L, H), without lm_head. It is the part of Forward that PRS-Med's mask
+// branch reads, for a caller that does not train the language model: the causal mask
+// makes a prompt position's hidden state the same with or without an answer after it.
+func (m *Model) Prompts(s *torch.Scope, pixels *torch.Tensor, questions []string) (b *Batch, hidden *torch.Tensor, err error) {
+	defer torch.Recover(&err)
+	samples := make([]Sample, len(questions))
+	for i, q := range questions {
+		samples[i] = Sample{Question: q}
+	}
+	if b, err = m.Build(s, pixels, samples); err != nil {
+		return nil, nil, err
+	}
+	r := m.LM.Forward(s, mistral.Input{Embeds: b.Embeds, AttentionMask: b.AttentionMask, Logits: mistral.LogitsNone})
+	return b, r.Hidden, nil
+}
+
 // Answer generates answers for images (B, 3, H, W) and questions. It also returns the
 // prompt's final hidden states and prompt mask, which PRS-Med's mask branch reads.
 func (m *Model) Answer(ctx context.Context, s *torch.Scope, pixels *torch.Tensor, questions []string, o mistral.GenerateOptions) (answers []string, b *Batch, hidden *torch.Tensor, err error) {

@@ -197,7 +197,11 @@ func (t *Trainer) forwardBackward(s *torch.Scope, stage prsmed.Stage, in prsmed.
 	}
 	out.Loss.Total.MulScalar(s, w).Backward()
 	p := out.Loss
-	return torch.Stack(s, 0, p.Total.Detach(s), p.BCE.Detach(s), p.Dice.Detach(s), p.CE.Detach(s)), nil
+	ce := zero(p.Total)
+	if p.CE != nil { // nil where the language model ran over the prompts alone (Model.Forward)
+		ce = p.CE
+	}
+	return torch.Stack(s, 0, p.Total.Detach(s), p.BCE.Detach(s), p.Dice.Detach(s), ce.Detach(s)), nil
 }
 
 // toDevice moves a CPU batch to dev (on the CPU the batch is used as it is).
