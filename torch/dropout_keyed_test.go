@@ -103,3 +103,28 @@ func TestKeyedDropoutFollowsTheRow(t *testing.T) {
 		t.Errorf("3 rows under 4 keys: got %v, want ErrShape", err)
 	}
 }
+
+// TestKeyedMaskHostMatchesOps: the CPU's host pass computes the very mask of the tensor ops
+// that other devices run (and that the CPU ran before it), for draws across [0, 2³¹−1),
+// rows of many lengths and probabilities whose thresholds round differently in float32.
+func TestKeyedMaskHostMatchesOps(t *testing.T) {
+	s := torch.NewScope(torch.CPU)
+	defer s.Close()
+	keys := []uint64{0, 1, 77, 1 << 40, math.MaxUint64}
+	for _, p := range []float64{0.05, 0.1, 0.3, 0.5, 0.9, 0.999999} {
+		for _, call := range []int64{0, 1, 123456789, 1<<31 - 2} {
+			for _, n := range []int64{1, 7, 4096} {
+				host, ops := torch.KeyedMasks(s, keys, n, call, p)
+				if h, o := host.Float32s(), ops.Float32s(); !slices.Equal(h, o) {
+					diff := 0
+					for i := range h {
+						if h[i] != o[i] {
+							diff++
+						}
+					}
+					t.Errorf("p %v, draw %d, rows of %d: %d of %d mask elements differ", p, call, n, diff, len(h))
+				}
+			}
+		}
+	}
+}
