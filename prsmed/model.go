@@ -145,6 +145,8 @@ func (m *Model) Forward(s *torch.Scope, in Inputs) (out *Output, err error) {
 	zImg := m.Encoder.Forward(m.modeFor(s, "image_encoder."), in.SAM)
 	var lo *llava.Output
 	if lm := m.modeFor(s, "model.", "lm_head."); lm != s {
+		// modeFor gave an evaluation-mode child: the call trains and nothing of the
+		// language model does.
 		questions := make([]string, len(in.Samples))
 		for i, smp := range in.Samples {
 			questions[i] = smp.Question
