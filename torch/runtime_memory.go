@@ -27,7 +27,7 @@ const (
 // activations every step then faults their pages in again, each one zeroed by the kernel,
 // at every step. After RetainHostMemory the process keeps, until it exits, about the most
 // host memory it has had in use at once. The training programs call it at start (stage 2
-// of the tiny model trained 7% faster, with 42% less system time; BENCHMARKS.md). It
+// of the tiny model trained 5–7% faster, with about 40% less system time; BENCHMARKS.md). It
 // returns an error wrapping errors.ErrUnsupported when the C library is not glibc.
 func RetainHostMemory() error {
 	switch shim.RetainHostMemory(retainMmapThreshold, retainTrimThreshold, retainTopPad) {
