@@ -197,9 +197,9 @@ func (t *Trainer) forwardBackward(s *torch.Scope, stage prsmed.Stage, in prsmed.
 	}
 	out.Loss.Total.MulScalar(s, w).Backward()
 	p := out.Loss
-	ce := zero(p.Total)
-	if p.CE != nil { // nil where the language model ran over the prompts alone (Model.Forward)
-		ce = p.CE
+	ce := p.CE
+	if ce == nil { // the language model ran over the prompts alone (Model.Forward)
+		ce = zero(p.Total)
 	}
 	return torch.Stack(s, 0, p.Total.Detach(s), p.BCE.Detach(s), p.Dice.Detach(s), ce.Detach(s)), nil
 }
